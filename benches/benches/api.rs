@@ -1,0 +1,31 @@
+//! Reading API objects: how long it takes to turn a large reported node state into typed
+//! objects, with and without the unknown-field bookkeeping `sriovctl` does.
+
+use sriov_core::api::SriovNetworkNodeState;
+
+fn main() {
+    divan::main();
+}
+
+/// Two 128-VF ports and four 256-VF ports: a typical and a dense node.
+const SHAPES: &[(usize, usize)] = &[(2, 128), (4, 256)];
+
+#[divan::bench(args = SHAPES)]
+fn manifest_read_node_state(bencher: divan::Bencher<'_, '_>, shape: (usize, usize)) {
+    let text = sriov_benches::node_state_yaml(shape.0, shape.1);
+    bencher.bench(|| {
+        let docs = sriov_core::manifest::read_str(divan::black_box(&text)).expect("parses");
+        assert!(docs.iter().all(Result::is_ok));
+        docs
+    });
+}
+
+#[divan::bench(args = SHAPES)]
+fn json_decode_node_state(bencher: divan::Bencher<'_, '_>, shape: (usize, usize)) {
+    let text = sriov_benches::node_state_yaml(shape.0, shape.1);
+    let value: serde_json::Value = serde_saphyr::from_str(&text).expect("parses");
+    let json = serde_json::to_vec(&value).expect("serializes");
+    bencher.bench(|| {
+        serde_json::from_slice::<SriovNetworkNodeState>(divan::black_box(&json)).expect("decodes")
+    });
+}

@@ -1,0 +1,126 @@
+//! Types shared by several kinds.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// Status shared by the network kinds: standard Kubernetes conditions, of which `Ready` is
+/// the one the operator writes.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+pub struct NetworkStatus {
+    /// Current conditions, keyed by `type`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["type"]))]
+    pub conditions: Option<Vec<Condition>>,
+}
+
+/// One aspect of an object's state, shaped like Kubernetes' `metav1.Condition` (same JSON
+/// and the same schema validation as upstream's CRDs declare).
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Condition {
+    /// Condition type in CamelCase, or `example.com/CamelCase`; the operator writes `Ready`.
+    #[schemars(length(max = 316))]
+    #[schemars(regex(
+        pattern = r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])$"
+    ))]
+    #[serde(rename = "type")]
+    pub type_: String,
+    /// `True`, `False` or `Unknown`.
+    pub status: ConditionStatus,
+    /// The `metadata.generation` the condition was computed from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0))]
+    pub observed_generation: Option<i64>,
+    /// When the status last changed.
+    pub last_transition_time: Time,
+    /// Machine-readable CamelCase reason for the last transition.
+    #[schemars(length(min = 1, max = 1024))]
+    #[schemars(regex(pattern = r"^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$"))]
+    pub reason: String,
+    /// Human-readable details; may be empty.
+    #[schemars(length(max = 32768))]
+    pub message: String,
+}
+
+/// Status of a [`Condition`].
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash, JsonSchema)]
+pub enum ConditionStatus {
+    /// The condition holds.
+    True,
+    /// The condition does not hold.
+    False,
+    /// Not known yet.
+    Unknown,
+}
+
+/// Which RDMA subsystem namespace mode a node runs in.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash, JsonSchema)]
+pub enum RdmaMode {
+    /// RDMA devices are visible in every network namespace.
+    #[serde(rename = "shared")]
+    Shared,
+    /// Each RDMA device is visible only in the network namespace it was moved to.
+    #[serde(rename = "exclusive")]
+    Exclusive,
+}
+
+/// What OVS does when it loses its controller (OVSDB `Bridge.fail_mode`).
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash, JsonSchema)]
+pub enum OvsFailMode {
+    /// Drop traffic that no flow matches.
+    #[serde(rename = "secure")]
+    Secure,
+    /// Act as a learning switch.
+    #[serde(rename = "standalone")]
+    Standalone,
+}
+
+/// Settings for an OVS bridge row (OVSDB `Bridge` table).
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct OvsBridgeConfig {
+    /// `Bridge.datapath_type`, e.g. `netdev` or `system`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub datapath_type: Option<String>,
+    /// `Bridge.external_ids`.
+    #[serde(
+        default,
+        rename = "externalIDs",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub external_ids: Option<BTreeMap<String, String>>,
+    /// `Bridge.other_config`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub other_config: Option<BTreeMap<String, String>>,
+    /// `Bridge.fail_mode`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fail_mode: Option<OvsFailMode>,
+}
+
+/// Settings for the OVS interface row of a bridge uplink (OVSDB `Interface` table).
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct OvsInterfaceConfig {
+    /// `Interface.type`, e.g. `dpdk`.
+    #[serde(default, rename = "type", skip_serializing_if = "Option::is_none")]
+    pub type_: Option<String>,
+    /// `Interface.options`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub options: Option<BTreeMap<String, String>>,
+    /// `Interface.external_ids`.
+    #[serde(
+        default,
+        rename = "externalIDs",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub external_ids: Option<BTreeMap<String, String>>,
+    /// `Interface.other_config`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub other_config: Option<BTreeMap<String, String>>,
+    /// `Interface.mtu_request`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mtu_request: Option<i32>,
+}

@@ -1,0 +1,28 @@
+//! The pure core of the SR-IOV network operator stack.
+//!
+//! `sriov-core` owns everything that can be decided without touching a host or a cluster:
+//!
+//! - [`api`]: the `sriovnetwork.openshift.io/v1` types, compatible with the upstream Go
+//!   operator field for field, plus the Multus `NetworkAttachmentDefinition`;
+//! - [`crd`]: the CustomResourceDefinitions generated from those types;
+//! - [`ids`]: parsed identifiers (PCI addresses, VF ranges, PF selectors, resource names);
+//! - [`manifest`]: reading multi-document YAML/JSON into typed objects, reporting unknown
+//!   fields and type errors with their paths.
+//!
+//! What it must not do: perform I/O, spawn tasks, read clocks or environment variables.
+//! Everything here is a function of its arguments, so the controller, the webhook, the
+//! config daemon and users' own tools get the same answers offline.
+//!
+//! ```text
+//! YAML/JSON text --manifest--> api types --(policy engine)--> desired NodeState, NADs, ...
+//!                                 |
+//!                                 +--crd--> CustomResourceDefinitions (deploy/crds/)
+//! ```
+
+pub mod api;
+pub mod crd;
+pub mod error;
+pub mod ids;
+pub mod manifest;
+
+pub use error::{Error, Result};

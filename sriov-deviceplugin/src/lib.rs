@@ -1,0 +1,17 @@
+//! The SR-IOV device plugin (binary `sriovdp`): advertises VF pools to the kubelet.
+//!
+//! **Status: not yet implemented.** This crate is reserved by the workspace layout; the
+//! device-plugin issue fills it. Nothing here is usable yet and no API is promised.
+//!
+//! What it will own: the upstream `resourceList` config format and its selectors, VF
+//! discovery through `sriov-hw`, the kubelet `v1beta1` device-plugin and
+//! `pluginregistration/v1` gRPC services, `Allocate` output (PCI env vars, device specs,
+//! device-info files, CDI), live rescan and per-VF health.
+//!
+//! What it must not do: configure VFs (that is the config daemon's job) or reach the
+//! Kubernetes API server.
+//!
+//! ```text
+//! config file + sysfs --> pools --> ListAndWatch --> kubelet
+//!                                   Allocate     --> env vars, /dev/vfio/N, devinfo, CDI
+//! ```
