@@ -223,41 +223,45 @@ pub fn read_str(text: &str) -> Result<Vec<Result<Document, ManifestError>>, Mani
             message: e.to_string(),
         })?;
     let mut out = Vec::new();
-    for (document, value) in values.into_iter().enumerate() {
-        let position = Position {
-            document,
-            item: None,
-        };
-        match value {
-            Value::Null => {}
-            Value::Object(ref map) if is_list(map) => match value {
-                Value::Object(mut map) => {
-                    let items = match map.remove("items") {
-                        Some(Value::Array(items)) => items,
-                        _ => Vec::new(),
+    for (document, mut value) in values.into_iter().enumerate() {
+        if value.is_null() {
+            continue;
+        }
+        match take_list_items(&mut value) {
+            Some(items) => {
+                for (item, value) in items.into_iter().enumerate() {
+                    let position = Position {
+                        document,
+                        item: Some(item),
                     };
-                    for (item, value) in items.into_iter().enumerate() {
-                        let position = Position {
-                            document,
-                            item: Some(item),
-                        };
-                        out.push(read_value(value, position));
-                    }
+                    out.push(read_value(value, position));
                 }
-                _ => unreachable!("matched as an object above"),
-            },
-            value => out.push(read_value(value, position)),
+            }
+            None => out.push(read_value(
+                value,
+                Position {
+                    document,
+                    item: None,
+                },
+            )),
         }
     }
     Ok(out)
 }
 
-fn is_list(map: &serde_json::Map<String, Value>) -> bool {
-    map.get("kind").and_then(Value::as_str) == Some("List")
-        || map
-            .get("kind")
-            .and_then(Value::as_str)
-            .is_some_and(|k| k.ends_with("List") && map.get("items").is_some_and(Value::is_array))
+/// The items of a list document (`kind: List`, or `<Kind>List` with `items`, as the API
+/// server returns), taken out of it; `None` for any other document.
+fn take_list_items(value: &mut Value) -> Option<Vec<Value>> {
+    let map = value.as_object_mut()?;
+    let kind = map.get("kind").and_then(Value::as_str)?;
+    let has_items = map.get("items").is_some_and(Value::is_array);
+    if kind != "List" && !(kind.ends_with("List") && has_items) {
+        return None;
+    }
+    match map.remove("items") {
+        Some(Value::Array(items)) => Some(items),
+        _ => Some(Vec::new()),
+    }
 }
 
 /// Reads one object already parsed into JSON.

@@ -30,5 +30,11 @@ pub const OWNER_REF_ANNOTATION: &str = "sriovnetwork.openshift.io/owner-ref";
 pub struct NetworkAttachmentDefinitionSpec {
     /// The CNI configuration, as a JSON document in a string.
     #[serde(default)]
+    #[schemars(transform = without_default)]
     pub config: String,
+}
+
+/// Multus declares `config` without a default; keep the serde default out of the schema.
+fn without_default(schema: &mut schemars::Schema) {
+    schema.remove("default");
 }

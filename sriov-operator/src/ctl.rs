@@ -1,0 +1,235 @@
+//! `sriovctl`: the SR-IOV operator's offline command line.
+//!
+//! - `sriovctl crds [--out-dir DIR]` prints the seven CRDs as one YAML stream (the
+//!   concatenation of `deploy/crds/*.yaml`), or writes one file per CRD into `DIR`.
+//! - `sriovctl validate -f PATH...` reads manifests (files, directories, or `-` for stdin)
+//!   and reports, one line each, every object it cannot read and every field the API types
+//!   do not know, as `<Kind> <namespace>/<name>: <message>`. Exit status: 0 when everything
+//!   is accepted, 1 when something is rejected, 2 when input cannot be read.
+
+use std::io::{self, Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use sriov_core::crd;
+use sriov_core::manifest::{self, ManifestError};
+
+/// Command-line arguments of `sriovctl`.
+#[derive(Debug, Parser)]
+#[command(
+    name = "sriovctl",
+    version,
+    about = "Offline tools for the SR-IOV network operator"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Print the operator's CustomResourceDefinitions as YAML.
+    Crds {
+        /// Write one file per CRD into this directory instead of printing them.
+        #[arg(long, value_name = "DIR")]
+        out_dir: Option<PathBuf>,
+    },
+    /// Check manifests: every object readable, every field known.
+    Validate {
+        /// Files or directories of YAML/JSON manifests; `-` reads standard input.
+        #[arg(short = 'f', long = "filename", value_name = "PATH", required = true)]
+        files: Vec<PathBuf>,
+    },
+}
+
+/// Parses the process arguments, runs the command and returns the exit status.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let stdout = io::stdout();
+    let stderr = io::stderr();
+    run(
+        cli,
+        &mut io::stdin().lock(),
+        &mut stdout.lock(),
+        &mut stderr.lock(),
+    )
+}
+
+/// Runs a parsed command with explicit streams (so tests can drive it).
+pub fn run(cli: Cli, stdin: &mut dyn Read, out: &mut dyn Write, err: &mut dyn Write) -> ExitCode {
+    let status = match cli.command {
+        Command::Crds { out_dir: None } => out
+            .write_all(crd::operator_crds_yaml().as_bytes())
+            .map(|()| Status::Ok)
+            .unwrap_or(Status::Unreadable),
+        Command::Crds { out_dir: Some(dir) } => write_crds(&dir, err),
+        Command::Validate { files } => validate(&files, stdin, out, err),
+    };
+    ExitCode::from(status as u8)
+}
+
+/// Exit statuses, ordered by severity.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Status {
+    Ok = 0,
+    Rejected = 1,
+    Unreadable = 2,
+}
+
+fn write_crds(dir: &Path, err: &mut dyn Write) -> Status {
+    let result = std::fs::create_dir_all(dir).and_then(|()| {
+        crd::operator_crds()
+            .iter()
+            .try_for_each(|c| std::fs::write(dir.join(crd::file_name(c)), crd::to_yaml(c)))
+    });
+    match result {
+        Ok(()) => Status::Ok,
+        Err(e) => {
+            let _ = writeln!(err, "error: writing CRDs to {}: {e}", dir.display());
+            Status::Unreadable
+        }
+    }
+}
+
+/// One input: its display name and its text.
+struct Input {
+    name: String,
+    text: String,
+}
+
+/// Expands the `-f` arguments into inputs: files as given, directories recursively
+/// (`*.yaml`, `*.yml`, `*.json`, sorted), `-` as standard input.
+fn collect_inputs(
+    paths: &[PathBuf],
+    stdin: &mut dyn Read,
+    err: &mut dyn Write,
+) -> (Vec<Input>, Status) {
+    let mut inputs = Vec::new();
+    let mut status = Status::Ok;
+    let mut fail = |what: &Path, e: io::Error, err: &mut dyn Write| {
+        let _ = writeln!(err, "error: reading {}: {e}", what.display());
+        status = Status::Unreadable;
+    };
+    for path in paths {
+        if path.as_os_str() == "-" {
+            let mut text = String::new();
+            match stdin.read_to_string(&mut text) {
+                Ok(_) => inputs.push(Input {
+                    name: "<stdin>".into(),
+                    text,
+                }),
+                Err(e) => fail(path, e, err),
+            }
+            continue;
+        }
+        let files = if path.is_dir() {
+            match manifest_files(path) {
+                Ok(files) => files,
+                Err(e) => {
+                    fail(path, e, err);
+                    continue;
+                }
+            }
+        } else {
+            vec![path.clone()]
+        };
+        for file in files {
+            match std::fs::read_to_string(&file) {
+                Ok(text) => inputs.push(Input {
+                    name: file.display().to_string(),
+                    text,
+                }),
+                Err(e) => fail(&file, e, err),
+            }
+        }
+    }
+    (inputs, status)
+}
+
+fn manifest_files(dir: &Path) -> io::Result<Vec<PathBuf>> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir)? {
+        let path = entry?.path();
+        if path.is_dir() {
+            files.extend(manifest_files(&path)?);
+        } else if path
+            .extension()
+            .is_some_and(|ext| ext == "yaml" || ext == "yml" || ext == "json")
+        {
+            files.push(path);
+        }
+    }
+    files.sort();
+    Ok(files)
+}
+
+fn validate(
+    paths: &[PathBuf],
+    stdin: &mut dyn Read,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> Status {
+    let (inputs, mut status) = collect_inputs(paths, stdin, err);
+    let (mut objects, mut rejected) = (0usize, 0usize);
+    for input in &inputs {
+        let documents = match manifest::read_str(&input.text) {
+            Ok(documents) => documents,
+            Err(e) => {
+                let _ = writeln!(err, "error: {}: {e}", input.name);
+                status = status.max(Status::Unreadable);
+                continue;
+            }
+        };
+        for document in documents {
+            objects += 1;
+            match document {
+                Ok(doc) if doc.unknown_fields.is_empty() => {}
+                Ok(doc) => {
+                    rejected += 1;
+                    status = status.max(Status::Rejected);
+                    for field in &doc.unknown_fields {
+                        let _ = writeln!(
+                            out,
+                            "{} {}: {field}",
+                            doc.object.kind(),
+                            doc.object.display_name()
+                        );
+                    }
+                }
+                Err(e @ ManifestError::InvalidField { .. }) => {
+                    rejected += 1;
+                    status = status.max(Status::Rejected);
+                    let _ = writeln!(out, "{}", invalid_line(&e));
+                    let _ = writeln!(err, "  in {}", input.name);
+                }
+                Err(e) => {
+                    rejected += 1;
+                    status = status.max(Status::Rejected);
+                    let _ = writeln!(out, "{}: {e}", input.name);
+                }
+            }
+        }
+    }
+    let _ = writeln!(
+        err,
+        "{objects} object(s) in {} input(s): {} accepted, {rejected} rejected",
+        inputs.len(),
+        objects - rejected
+    );
+    status
+}
+
+/// `<Kind> <namespace>/<name>: <path>: <message>` for a field error.
+fn invalid_line(error: &ManifestError) -> String {
+    match error {
+        ManifestError::InvalidField {
+            kind,
+            name,
+            path,
+            message,
+            ..
+        } => format!("{kind} {name}: {path}: {message}"),
+        other => other.to_string(),
+    }
+}

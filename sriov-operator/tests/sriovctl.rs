@@ -1,0 +1,130 @@
+//! `sriovctl` end to end: the real binary, real files.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use std::io::Write;
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn sriovctl(args: &[&str], stdin: Option<&str>) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_sriovctl"))
+        .args(args)
+        .current_dir(repo())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("sriovctl starts");
+    let mut pipe = child.stdin.take().expect("stdin");
+    pipe.write_all(stdin.unwrap_or_default().as_bytes())
+        .expect("stdin written");
+    drop(pipe);
+    child.wait_with_output().expect("sriovctl finishes")
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8(output.stdout.clone()).expect("utf-8 stdout")
+}
+
+#[test]
+fn crds_prints_exactly_the_committed_files_in_order() {
+    let output = sriovctl(&["crds"], None);
+    assert!(output.status.success());
+    let mut files: Vec<PathBuf> = std::fs::read_dir(repo().join("deploy/crds"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    files.sort();
+    assert_eq!(files.len(), 7);
+    let committed: String = files
+        .iter()
+        .map(|f| std::fs::read_to_string(f).unwrap())
+        .collect();
+    assert!(
+        stdout(&output) == committed,
+        "sriovctl crds differs from cat deploy/crds/*.yaml"
+    );
+}
+
+#[test]
+fn crds_out_dir_writes_one_file_per_crd() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("crds");
+    let output = sriovctl(&["crds", "--out-dir", out.to_str().unwrap()], None);
+    assert!(output.status.success(), "{output:?}");
+    for entry in std::fs::read_dir(repo().join("deploy/crds")).unwrap() {
+        let path = entry.unwrap().path();
+        let written = std::fs::read_to_string(out.join(path.file_name().unwrap())).unwrap();
+        assert_eq!(written, std::fs::read_to_string(&path).unwrap());
+    }
+}
+
+#[test]
+fn validate_accepts_every_example_manifest() {
+    let output = sriovctl(&["validate", "-f", "examples/manifests"], None);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{}{stderr}", stdout(&output));
+    assert_eq!(stdout(&output), "");
+    assert!(
+        stderr.contains("16 object(s) in 11 input(s): 16 accepted, 0 rejected"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn validate_reports_unknown_fields_and_type_errors_and_exits_1() {
+    let manifest = "\
+apiVersion: sriovnetwork.openshift.io/v1
+kind: SriovNetworkNodePolicy
+metadata: {name: p1, namespace: sriov-network-operator}
+spec:
+  resourceName: r1
+  nodeSelector: {}
+  numVfs: 4
+  nicSelector: {vendor: \"8086\", pfName: [ens1]}
+  isRDMA: true
+---
+apiVersion: sriovnetwork.openshift.io/v1
+kind: SriovNetwork
+metadata: {name: n1, namespace: default}
+spec: {resourceName: r1, vlan: \"100\"}
+";
+    let output = sriovctl(&["validate", "-f", "-"], Some(manifest));
+    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(
+        stdout(&output),
+        "SriovNetworkNodePolicy sriov-network-operator/p1: unknown field spec.nicSelector.pfName (did you mean pfNames?)\n\
+         SriovNetworkNodePolicy sriov-network-operator/p1: unknown field spec.isRDMA (did you mean isRdma?)\n\
+         SriovNetwork default/n1: spec.vlan: invalid type: string \"100\", expected i32\n"
+    );
+}
+
+#[test]
+fn validate_exits_2_on_unreadable_input() {
+    let missing = sriovctl(&["validate", "-f", "does/not/exist.yaml"], None);
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&missing.stderr).contains("error: reading does/not/exist.yaml")
+    );
+
+    let broken = sriovctl(&["validate", "-f", "-"], Some("kind: [unclosed\n"));
+    assert_eq!(broken.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&broken.stderr).contains("cannot parse YAML/JSON"));
+}
+
+#[test]
+fn validate_reads_json_and_kubectl_lists() {
+    let list = r#"{"apiVersion": "v1", "kind": "List", "items": [
+        {"apiVersion": "sriovnetwork.openshift.io/v1", "kind": "SriovIBNetwork",
+         "metadata": {"name": "ib", "namespace": "x"}, "spec": {"resourceName": "ib", "linkstate": "auto"}}
+    ]}"#;
+    let output = sriovctl(&["validate", "-f", "-"], Some(list));
+    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(
+        stdout(&output),
+        "SriovIBNetwork x/ib: unknown field spec.linkstate (did you mean linkState?)\n"
+    );
+}
