@@ -37,6 +37,14 @@ pub enum Error {
         /// Which rule was broken (the message names the input, as upstream's does).
         problem: ResourceNameProblem,
     },
+    /// An object could not be serialized.
+    #[error("cannot serialize {what}: {message}")]
+    Serialize {
+        /// What was being serialized.
+        what: String,
+        /// The serializer's message.
+        message: String,
+    },
     /// A manifest could not be read as a known, well-formed object.
     #[error(transparent)]
     Manifest(#[from] crate::manifest::ManifestError),

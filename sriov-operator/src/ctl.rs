@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use sriov_core::crd;
+use sriov_core::crd::{self, CustomResourceDefinition};
 use sriov_core::manifest::{self, ManifestError};
 
 /// Command-line arguments of `sriovctl`.
@@ -59,10 +59,7 @@ pub fn main() -> ExitCode {
 /// Runs a parsed command with explicit streams (so tests can drive it).
 pub fn run(cli: Cli, stdin: &mut dyn Read, out: &mut dyn Write, err: &mut dyn Write) -> ExitCode {
     let status = match cli.command {
-        Command::Crds { out_dir: None } => out
-            .write_all(crd::operator_crds_yaml().as_bytes())
-            .map(|()| Status::Ok)
-            .unwrap_or(Status::Unreadable),
+        Command::Crds { out_dir: None } => print_crds(out, err),
         Command::Crds { out_dir: Some(dir) } => write_crds(&dir, err),
         Command::Validate { files } => validate(&files, stdin, out, err),
     };
@@ -77,16 +74,32 @@ enum Status {
     Unreadable = 2,
 }
 
-fn write_crds(dir: &Path, err: &mut dyn Write) -> Status {
-    let result = std::fs::create_dir_all(dir).and_then(|()| {
-        crd::operator_crds()
-            .iter()
-            .try_for_each(|c| std::fs::write(dir.join(crd::file_name(c)), crd::to_yaml(c)))
-    });
+fn print_crds(out: &mut dyn Write, err: &mut dyn Write) -> Status {
+    let result = crd::operator_crds_yaml()
+        .map_err(|e| e.to_string())
+        .and_then(|yaml| out.write_all(yaml.as_bytes()).map_err(|e| e.to_string()));
     match result {
         Ok(()) => Status::Ok,
         Err(e) => {
-            let _ = writeln!(err, "error: writing CRDs to {}: {e}", dir.display());
+            let _ = writeln!(err, "error: printing CRDs: {e}");
+            Status::Unreadable
+        }
+    }
+}
+
+fn write_crds(dir: &Path, err: &mut dyn Write) -> Status {
+    let write_one = |c: &CustomResourceDefinition| -> Result<(), String> {
+        let path = dir.join(crd::file_name(c));
+        let yaml = crd::to_yaml(c).map_err(|e| e.to_string())?;
+        std::fs::write(&path, yaml).map_err(|e| format!("{}: {e}", path.display()))
+    };
+    let result = std::fs::create_dir_all(dir)
+        .map_err(|e| format!("{}: {e}", dir.display()))
+        .and_then(|()| crd::operator_crds().iter().try_for_each(write_one));
+    match result {
+        Ok(()) => Status::Ok,
+        Err(e) => {
+            let _ = writeln!(err, "error: writing CRDs: {e}");
             Status::Unreadable
         }
     }
