@@ -196,31 +196,17 @@ fn validate(
         };
         for document in documents {
             objects += 1;
-            match document {
-                Ok(doc) if doc.unknown_fields.is_empty() => {}
-                Ok(doc) => {
-                    rejected += 1;
-                    status = status.max(Status::Rejected);
-                    for field in &doc.unknown_fields {
-                        let _ = writeln!(
-                            out,
-                            "{} {}: {field}",
-                            doc.object.kind(),
-                            doc.object.display_name()
-                        );
-                    }
-                }
-                Err(e @ ManifestError::InvalidField { .. }) => {
-                    rejected += 1;
-                    status = status.max(Status::Rejected);
-                    let _ = writeln!(out, "{}", invalid_line(&e));
-                    let _ = writeln!(err, "  in {}", input.name);
-                }
-                Err(e) => {
-                    rejected += 1;
-                    status = status.max(Status::Rejected);
-                    let _ = writeln!(out, "{}: {e}", input.name);
-                }
+            let (lines, position) = rejections(&input.name, document);
+            if lines.is_empty() {
+                continue;
+            }
+            rejected += 1;
+            status = status.max(Status::Rejected);
+            for line in lines {
+                let _ = writeln!(out, "{line}");
+            }
+            if let Some(position) = position {
+                let _ = writeln!(err, "  ({}, {position})", input.name);
             }
         }
     }
@@ -233,16 +219,33 @@ fn validate(
     status
 }
 
-/// `<Kind> <namespace>/<name>: <path>: <message>` for a field error.
-fn invalid_line(error: &ManifestError) -> String {
-    match error {
-        ManifestError::InvalidField {
+/// The report lines for one object (none when it is accepted) and, for lines that do not
+/// say where the object is, its position.
+fn rejections(
+    input: &str,
+    document: Result<manifest::Document, ManifestError>,
+) -> (Vec<String>, Option<manifest::Position>) {
+    match document {
+        Ok(doc) => {
+            let (kind, name) = (doc.object.kind(), doc.object.display_name());
+            let lines = doc
+                .unknown_fields
+                .iter()
+                .map(|field| format!("{kind} {name}: {field}"))
+                .collect();
+            (lines, Some(doc.position))
+        }
+        Err(ManifestError::InvalidField {
+            position,
             kind,
             name,
             path,
             message,
-            ..
-        } => format!("{kind} {name}: {path}: {message}"),
-        other => other.to_string(),
+        }) => (
+            vec![format!("{kind} {name}: {path}: {message}")],
+            Some(position),
+        ),
+        // The other errors name their document themselves.
+        Err(e) => (vec![format!("{input}: {e}")], None),
     }
 }
