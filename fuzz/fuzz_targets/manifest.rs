@@ -7,7 +7,10 @@ use libfuzzer_sys::fuzz_target;
 fuzz_target!(|text: &str| {
     if let Ok(documents) = sriov_core::manifest::read_str(text) {
         for document in documents.into_iter().flatten() {
-            let _ = document.object.to_value().expect("an accepted object serializes");
+            let _ = document
+                .object
+                .to_value()
+                .expect("an accepted object serializes");
             for field in &document.unknown_fields {
                 let _ = field.to_string();
             }
