@@ -134,5 +134,8 @@ fn validate_rejects_kinds_it_cannot_check_naming_the_document() {
     let input = "apiVersion: v1\nkind: Secret\nmetadata: {name: s}\n";
     let output = sriovctl(&["validate", "-f", "-"], Some(input));
     assert_eq!(output.status.code(), Some(1));
-    assert_eq!(stdout(&output), "<stdin>: document 1: unsupported kind Secret in v1\n");
+    assert_eq!(
+        stdout(&output),
+        "<stdin>: document 1: unsupported kind Secret in v1\n"
+    );
 }
