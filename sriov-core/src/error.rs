@@ -37,6 +37,48 @@ pub enum Error {
         /// Which rule was broken (the message names the input, as upstream's does).
         problem: ResourceNameProblem,
     },
+    /// A supported-NIC table entry is malformed.
+    #[error(
+        "supported-nic-ids entry {entry}: {value:?} is not \"<vendor> <pf device> <vf device>\" in 4-digit hex"
+    )]
+    SupportedNic {
+        /// The entry's key.
+        entry: String,
+        /// The entry's value.
+        value: String,
+    },
+    /// A label selector uses an operator Kubernetes does not define.
+    #[error(
+        "label selector on key {key}: unknown operator {operator:?} (want In, NotIn, Exists or DoesNotExist)"
+    )]
+    LabelSelector {
+        /// The requirement's key.
+        key: String,
+        /// The unknown operator.
+        operator: String,
+    },
+    /// A policy cannot be resolved: a field holds a value the engine cannot use.
+    #[error("SriovNetworkNodePolicy {policy}: {field}: {reason}")]
+    Policy {
+        /// `namespace/name` of the policy.
+        policy: String,
+        /// Path of the field, e.g. `spec.nicSelector.pfNames[1]`.
+        field: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A network's CNI configuration cannot be rendered.
+    #[error("{kind} {network}: {field}: {reason}")]
+    Network {
+        /// `SriovNetwork`, `SriovIBNetwork` or `OVSNetwork`.
+        kind: &'static str,
+        /// `namespace/name` of the network.
+        network: String,
+        /// Path of the field, e.g. `spec.ipam`.
+        field: String,
+        /// What is wrong with it.
+        reason: String,
+    },
     /// An object could not be serialized.
     #[error("cannot serialize {what}: {message}")]
     Serialize {

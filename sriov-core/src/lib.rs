@@ -23,6 +23,11 @@ pub mod api;
 pub mod crd;
 pub mod error;
 pub mod ids;
+pub mod labels;
 pub mod manifest;
+pub mod nic;
+pub mod policy;
+pub mod render;
+pub mod testing;
 
 pub use error::{Error, Result};
