@@ -1,5 +1,9 @@
 //! Rendering: what the operator writes, as pure functions of what it reads.
 //!
-//! - [`node_state`]: policies + a node's discovered PFs → the node state's spec.
+//! - [`node_state`]: policies + a node's discovered PFs → the node state's spec;
+//! - [`device_plugin`]: policies + a node → the device plugin's resource list;
+//! - [`net_attach`]: networks → NetworkAttachmentDefinitions.
 
+pub mod device_plugin;
+pub mod net_attach;
 pub mod node_state;
