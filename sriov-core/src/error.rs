@@ -79,6 +79,14 @@ pub enum Error {
         /// What is wrong with it.
         reason: String,
     },
+    /// A node is in more than one pool.
+    #[error("node {node} is selected by more than one SriovNetworkPoolConfig: {}", pools.join(", "))]
+    Pool {
+        /// The node.
+        node: String,
+        /// The pools selecting it.
+        pools: Vec<String>,
+    },
     /// An object could not be serialized.
     #[error("cannot serialize {what}: {message}")]
     Serialize {

@@ -19,6 +19,7 @@
 //!                                 +--crd--> CustomResourceDefinitions (deploy/crds/)
 //! ```
 
+pub mod admission;
 pub mod api;
 pub mod crd;
 pub mod error;
@@ -27,6 +28,7 @@ pub mod labels;
 pub mod manifest;
 pub mod nic;
 pub mod policy;
+pub mod pool;
 pub mod render;
 pub mod testing;
 

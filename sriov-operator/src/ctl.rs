@@ -14,6 +14,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use sriov_core::crd::{self, CustomResourceDefinition};
 use sriov_core::manifest::{self, ManifestError};
+use sriov_core::render::{self, cluster::Snapshot};
 
 /// Command-line arguments of `sriovctl`.
 #[derive(Debug, Parser)]
@@ -35,12 +36,42 @@ enum Command {
         #[arg(long, value_name = "DIR")]
         out_dir: Option<PathBuf>,
     },
+    /// Print what the operator would write for a cluster described by manifests: every
+    /// managed node's SriovNetworkNodeState, the device-plugin ConfigMap and every
+    /// NetworkAttachmentDefinition, as one v1 List.
+    Render {
+        /// Files or directories of YAML/JSON manifests (Nodes, node states with status,
+        /// policies, networks, pool configs, the operator config); `-` reads standard input.
+        #[arg(short = 'f', long = "filename", value_name = "PATH", required = true)]
+        files: Vec<PathBuf>,
+        /// The operator namespace.
+        #[arg(long, short = 'n', default_value = DEFAULT_NAMESPACE)]
+        namespace: String,
+        /// Prefix of the device-plugin resource names.
+        #[arg(long, default_value = DEFAULT_RESOURCE_PREFIX)]
+        resource_prefix: String,
+        /// Output format.
+        #[arg(long, short = 'o', value_enum, default_value_t = Format::Yaml)]
+        output: Format,
+    },
     /// Check manifests: every object readable, every field known.
     Validate {
         /// Files or directories of YAML/JSON manifests; `-` reads standard input.
         #[arg(short = 'f', long = "filename", value_name = "PATH", required = true)]
         files: Vec<PathBuf>,
     },
+}
+
+/// Operator namespace assumed when none is given.
+pub const DEFAULT_NAMESPACE: &str = "sriov-network-operator";
+/// Resource prefix assumed when none is given.
+pub const DEFAULT_RESOURCE_PREFIX: &str = "openshift.io";
+
+/// Output formats of `render`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Format {
+    Yaml,
+    Json,
 }
 
 /// Parses the process arguments, runs the command and returns the exit status.
@@ -62,6 +93,20 @@ pub fn run(cli: Cli, stdin: &mut dyn Read, out: &mut dyn Write, err: &mut dyn Wr
         Command::Crds { out_dir: None } => print_crds(out, err),
         Command::Crds { out_dir: Some(dir) } => write_crds(&dir, err),
         Command::Validate { files } => validate(&files, stdin, out, err),
+        Command::Render {
+            files,
+            namespace,
+            resource_prefix,
+            output,
+        } => render(
+            &files,
+            &namespace,
+            &resource_prefix,
+            output,
+            stdin,
+            out,
+            err,
+        ),
     };
     ExitCode::from(status as u8)
 }
@@ -247,5 +292,96 @@ fn rejections(
         ),
         // The other errors name their document themselves.
         Err(e) => (vec![format!("{input}: {e}")], None),
+    }
+}
+
+/// Reads every input into a snapshot. Unreadable inputs and objects are reported on `err`.
+fn load(paths: &[PathBuf], stdin: &mut dyn Read, err: &mut dyn Write) -> (Snapshot, Status) {
+    let (inputs, mut status) = collect_inputs(paths, stdin, err);
+    let mut snapshot = Snapshot::default();
+    for input in &inputs {
+        match manifest::read_str(&input.text) {
+            Err(e) => {
+                let _ = writeln!(err, "error: {}: {e}", input.name);
+                status = status.max(Status::Unreadable);
+            }
+            Ok(documents) => {
+                for document in documents {
+                    match document {
+                        Ok(doc) => {
+                            for field in &doc.unknown_fields {
+                                let _ = writeln!(
+                                    err,
+                                    "warning: {} {}: {field} (ignored)",
+                                    doc.object.kind(),
+                                    doc.object.display_name()
+                                );
+                            }
+                            snapshot.add(doc.object);
+                        }
+                        Err(e) => {
+                            let _ = writeln!(err, "error: {}: {e}", input.name);
+                            status = status.max(Status::Rejected);
+                        }
+                    }
+                }
+            }
+        }
+    }
+    (snapshot, status)
+}
+
+fn render(
+    paths: &[PathBuf],
+    namespace: &str,
+    resource_prefix: &str,
+    format: Format,
+    stdin: &mut dyn Read,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> Status {
+    let (mut snapshot, mut status) = load(paths, stdin, err);
+    if status == Status::Unreadable {
+        return status;
+    }
+    snapshot.apply_admission_defaults();
+    let nics = match snapshot.supported_nics(namespace) {
+        Ok(nics) => nics,
+        Err(e) => {
+            let _ = writeln!(err, "error: {e}");
+            return Status::Rejected;
+        }
+    };
+    let desired = render::desired(&snapshot.inputs(namespace, resource_prefix, &nics));
+    for problem in &desired.problems {
+        let _ = writeln!(err, "error: {problem}");
+        status = status.max(Status::Rejected);
+    }
+    for (node, value) in &desired.device_plugin_labels {
+        let _ = writeln!(
+            err,
+            "node {node}: label {}={value}",
+            render::device_plugin::NODE_LABEL
+        );
+    }
+    let text = desired
+        .to_list()
+        .map_err(|e| e.to_string())
+        .and_then(|list| match format {
+            Format::Json => serde_json::to_string_pretty(&list)
+                .map(|t| t + "\n")
+                .map_err(|e| e.to_string()),
+            Format::Yaml => serde_saphyr::to_string(&list).map_err(|e| e.to_string()),
+        });
+    match text.map(|t| out.write_all(t.as_bytes())) {
+        Ok(Ok(())) => status,
+        Ok(Err(e)) => {
+            let _ = writeln!(err, "error: writing output: {e}");
+            Status::Unreadable
+        }
+        Err(e) => {
+            let _ = writeln!(err, "error: serializing output: {e}");
+            Status::Unreadable
+        }
     }
 }

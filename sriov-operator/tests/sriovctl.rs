@@ -139,3 +139,55 @@ fn validate_rejects_kinds_it_cannot_check_naming_the_document() {
         "<stdin>: document 1: unsupported kind Secret in v1\n"
     );
 }
+
+#[test]
+fn render_prints_the_example_clusters_list_and_labels() {
+    let output = sriovctl(&["render", "-f", "examples/cluster/", "-o", "json"], None);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    let list: serde_json::Value = serde_json::from_str(&stdout(&output)).expect("JSON list");
+    let kinds: Vec<&str> = list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "SriovNetworkNodeState",
+            "SriovNetworkNodeState",
+            "SriovNetworkNodeState",
+            "ConfigMap",
+            "NetworkAttachmentDefinition"
+        ]
+    );
+    let e810 = &list["items"][0]["spec"]["interfaces"];
+    assert_eq!(e810[0]["vfGroups"][0]["vfRange"], "0-3");
+    assert_eq!(e810[1]["numVfs"], 16);
+    assert!(
+        stderr.contains("node worker-0: label sriovnetwork.openshift.io/device-plugin=Enabled")
+    );
+}
+
+#[test]
+fn render_reports_objects_it_cannot_render_and_exits_1() {
+    let input = "\
+apiVersion: v1
+kind: Node
+metadata: {name: w, labels: {kubernetes.io/os: linux, node-role.kubernetes.io/worker: ''}}
+---
+apiVersion: sriovnetwork.openshift.io/v1
+kind: SriovNetworkNodePolicy
+metadata: {name: p, namespace: sriov-network-operator}
+spec: {resourceName: 'bad name', nodeSelector: {}, numVfs: 1, nicSelector: {vendor: '8086'}}
+";
+    let output = sriovctl(&["render", "-f", "-"], Some(input));
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("error: SriovNetworkNodePolicy sriov-network-operator/p: spec.resourceName: resource name \"bad name\" is invalid"),
+        "{stderr}"
+    );
+    assert!(stdout(&output).contains("kind: List"));
+}

@@ -2,8 +2,12 @@
 //!
 //! - [`node_state`]: policies + a node's discovered PFs → the node state's spec;
 //! - [`device_plugin`]: policies + a node → the device plugin's resource list;
-//! - [`net_attach`]: networks → NetworkAttachmentDefinitions.
+//! - [`net_attach`]: networks → NetworkAttachmentDefinitions;
+//! - [`cluster`]: a whole snapshot → everything above for every managed node and network.
 
+pub use cluster::{ClusterInputs, Desired, desired};
+
+pub mod cluster;
 pub mod device_plugin;
 pub mod net_attach;
 pub mod node_state;

@@ -1,0 +1,397 @@
+//! Everything the operator writes for a cluster, from a snapshot of what it reads:
+//! [`desired`] is the controller's whole decision as one pure function.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::core::v1::{ConfigMap, Node};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
+use kube::Resource;
+
+use super::{device_plugin, net_attach, node_state};
+use crate::admission;
+use crate::api::{
+    KEEP_STATE_UNTIL_ANNOTATION, NetworkAttachmentDefinition, OVSNetwork, SriovIBNetwork,
+    SriovNetwork, SriovNetworkNodePolicy, SriovNetworkNodeState, SriovNetworkNodeStateSpec,
+    SriovNetworkPoolConfig, SriovOperatorConfig,
+};
+use crate::error::{Error, Result};
+use crate::labels::{self, Labels};
+use crate::manifest::Object;
+use crate::nic::SupportedNics;
+use crate::policy::PolicySet;
+use crate::pool;
+
+/// Nodes the operator manages when the operator config sets no `configDaemonNodeSelector`.
+pub fn default_node_selector() -> Labels {
+    Labels::from([
+        ("node-role.kubernetes.io/worker".to_owned(), String::new()),
+        ("kubernetes.io/os".to_owned(), "linux".to_owned()),
+    ])
+}
+
+/// Feature gate that makes the operator manage OVS bridges from policies.
+pub const MANAGE_SOFTWARE_BRIDGES: &str = "manageSoftwareBridges";
+
+/// A snapshot of everything the operator reads.
+#[derive(Debug, Clone, Copy)]
+pub struct ClusterInputs<'a> {
+    /// The operator namespace; only policies, node states and pool configs there count.
+    pub namespace: &'a str,
+    /// Prefix of device-plugin resource names (`openshift.io`).
+    pub resource_prefix: &'a str,
+    /// Every node.
+    pub nodes: &'a [Node],
+    /// Existing node states (with the daemon's status).
+    pub node_states: &'a [SriovNetworkNodeState],
+    /// Every policy.
+    pub policies: &'a [SriovNetworkNodePolicy],
+    /// Every SriovNetwork.
+    pub sriov_networks: &'a [SriovNetwork],
+    /// Every SriovIBNetwork.
+    pub ib_networks: &'a [SriovIBNetwork],
+    /// Every OVSNetwork.
+    pub ovs_networks: &'a [OVSNetwork],
+    /// Every pool config.
+    pub pool_configs: &'a [SriovNetworkPoolConfig],
+    /// The `default` operator config, if any.
+    pub operator_config: Option<&'a SriovOperatorConfig>,
+    /// The supported-NIC table.
+    pub nics: &'a SupportedNics,
+}
+
+/// What the operator would write.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Desired {
+    /// One node state per managed node, sorted by name; status kept from the input.
+    pub node_states: Vec<SriovNetworkNodeState>,
+    /// The `device-plugin-config` ConfigMap.
+    pub device_plugin_config: ConfigMap,
+    /// Value of the `sriovnetwork.openshift.io/device-plugin` label per managed node.
+    pub device_plugin_labels: BTreeMap<String, &'static str>,
+    /// One NetworkAttachmentDefinition per renderable network, sorted by namespace and name.
+    pub network_attachments: Vec<NetworkAttachmentDefinition>,
+    /// Objects that could not be (fully) rendered, each error naming object and field.
+    pub problems: Vec<Error>,
+}
+
+fn in_namespace<K: Resource>(object: &K, namespace: &str) -> bool {
+    object.meta().namespace.as_deref() == Some(namespace)
+}
+
+/// Every object of a cluster description, by kind: what `sriovctl render` reads from files
+/// and what a test assembles from builders.
+#[derive(Debug, Clone, Default)]
+pub struct Snapshot {
+    /// Nodes.
+    pub nodes: Vec<Node>,
+    /// Node states.
+    pub node_states: Vec<SriovNetworkNodeState>,
+    /// Policies.
+    pub policies: Vec<SriovNetworkNodePolicy>,
+    /// SriovNetworks.
+    pub sriov_networks: Vec<SriovNetwork>,
+    /// SriovIBNetworks.
+    pub ib_networks: Vec<SriovIBNetwork>,
+    /// OVSNetworks.
+    pub ovs_networks: Vec<OVSNetwork>,
+    /// Pool configs.
+    pub pool_configs: Vec<SriovNetworkPoolConfig>,
+    /// Operator configs (only `default` in the operator namespace is used).
+    pub operator_configs: Vec<SriovOperatorConfig>,
+    /// ConfigMaps (only `supported-nic-ids` in the operator namespace is used).
+    pub config_maps: Vec<ConfigMap>,
+}
+
+impl Snapshot {
+    /// Adds an object; kinds the operator does not read (Pods, NetworkAttachmentDefinitions)
+    /// are dropped.
+    pub fn add(&mut self, object: Object) {
+        match object {
+            Object::Node(o) => self.nodes.push(*o),
+            Object::SriovNetworkNodeState(o) => self.node_states.push(*o),
+            Object::SriovNetworkNodePolicy(o) => self.policies.push(*o),
+            Object::SriovNetwork(o) => self.sriov_networks.push(*o),
+            Object::SriovIBNetwork(o) => self.ib_networks.push(*o),
+            Object::OVSNetwork(o) => self.ovs_networks.push(*o),
+            Object::SriovNetworkPoolConfig(o) => self.pool_configs.push(*o),
+            Object::SriovOperatorConfig(o) => self.operator_configs.push(*o),
+            Object::ConfigMap(o) => self.config_maps.push(*o),
+            Object::Pod(_) | Object::NetworkAttachmentDefinition(_) => {}
+        }
+    }
+
+    /// Applies what the API server (CRD defaults) and the mutating webhook would have done
+    /// before storing the objects, so files render as the cluster would.
+    pub fn apply_admission_defaults(&mut self) {
+        for policy in &mut self.policies {
+            admission::crd_defaults::policy(policy);
+            admission::apply_policy_defaults(policy);
+        }
+        for network in &mut self.sriov_networks {
+            admission::crd_defaults::sriov_network(network);
+        }
+    }
+
+    /// The supported-NIC table: the snapshot's `supported-nic-ids` ConfigMap in
+    /// `namespace`, or the built-in table.
+    pub fn supported_nics(&self, namespace: &str) -> Result<SupportedNics> {
+        match self.config_maps.iter().find(|c| {
+            c.metadata.name.as_deref() == Some(crate::nic::CONFIG_MAP_NAME)
+                && c.metadata.namespace.as_deref() == Some(namespace)
+        }) {
+            Some(config_map) => SupportedNics::from_config_map(config_map),
+            None => Ok(SupportedNics::default()),
+        }
+    }
+
+    /// The `default` operator config in `namespace`.
+    pub fn operator_config(&self, namespace: &str) -> Option<&SriovOperatorConfig> {
+        self.operator_configs.iter().find(|c| {
+            c.metadata.name.as_deref() == Some("default")
+                && c.metadata.namespace.as_deref() == Some(namespace)
+        })
+    }
+
+    /// The snapshot as rendering inputs.
+    pub fn inputs<'a>(
+        &'a self,
+        namespace: &'a str,
+        resource_prefix: &'a str,
+        nics: &'a SupportedNics,
+    ) -> ClusterInputs<'a> {
+        ClusterInputs {
+            namespace,
+            resource_prefix,
+            nodes: &self.nodes,
+            node_states: &self.node_states,
+            policies: &self.policies,
+            sriov_networks: &self.sriov_networks,
+            ib_networks: &self.ib_networks,
+            ovs_networks: &self.ovs_networks,
+            pool_configs: &self.pool_configs,
+            operator_config: self.operator_config(namespace),
+            nics,
+        }
+    }
+}
+
+impl Desired {
+    /// Everything as one `v1` `List`: node states, the device-plugin ConfigMap, then the
+    /// NetworkAttachmentDefinitions.
+    pub fn to_list(&self) -> Result<serde_json::Value> {
+        let serialize = |e: serde_json::Error| Error::Serialize {
+            what: "rendered objects".into(),
+            message: e.to_string(),
+        };
+        let mut items = Vec::new();
+        for state in &self.node_states {
+            items.push(serde_json::to_value(state).map_err(serialize)?);
+        }
+        items.push(serde_json::to_value(&self.device_plugin_config).map_err(serialize)?);
+        for nad in &self.network_attachments {
+            items.push(serde_json::to_value(nad).map_err(serialize)?);
+        }
+        Ok(serde_json::json!({"apiVersion": "v1", "kind": "List", "items": items}))
+    }
+}
+
+/// Computes everything the operator writes for the snapshot.
+pub fn desired(inputs: &ClusterInputs<'_>) -> Desired {
+    let mut problems = Vec::new();
+    let policies = PolicySet::resolve(
+        inputs
+            .policies
+            .iter()
+            .filter(|p| in_namespace(*p, inputs.namespace)),
+    );
+    problems.extend(policies.rejected().iter().cloned());
+
+    let config = inputs.operator_config.map(|c| &c.spec);
+    let node_selector = config
+        .and_then(|c| c.config_daemon_node_selector.clone())
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(default_node_selector);
+    let manage_bridges = config
+        .and_then(|c| c.feature_gates.as_ref())
+        .and_then(|g| g.get(MANAGE_SOFTWARE_BRIDGES))
+        .copied()
+        .unwrap_or(false);
+    let owner = inputs.operator_config.and_then(controller_reference);
+
+    let existing: BTreeMap<&str, &SriovNetworkNodeState> = inputs
+        .node_states
+        .iter()
+        .filter(|s| in_namespace(*s, inputs.namespace))
+        .filter_map(|s| Some((s.metadata.name.as_deref()?, s)))
+        .collect();
+    let empty = Labels::new();
+    let mut managed: Vec<(&str, &Node)> = inputs
+        .nodes
+        .iter()
+        .filter(|n| {
+            labels::matches_exact(&node_selector, n.metadata.labels.as_ref().unwrap_or(&empty))
+        })
+        .filter_map(|n| Some((n.metadata.name.as_deref()?, n)))
+        .collect();
+    managed.sort_by_key(|(name, _)| *name);
+
+    let mut node_states = Vec::with_capacity(managed.len());
+    let mut dp_data = BTreeMap::new();
+    let mut dp_labels = BTreeMap::new();
+    for (name, node) in managed {
+        let node_labels = node.metadata.labels.as_ref().unwrap_or(&empty);
+        let state = existing.get(name).copied();
+        let interfaces = state
+            .and_then(|s| s.status.as_ref())
+            .and_then(|s| s.interfaces.as_deref());
+        let rdma_mode = match pool::node_pool(node, inputs.pool_configs) {
+            Ok(pool) => pool.and_then(|p| p.spec.rdma_mode),
+            Err(e) => {
+                problems.push(e);
+                None
+            }
+        };
+        let spec = match (state, interfaces) {
+            // The daemon has not reported yet: leave the spec as it is.
+            (Some(state), None) | (Some(state), Some([])) => state.spec.clone(),
+            _ => {
+                let rendered = node_state::render(
+                    node_state::NodeInputs {
+                        labels: node_labels,
+                        interfaces: interfaces.unwrap_or_default(),
+                        rdma_mode,
+                        manage_bridges,
+                    },
+                    &policies,
+                );
+                problems.extend(rendered.errors);
+                rendered.spec
+            }
+        };
+        node_states.push(node_state_object(
+            name,
+            inputs.namespace,
+            state,
+            spec,
+            owner.clone(),
+        ));
+
+        let (list, errors) = device_plugin::render(node_labels, interfaces, &policies, inputs.nics);
+        problems.extend(errors);
+        dp_labels.insert(name.to_owned(), list.node_label_value());
+        dp_data.insert(name.to_owned(), list.to_json());
+    }
+
+    let device_plugin_config = ConfigMap {
+        metadata: ObjectMeta {
+            name: Some(device_plugin::CONFIG_MAP_NAME.to_owned()),
+            namespace: Some(inputs.namespace.to_owned()),
+            owner_references: owner.map(|o| vec![o]),
+            ..Default::default()
+        },
+        data: Some(dp_data),
+        ..Default::default()
+    };
+
+    let mut network_attachments = Vec::new();
+    let mut render_network = |result: Result<NetworkAttachmentDefinition>| match result {
+        Ok(nad) => network_attachments.push(nad),
+        Err(e) => problems.push(e),
+    };
+    for net in inputs.sriov_networks {
+        render_network(
+            check_target(net, net.spec.network_namespace.as_deref(), inputs.namespace)
+                .and_then(|()| net_attach::sriov_network(net, inputs.resource_prefix)),
+        );
+    }
+    for net in inputs.ib_networks {
+        render_network(
+            check_target(net, net.spec.network_namespace.as_deref(), inputs.namespace)
+                .and_then(|()| net_attach::sriov_ib_network(net, inputs.resource_prefix)),
+        );
+    }
+    for net in inputs.ovs_networks {
+        render_network(
+            check_target(net, net.spec.network_namespace.as_deref(), inputs.namespace)
+                .and_then(|()| net_attach::ovs_network(net, inputs.resource_prefix)),
+        );
+    }
+    network_attachments.sort_by(|a, b| {
+        (&a.metadata.namespace, &a.metadata.name).cmp(&(&b.metadata.namespace, &b.metadata.name))
+    });
+
+    Desired {
+        node_states,
+        device_plugin_config,
+        device_plugin_labels: dp_labels,
+        network_attachments,
+        problems,
+    }
+}
+
+/// A network outside the operator namespace may not pick another target namespace.
+fn check_target<K: Resource<DynamicType = ()>>(
+    network: &K,
+    target: Option<&str>,
+    operator_namespace: &str,
+) -> Result<()> {
+    let namespace = network.meta().namespace.as_deref().unwrap_or_default();
+    if target.is_some_and(|t| !t.is_empty()) && namespace != operator_namespace {
+        return Err(Error::Network {
+            kind: match K::kind(&()).as_ref() {
+                "SriovNetwork" => "SriovNetwork",
+                "SriovIBNetwork" => "SriovIBNetwork",
+                _ => "OVSNetwork",
+            },
+            network: format!(
+                "{namespace}/{}",
+                network.meta().name.as_deref().unwrap_or_default()
+            ),
+            field: "spec.networkNamespace".into(),
+            reason: format!(
+                "cannot be set when the resource is not in the operator namespace ({operator_namespace})"
+            ),
+        });
+    }
+    Ok(())
+}
+
+fn controller_reference(config: &SriovOperatorConfig) -> Option<OwnerReference> {
+    Some(OwnerReference {
+        api_version: crate::api::API_VERSION.to_owned(),
+        kind: "SriovOperatorConfig".to_owned(),
+        name: config.metadata.name.clone()?,
+        uid: config.metadata.uid.clone()?,
+        controller: Some(true),
+        block_owner_deletion: Some(true),
+    })
+}
+
+fn node_state_object(
+    name: &str,
+    namespace: &str,
+    existing: Option<&SriovNetworkNodeState>,
+    spec: SriovNetworkNodeStateSpec,
+    owner: Option<OwnerReference>,
+) -> SriovNetworkNodeState {
+    let mut state = match existing {
+        Some(existing) => existing.clone(),
+        None => {
+            let mut state = SriovNetworkNodeState::new(name, SriovNetworkNodeStateSpec::default());
+            state.metadata.namespace = Some(namespace.to_owned());
+            state
+        }
+    };
+    state.spec = spec;
+    // The node is managed again: a pending stale-state deletion is cancelled.
+    if let Some(annotations) = &mut state.metadata.annotations {
+        annotations.remove(KEEP_STATE_UNTIL_ANNOTATION);
+        if annotations.is_empty() {
+            state.metadata.annotations = None;
+        }
+    }
+    if owner.is_some() {
+        state.metadata.owner_references = owner.map(|o| vec![o]);
+    }
+    state
+}
