@@ -11,6 +11,11 @@ use sriov_core::testing::{PfBuilder, PolicyBuilder, node_state, worker};
 
 const NAMESPACE: &str = "sriov-network-operator";
 
+/// A selector entry: PF index, optional `(start, length)` range, by alt-name.
+type Entry = (usize, Option<(u16, u16)>, bool);
+/// A generated policy: priority, resource index, numVfs, entries, select by vendor.
+type GeneratedPolicy = (Option<i32>, usize, i32, Vec<Entry>, bool);
+
 /// A node's PFs: an E810 and a ConnectX-6 Dx port, named per node, with alt-names.
 fn pfs(node: usize, count: usize) -> Vec<InterfaceExt> {
     (0..count)
@@ -30,15 +35,7 @@ fn pfs(node: usize, count: usize) -> Vec<InterfaceExt> {
 
 /// One generated policy: priority, resource (few names, so they collide), numVfs, and its
 /// selector entries (PF index, optional range start/length, by name or alt-name).
-fn policy_strategy() -> impl Strategy<
-    Value = (
-        Option<i32>,
-        usize,
-        i32,
-        Vec<(usize, Option<(u16, u16)>, bool)>,
-        bool,
-    ),
-> {
+fn policy_strategy() -> impl Strategy<Value = GeneratedPolicy> {
     (
         proptest::option::of(0i32..100),
         0usize..4,
@@ -55,16 +52,7 @@ fn policy_strategy() -> impl Strategy<
     )
 }
 
-fn build_policy(
-    index: usize,
-    generated: &(
-        Option<i32>,
-        usize,
-        i32,
-        Vec<(usize, Option<(u16, u16)>, bool)>,
-        bool,
-    ),
-) -> Option<SriovNetworkNodePolicy> {
+fn build_policy(index: usize, generated: &GeneratedPolicy) -> Option<SriovNetworkNodePolicy> {
     let (priority, resource, num_vfs, entries, by_vendor) = generated;
     let mut builder = PolicyBuilder::new(&format!("p{index:02}"))
         .resource(&format!("res{resource}"))
@@ -124,7 +112,8 @@ fn cluster_strategy() -> impl Strategy<Value = Snapshot> {
 fn rendered(snapshot: &Snapshot) -> String {
     let nics = SupportedNics::default();
     let desired = render::desired(&snapshot.inputs(NAMESPACE, "openshift.io", &nics));
-    let mut text = serde_json::to_string(&desired.to_list().unwrap()).unwrap();
+    let list = desired.to_list().expect("serializes");
+    let mut text = serde_json::to_string(&list).expect("serializes");
     for problem in &desired.problems {
         text.push_str(&problem.to_string());
     }
