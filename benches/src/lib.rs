@@ -34,3 +34,48 @@ pub fn node_state_yaml(pfs: usize, vfs: usize) -> String {
     }
     out
 }
+
+use sriov_core::render::cluster::Snapshot;
+use sriov_core::testing::{PfBuilder, PolicyBuilder, node_state, worker};
+
+/// A cluster of `nodes` workers with 4 PFs each (E810 and ConnectX-6 Dx ports, 64 VFs
+/// asked per PF) spread over 20 racks, and `policies` policies: each targets one rack and
+/// one PF name with an 8-VF range, so every node is selected by `policies / 20` policies
+/// that partition its ports, with resource names shared across racks.
+pub fn cluster(nodes: usize, policies: usize) -> Snapshot {
+    let mut snapshot = Snapshot::default();
+    for n in 0..nodes {
+        let name = format!("worker-{n:05}");
+        let mut node = worker(&name);
+        if let Some(labels) = &mut node.metadata.labels {
+            labels.insert("rack".into(), format!("r{}", n % 20));
+        }
+        snapshot.nodes.push(node);
+        let pfs = (0..4)
+            .map(|p| {
+                let pci = format!("0000:{:02x}:00.{}", 0x10 + p / 2, p % 2);
+                let builder =
+                    PfBuilder::new(&pci, &format!("ens{p}f0")).alt_name(&format!("enp{p}s0"));
+                if p < 2 {
+                    builder.intel_e810()
+                } else {
+                    builder.mellanox_cx6dx()
+                }
+                .build()
+            })
+            .collect();
+        snapshot.node_states.push(node_state(&name, pfs));
+    }
+    for i in 0..policies {
+        let first = (i / 20 % 8) * 8;
+        let policy = PolicyBuilder::new(&format!("policy-{i:03}"))
+            .priority((i % 100) as i32)
+            .resource(&format!("res{}", i % 50))
+            .node_label("rack", &format!("r{}", i % 20))
+            .pf(&format!("ens{}f0#{first}-{}", i % 4, first + 7))
+            .num_vfs(64)
+            .build();
+        snapshot.policies.push(policy);
+    }
+    snapshot
+}

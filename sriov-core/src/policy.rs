@@ -303,6 +303,11 @@ pub fn net_filter_matches(selector: &str, iface: Option<&str>) -> bool {
 pub struct PolicySet {
     policies: Vec<Policy>,
     rejected: Vec<Error>,
+    /// The distinct node selectors of `policies`, and for each policy the index of its
+    /// selector here: many policies share a selector, so a node is matched against each
+    /// distinct selector once.
+    selectors: Vec<Labels>,
+    selector_of: Vec<usize>,
 }
 
 impl PolicySet {
@@ -319,17 +324,51 @@ impl PolicySet {
             }
         }
         set.policies.sort_by(Policy::application_order);
+        set.index_selectors();
         set
+    }
+
+    fn index_selectors(&mut self) {
+        let mut index: BTreeMap<&Labels, usize> = BTreeMap::new();
+        let mut selectors = Vec::new();
+        let mut selector_of = Vec::with_capacity(self.policies.len());
+        for policy in &self.policies {
+            let next = index.len();
+            let i = *index.entry(&policy.node_selector).or_insert_with(|| {
+                selectors.push(policy.node_selector.clone());
+                next
+            });
+            selector_of.push(i);
+        }
+        self.selectors = selectors;
+        self.selector_of = selector_of;
+    }
+
+    /// The policies whose `nodeSelector` the node's labels satisfy, in application order.
+    pub fn for_node(&self, node_labels: &Labels) -> Vec<&Policy> {
+        let matches: Vec<bool> = self
+            .selectors
+            .iter()
+            .map(|s| labels::matches_exact(s, node_labels))
+            .collect();
+        self.policies
+            .iter()
+            .zip(&self.selector_of)
+            .filter(|(_, s)| matches[**s])
+            .map(|(p, _)| p)
+            .collect()
     }
 
     /// Orders already resolved policies.
     pub fn from_policies(mut policies: Vec<Policy>) -> Self {
         policies.retain(|p| p.name != IGNORED_POLICY_NAME);
         policies.sort_by(Policy::application_order);
-        Self {
+        let mut set = Self {
             policies,
-            rejected: Vec::new(),
-        }
+            ..Self::default()
+        };
+        set.index_selectors();
+        set
     }
 
     /// The resolved policies, in application order.

@@ -128,7 +128,47 @@ pub enum LinkType {
     IbUpper,
 }
 
+impl DeviceType {
+    /// The JSON spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Netdevice => "netdevice",
+            Self::VfioPci => "vfio-pci",
+        }
+    }
+}
+
+impl ESwitchMode {
+    /// The JSON spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Legacy => "legacy",
+            Self::Switchdev => "switchdev",
+        }
+    }
+}
+
+impl VdpaType {
+    /// The JSON spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Virtio => "virtio",
+            Self::Vhost => "vhost",
+        }
+    }
+}
+
 impl LinkType {
+    /// The JSON spelling, as written.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Eth => "eth",
+            Self::EthUpper => "ETH",
+            Self::Ib => "ib",
+            Self::IbUpper => "IB",
+        }
+    }
+
     /// Whether this is InfiniBand, whatever the spelling.
     pub fn is_infiniband(self) -> bool {
         matches!(self, Self::Ib | Self::IbUpper)

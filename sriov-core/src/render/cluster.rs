@@ -240,6 +240,7 @@ pub fn desired(inputs: &ClusterInputs<'_>) -> Desired {
     let mut dp_labels = BTreeMap::new();
     for (name, node) in managed {
         let node_labels = node.metadata.labels.as_ref().unwrap_or(&empty);
+        let selected = policies.for_node(node_labels);
         let state = existing.get(name).copied();
         let interfaces = state
             .and_then(|s| s.status.as_ref())
@@ -262,7 +263,7 @@ pub fn desired(inputs: &ClusterInputs<'_>) -> Desired {
                         rdma_mode,
                         manage_bridges,
                     },
-                    &policies,
+                    &selected,
                 );
                 problems.extend(rendered.errors);
                 rendered.spec
@@ -276,7 +277,7 @@ pub fn desired(inputs: &ClusterInputs<'_>) -> Desired {
             owner.clone(),
         ));
 
-        let (list, errors) = device_plugin::render(node_labels, interfaces, &policies, inputs.nics);
+        let (list, errors) = device_plugin::render(interfaces, &selected, inputs.nics);
         problems.extend(errors);
         dp_labels.insert(name.to_owned(), list.node_label_value());
         dp_data.insert(name.to_owned(), list.to_json());

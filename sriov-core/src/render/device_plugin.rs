@@ -7,13 +7,10 @@
 //! link types and PCI addresses (for network filters); `IsRdma`, `NeedVhostNet` and
 //! `vdpaType` stay as the first policy set them, `excludeTopology` follows the last.
 
-use serde_json::{Map, Value, json};
-
 use crate::api::{DeviceType, InterfaceExt};
 use crate::error::Error;
-use crate::labels::Labels;
 use crate::nic::SupportedNics;
-use crate::policy::{PolicySet, net_filter_matches};
+use crate::policy::{Policy, net_filter_matches};
 
 /// Name of the ConfigMap holding every node's resource list.
 pub const CONFIG_MAP_NAME: &str = "device-plugin-config";
@@ -60,23 +57,19 @@ fn push_unique(list: &mut Vec<String>, value: String) {
     }
 }
 
-/// Renders a node's resource list. `interfaces` is the node state's discovered PFs (`None`
-/// when the node has no node state yet). Errors name the policy; the policy's other
-/// selectors are still rendered.
+/// Renders a node's resource list from the policies that select the node, in application
+/// order (see [`crate::policy::PolicySet::for_node`]). `interfaces` is the node state's
+/// discovered PFs (`None` when the node has no node state yet). Errors name the policy; the
+/// policy's other selectors are still rendered.
 pub fn render(
-    labels: &Labels,
     interfaces: Option<&[InterfaceExt]>,
-    policies: &PolicySet,
+    policies: &[&Policy],
     nics: &SupportedNics,
 ) -> (ResourceList, Vec<Error>) {
     let mut list = ResourceList::default();
     let mut errors = Vec::new();
     let interfaces = interfaces.unwrap_or_default();
-    for policy in policies
-        .policies()
-        .iter()
-        .filter(|p| p.selects_node(labels))
-    {
+    for &policy in policies {
         let name = policy.resource_name.as_str();
         let index = match list.resources.iter().position(|r| r.resource_name == name) {
             Some(index) => index,
@@ -154,9 +147,22 @@ pub fn render(
     (list, errors)
 }
 
+/// Appends `value` as JSON. Strings and string lists cannot fail to serialize.
+fn push_json<T: serde::Serialize + ?Sized>(out: &mut Vec<u8>, value: &T) {
+    let _ = serde_json::to_writer(&mut *out, value);
+}
+
 impl Resource {
-    fn to_json(&self) -> Value {
-        let mut selectors = Map::new();
+    /// Writes the resource as upstream's Go struct serializes: `resourceName`, optional
+    /// `excludeTopology`, `selectors` (non-empty lists in upstream's key order, then
+    /// `IsRdma`, `NeedVhostNet` always, optional `vdpaType`), `SelectorObj: null`.
+    fn write_json(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(b"{\"resourceName\":");
+        push_json(out, &self.resource_name);
+        if self.exclude_topology {
+            out.extend_from_slice(b",\"excludeTopology\":true");
+        }
+        out.extend_from_slice(b",\"selectors\":{");
         for (key, values) in [
             ("vendors", &self.vendors),
             ("devices", &self.devices),
@@ -166,22 +172,22 @@ impl Resource {
             ("linkTypes", &self.link_types),
         ] {
             if !values.is_empty() {
-                selectors.insert(key.into(), json!(values));
+                out.push(b'"');
+                out.extend_from_slice(key.as_bytes());
+                out.extend_from_slice(b"\":");
+                push_json(out, values);
+                out.push(b',');
             }
         }
-        selectors.insert("IsRdma".into(), json!(self.is_rdma));
-        selectors.insert("NeedVhostNet".into(), json!(self.need_vhost_net));
+        out.extend_from_slice(b"\"IsRdma\":");
+        push_json(out, &self.is_rdma);
+        out.extend_from_slice(b",\"NeedVhostNet\":");
+        push_json(out, &self.need_vhost_net);
         if let Some(vdpa) = &self.vdpa_type {
-            selectors.insert("vdpaType".into(), json!(vdpa));
+            out.extend_from_slice(b",\"vdpaType\":");
+            push_json(out, vdpa);
         }
-        let mut resource = Map::new();
-        resource.insert("resourceName".into(), json!(self.resource_name));
-        if self.exclude_topology {
-            resource.insert("excludeTopology".into(), json!(true));
-        }
-        resource.insert("selectors".into(), Value::Object(selectors));
-        resource.insert("SelectorObj".into(), Value::Null);
-        Value::Object(resource)
+        out.extend_from_slice(b"},\"SelectorObj\":null}");
     }
 }
 
@@ -189,12 +195,20 @@ impl ResourceList {
     /// The device plugin's config file content, byte-compatible with upstream's operator:
     /// compact JSON, keys in upstream's order, `"resourceList":null` when empty.
     pub fn to_json(&self) -> String {
-        let list = if self.resources.is_empty() {
-            Value::Null
-        } else {
-            Value::Array(self.resources.iter().map(Resource::to_json).collect())
-        };
-        json!({ "resourceList": list }).to_string()
+        if self.resources.is_empty() {
+            return r#"{"resourceList":null}"#.to_owned();
+        }
+        let mut out = Vec::with_capacity(160 * self.resources.len() + 20);
+        out.extend_from_slice(b"{\"resourceList\":[");
+        for (i, resource) in self.resources.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            resource.write_json(&mut out);
+        }
+        out.extend_from_slice(b"]}");
+        // Only UTF-8 was written: ASCII punctuation and serde_json's output.
+        String::from_utf8(out).unwrap_or_default()
     }
 
     /// Value of the [`NODE_LABEL`] for the node: `Enabled` when it has resources.
@@ -211,7 +225,10 @@ impl ResourceList {
 mod tests {
     use super::*;
     use crate::api::{DeviceType, LinkType};
+    use crate::labels::Labels;
+    use crate::policy::PolicySet;
     use crate::testing::{PfBuilder, PolicyBuilder};
+    use serde_json::{Value, json};
 
     fn render_for(
         policies: Vec<PolicyBuilder>,
@@ -219,7 +236,11 @@ mod tests {
     ) -> (String, Vec<String>) {
         let raw: Vec<_> = policies.into_iter().map(PolicyBuilder::build).collect();
         let set = PolicySet::resolve(&raw);
-        let (list, errors) = render(&Labels::new(), interfaces, &set, &SupportedNics::default());
+        let (list, errors) = render(
+            interfaces,
+            &set.for_node(&Labels::new()),
+            &SupportedNics::default(),
+        );
         (
             list.to_json(),
             errors.iter().map(ToString::to_string).collect(),
@@ -247,8 +268,7 @@ mod tests {
 
     #[test]
     fn a_node_without_policies_has_a_null_list_and_is_disabled() {
-        let set = PolicySet::default();
-        let (list, _) = render(&Labels::new(), None, &set, &SupportedNics::default());
+        let (list, _) = render(None, &[], &SupportedNics::default());
         assert_eq!(list.to_json(), r#"{"resourceList":null}"#);
         assert_eq!(list.node_label_value(), "Disabled");
     }

@@ -19,7 +19,7 @@ use crate::api::{
 use crate::error::{Error, Result};
 use crate::ids::VfRange;
 use crate::labels::Labels;
-use crate::policy::{Policy, PolicySet};
+use crate::policy::Policy;
 
 /// Inputs for rendering one node.
 #[derive(Debug, Clone, Copy)]
@@ -67,16 +67,14 @@ struct PfSpec {
     groups: Vec<Group>,
 }
 
-/// Renders the spec of one node.
-pub fn render(node: NodeInputs<'_>, policies: &PolicySet) -> RenderedSpec {
+/// Renders the spec of one node from the policies that select it, in application order
+/// (see [`crate::policy::PolicySet::for_node`]).
+pub fn render(node: NodeInputs<'_>, policies: &[&Policy]) -> RenderedSpec {
     let mut pfs: Vec<PfSpec> = Vec::new();
     let mut bridges: Vec<OvsConfigExt> = Vec::new();
     let mut errors = Vec::new();
     let mut previous_priority: Option<u8> = None;
-    for policy in policies.policies() {
-        if !policy.selects_node(node.labels) {
-            continue;
-        }
+    for &policy in policies {
         apply(
             &mut pfs,
             policy,
@@ -235,20 +233,6 @@ fn apply_bridge(
     Ok(())
 }
 
-fn device_type_name(device_type: DeviceType) -> &'static str {
-    match device_type {
-        DeviceType::Netdevice => "netdevice",
-        DeviceType::VfioPci => "vfio-pci",
-    }
-}
-
-fn json_name<T: serde::Serialize>(value: T) -> Option<String> {
-    serde_json::to_value(value)
-        .ok()?
-        .as_str()
-        .map(str::to_owned)
-}
-
 impl PfSpec {
     fn into_api(self) -> Interface {
         let groups = self
@@ -256,12 +240,12 @@ impl PfSpec {
             .into_iter()
             .map(|g| VfGroup {
                 resource_name: Some(g.resource_name),
-                device_type: Some(device_type_name(g.device_type).to_owned()),
+                device_type: Some(g.device_type.as_str().to_owned()),
                 vf_range: Some(g.range.to_string()),
                 policy_name: Some(g.policy_name),
                 mtu: g.mtu.and_then(|m| i32::try_from(m).ok()),
                 is_rdma: g.is_rdma.then_some(true),
-                vdpa_type: g.vdpa_type.and_then(json_name),
+                vdpa_type: g.vdpa_type.map(|v| v.as_str().to_owned()),
             })
             .collect();
         Interface {
@@ -269,8 +253,8 @@ impl PfSpec {
             num_vfs: Some(i32::from(self.num_vfs)),
             mtu: self.mtu.and_then(|m| i32::try_from(m).ok()),
             name: self.name,
-            link_type: self.link_type.and_then(json_name),
-            e_switch_mode: self.e_switch_mode.and_then(json_name),
+            link_type: self.link_type.map(|l| l.as_str().to_owned()),
+            e_switch_mode: self.e_switch_mode.map(|e| e.as_str().to_owned()),
             vf_groups: Some(groups),
             externally_managed: self.externally_managed.then_some(true),
         }
@@ -281,6 +265,7 @@ impl PfSpec {
 mod tests {
     use super::*;
     use crate::api::{OvsConfig, OvsUplinkConfig};
+    use crate::policy::PolicySet;
     use crate::testing::{PfBuilder, PolicyBuilder};
 
     fn workers() -> Labels {
@@ -310,7 +295,7 @@ mod tests {
                 rdma_mode: None,
                 manage_bridges: true,
             },
-            &set,
+            &set.for_node(&labels),
         )
     }
 
