@@ -7,21 +7,31 @@
 //! - [`crd`]: the CustomResourceDefinitions generated from those types;
 //! - [`ids`]: parsed identifiers (PCI addresses, VF ranges, PF selectors, resource names);
 //! - [`manifest`]: reading multi-document YAML/JSON into typed objects, reporting unknown
-//!   fields and type errors with their paths.
+//!   fields and type errors with their paths;
+//! - [`nic`]: the supported-NIC table; [`labels`]: label matching; [`pool`]: pool membership;
+//! - [`policy`]: raw policies resolved into checked [`policy::Policy`] values, NIC selection;
+//! - [`render`]: what the operator writes (node-state specs, the device-plugin config,
+//!   NetworkAttachmentDefinitions), for one node or a whole cluster snapshot;
+//! - [`admission`] and [`validate`]: the webhooks' defaults and rules;
+//! - [`drain`]: which nodes may start draining;
+//! - [`testing`]: fluent builders for tests and property tests.
 //!
 //! What it must not do: perform I/O, spawn tasks, read clocks or environment variables.
 //! Everything here is a function of its arguments, so the controller, the webhook, the
 //! config daemon and users' own tools get the same answers offline.
 //!
 //! ```text
-//! YAML/JSON text --manifest--> api types --(policy engine)--> desired NodeState, NADs, ...
-//!                                 |
-//!                                 +--crd--> CustomResourceDefinitions (deploy/crds/)
+//! YAML/JSON --manifest--> api types --policy::PolicySet--> render::desired --> NodeStates,
+//!                            |                                             device-plugin
+//!                            |                                             ConfigMap, NADs
+//!                            +--admission / validate--> patches, violations, warnings
+//!                            +--crd--> CustomResourceDefinitions (deploy/crds/)
 //! ```
 
 pub mod admission;
 pub mod api;
 pub mod crd;
+pub mod drain;
 pub mod error;
 pub mod ids;
 pub mod labels;
@@ -31,5 +41,6 @@ pub mod policy;
 pub mod pool;
 pub mod render;
 pub mod testing;
+pub mod validate;
 
 pub use error::{Error, Result};

@@ -89,3 +89,39 @@ fn every_input_directory_has_a_test() {
         ["alt-name-range", "bad-input", "new-and-unreported-nodes"]
     );
 }
+
+fn validate_dir(dir: &Path) -> String {
+    let mut snapshot = Snapshot::default();
+    for file in yaml_files(dir) {
+        let text = std::fs::read_to_string(&file).expect("readable");
+        for doc in manifest::read_str(&text).expect("valid YAML") {
+            snapshot.add(
+                doc.unwrap_or_else(|e| panic!("{}: {e}", file.display()))
+                    .object,
+            );
+        }
+    }
+    let nics = snapshot.supported_nics(NAMESPACE).expect("NIC table");
+    let mut out = String::new();
+    for checked in sriov_core::validate::cluster(&snapshot, NAMESPACE, &nics, false) {
+        let verdict = if checked.verdict.allowed() {
+            "allowed"
+        } else {
+            "denied"
+        };
+        out.push_str(&format!("{} {}: {verdict}\n", checked.kind, checked.name));
+        for violation in &checked.verdict.violations {
+            out.push_str(&format!("  - {violation}\n"));
+        }
+        for warning in &checked.verdict.warnings {
+            out.push_str(&format!("  ! {warning}\n"));
+        }
+    }
+    out
+}
+
+#[test]
+fn mixed_admission_batch_validates_as_committed() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/inputs/validate/mixed");
+    insta::assert_snapshot!("validate-mixed", validate_dir(&dir));
+}

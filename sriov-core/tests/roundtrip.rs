@@ -71,6 +71,7 @@ fn every_example_round_trips_without_losing_or_renaming_a_field() {
         "SriovNetworkPoolConfig",
         "NetworkAttachmentDefinition",
         "Pod",
+        "Node",
     ]
     .into();
     assert_eq!(kinds, expected, "examples must cover every kind");

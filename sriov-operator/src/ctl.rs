@@ -2,10 +2,13 @@
 //!
 //! - `sriovctl crds [--out-dir DIR]` prints the seven CRDs as one YAML stream (the
 //!   concatenation of `deploy/crds/*.yaml`), or writes one file per CRD into `DIR`.
-//! - `sriovctl validate -f PATH...` reads manifests (files, directories, or `-` for stdin)
-//!   and reports, one line each, every object it cannot read and every field the API types
-//!   do not know, as `<Kind> <namespace>/<name>: <message>`. Exit status: 0 when everything
-//!   is accepted, 1 when something is rejected, 2 when input cannot be read.
+//! - `sriovctl render -f PATH...` prints what the operator would write for the objects.
+//! - `sriovctl validate -f PATH... [--namespace NS] [--dev-mode]` reads manifests (files,
+//!   directories, or `-` for stdin) and reports, one line each, every object it cannot read,
+//!   every field the API types do not know, and every admission-rule violation, as
+//!   `<Kind> <namespace>/<name>: <message>`, and each warning as `warning: ...`. Exit
+//!   status: 0 when everything is accepted, 1 when something is rejected, 2 when input
+//!   cannot be read.
 
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
@@ -54,11 +57,19 @@ enum Command {
         #[arg(long, short = 'o', value_enum, default_value_t = Format::Yaml)]
         output: Format,
     },
-    /// Check manifests: every object readable, every field known.
+    /// Check manifests as the admission webhook would: every object readable, every field
+    /// known, and the validation rules for every policy, network, pool config and operator
+    /// config (after the mutating defaults), with the rest of the input as the cluster.
     Validate {
         /// Files or directories of YAML/JSON manifests; `-` reads standard input.
         #[arg(short = 'f', long = "filename", value_name = "PATH", required = true)]
         files: Vec<PathBuf>,
+        /// The operator namespace.
+        #[arg(long, short = 'n', default_value = DEFAULT_NAMESPACE)]
+        namespace: String,
+        /// Skip the supported-NIC checks (the webhook's DEV_MODE).
+        #[arg(long)]
+        dev_mode: bool,
     },
 }
 
@@ -92,7 +103,11 @@ pub fn run(cli: Cli, stdin: &mut dyn Read, out: &mut dyn Write, err: &mut dyn Wr
     let status = match cli.command {
         Command::Crds { out_dir: None } => print_crds(out, err),
         Command::Crds { out_dir: Some(dir) } => write_crds(&dir, err),
-        Command::Validate { files } => validate(&files, stdin, out, err),
+        Command::Validate {
+            files,
+            namespace,
+            dev_mode,
+        } => validate(&files, &namespace, dev_mode, stdin, out, err),
         Command::Render {
             files,
             namespace,
@@ -224,12 +239,16 @@ fn manifest_files(dir: &Path) -> io::Result<Vec<PathBuf>> {
 
 fn validate(
     paths: &[PathBuf],
+    namespace: &str,
+    dev_mode: bool,
     stdin: &mut dyn Read,
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> Status {
     let (inputs, mut status) = collect_inputs(paths, stdin, err);
-    let (mut objects, mut rejected) = (0usize, 0usize);
+    let mut snapshot = Snapshot::default();
+    let mut objects = 0usize;
+    let mut rejected = std::collections::BTreeSet::new();
     for input in &inputs {
         let documents = match manifest::read_str(&input.text) {
             Ok(documents) => documents,
@@ -241,25 +260,49 @@ fn validate(
         };
         for document in documents {
             objects += 1;
+            let readable = document.as_ref().ok().map(|d| d.object.clone());
             let (lines, position) = rejections(&input.name, document);
-            if lines.is_empty() {
-                continue;
+            if !lines.is_empty() {
+                rejected.insert(format!("{}:{objects}", input.name));
+                status = status.max(Status::Rejected);
+                for line in lines {
+                    let _ = writeln!(out, "{line}");
+                }
+                if let Some(position) = position {
+                    let _ = writeln!(err, "  ({}, {position})", input.name);
+                }
             }
-            rejected += 1;
-            status = status.max(Status::Rejected);
-            for line in lines {
-                let _ = writeln!(out, "{line}");
+            if let Some(object) = readable {
+                snapshot.add(object);
             }
-            if let Some(position) = position {
-                let _ = writeln!(err, "  ({}, {position})", input.name);
+        }
+    }
+    if status < Status::Unreadable {
+        let nics = match snapshot.supported_nics(namespace) {
+            Ok(nics) => nics,
+            Err(e) => {
+                let _ = writeln!(err, "error: {e}");
+                return Status::Rejected;
+            }
+        };
+        for checked in sriov_core::validate::cluster(&snapshot, namespace, &nics, dev_mode) {
+            for warning in &checked.verdict.warnings {
+                let _ = writeln!(out, "warning: {} {}: {warning}", checked.kind, checked.name);
+            }
+            for violation in &checked.verdict.violations {
+                let _ = writeln!(out, "{} {}: {violation}", checked.kind, checked.name);
+            }
+            if !checked.verdict.allowed() {
+                rejected.insert(format!("{} {}", checked.kind, checked.name));
+                status = status.max(Status::Rejected);
             }
         }
     }
     let _ = writeln!(
         err,
-        "{objects} object(s) in {} input(s): {} accepted, {rejected} rejected",
+        "{objects} object(s) in {} input(s): {} rejected",
         inputs.len(),
-        objects - rejected
+        rejected.len()
     );
     status
 }

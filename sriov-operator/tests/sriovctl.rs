@@ -69,7 +69,7 @@ fn validate_accepts_every_example_manifest() {
     assert_eq!(output.status.code(), Some(0), "{}{stderr}", stdout(&output));
     assert_eq!(stdout(&output), "");
     assert!(
-        stderr.contains("16 object(s) in 11 input(s): 16 accepted, 0 rejected"),
+        stderr.contains("18 object(s) in 12 input(s): 0 rejected"),
         "{stderr}"
     );
 }
@@ -98,7 +98,8 @@ spec: {resourceName: r1, vlan: \"100\"}
         stdout(&output),
         "SriovNetworkNodePolicy sriov-network-operator/p1: unknown field spec.nicSelector.pfName (did you mean pfNames?)\n\
          SriovNetworkNodePolicy sriov-network-operator/p1: unknown field spec.isRDMA (did you mean isRdma?)\n\
-         SriovNetwork default/n1: spec.vlan: invalid type: string \"100\", expected i32\n"
+         SriovNetwork default/n1: spec.vlan: invalid type: string \"100\", expected i32\n\
+         SriovNetworkNodePolicy sriov-network-operator/p1: no matched node is selected by the nodeSelector in CR p1\n"
     );
 }
 
@@ -190,4 +191,51 @@ spec: {resourceName: 'bad name', nodeSelector: {}, numVfs: 1, nicSelector: {vend
         "{stderr}"
     );
     assert!(stdout(&output).contains("kind: List"));
+}
+
+#[test]
+fn validate_applies_the_webhook_rules_with_the_input_as_cluster() {
+    let cluster = std::fs::read_to_string(repo().join("examples/cluster/nodes.yaml")).unwrap()
+        + "---\n"
+        + &std::fs::read_to_string(repo().join("examples/cluster/nodestates.yaml")).unwrap();
+    let policies = "
+---
+apiVersion: sriovnetwork.openshift.io/v1
+kind: SriovNetworkNodePolicy
+metadata: {name: a, namespace: sriov-network-operator}
+spec: {resourceName: a, nodeSelector: {}, numVfs: 8, nicSelector: {pfNames: ['ens801f0#0-3']}}
+---
+apiVersion: sriovnetwork.openshift.io/v1
+kind: SriovNetworkNodePolicy
+metadata: {name: b, namespace: sriov-network-operator}
+spec: {resourceName: b, nodeSelector: {}, numVfs: 8, nicSelector: {pfNames: ['enp129s0f0#2-5'], vendor: '8086', deviceID: '1528'}}
+---
+apiVersion: sriovnetwork.openshift.io/v1
+kind: SriovNetworkNodePolicy
+metadata: {name: c, namespace: default}
+spec: {resourceName: c, nodeSelector: {}, numVfs: 2, nicSelector: {pfNames: ['ens2f1']}}
+";
+    let output = sriovctl(
+        &["validate", "-f", "-"],
+        Some(&(cluster.clone() + policies)),
+    );
+    assert_eq!(output.status.code(), Some(1));
+    let text = stdout(&output);
+    for line in [
+        "SriovNetworkNodePolicy sriov-network-operator/a: VF index range in ens801f0#0-3 is overlapped with existing policy b",
+        "SriovNetworkNodePolicy sriov-network-operator/b: vendor/device 8086/1528 is not supported",
+        "SriovNetworkNodePolicy sriov-network-operator/b: VF index range in enp129s0f0#2-5 is overlapped with existing policy a",
+        "warning: SriovNetworkNodePolicy default/c: c is created or updated but not used. Only policy in sriov-network-operator namespace is respected.",
+    ] {
+        assert!(
+            text.lines().any(|l| l == line),
+            "missing {line:?} in\n{text}"
+        );
+    }
+    // --dev-mode drops the supported-NIC rule.
+    let dev = sriovctl(
+        &["validate", "--dev-mode", "-f", "-"],
+        Some(&(cluster + policies)),
+    );
+    assert!(!stdout(&dev).contains("is not supported"));
 }
