@@ -239,3 +239,37 @@ spec: {resourceName: c, nodeSelector: {}, numVfs: 2, nicSelector: {pfNames: ['en
     );
     assert!(!stdout(&dev).contains("is not supported"));
 }
+
+#[test]
+fn render_names_the_object_and_field_of_bad_input_and_never_panics() {
+    let input = "\
+apiVersion: sriovnetwork.openshift.io/v1
+kind: SriovNetworkNodePolicy
+metadata: {name: no-resource, namespace: sriov-network-operator}
+spec: {nodeSelector: {}, numVfs: 1, nicSelector: {vendor: '8086'}}
+---
+apiVersion: example.com/v1
+kind: Widget
+metadata: {name: w}
+---
+apiVersion: sriovnetwork.openshift.io/v1
+kind: SriovNetworkNodePolicy
+metadata: {name: bad-range, namespace: sriov-network-operator}
+spec: {resourceName: r, nodeSelector: {}, numVfs: 4, nicSelector: {pfNames: ['ens1#3']}}
+";
+    let output = sriovctl(&["render", "-f", "-"], Some(input));
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    for expected in [
+        "error: <stdin>: document 1: SriovNetworkNodePolicy sriov-network-operator/no-resource: spec: missing field `resourceName`",
+        "error: <stdin>: document 2: unsupported kind Widget in example.com/v1",
+        "error: SriovNetworkNodePolicy sriov-network-operator/bad-range: spec.nicSelector.pfNames[0]: invalid PF selector \"ens1#3\": probably incorrect range character usage",
+    ] {
+        assert!(
+            stderr.contains(expected),
+            "missing {expected:?} in\n{stderr}"
+        );
+    }
+    let malformed = sriovctl(&["render", "-f", "-"], Some("kind: [\n"));
+    assert_eq!(malformed.status.code(), Some(2));
+}
