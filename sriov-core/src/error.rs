@@ -71,7 +71,7 @@ pub enum Error {
     #[error("{kind} {network}: {field}: {reason}")]
     Network {
         /// `SriovNetwork`, `SriovIBNetwork` or `OVSNetwork`.
-        kind: &'static str,
+        kind: String,
         /// `namespace/name` of the network.
         network: String,
         /// Path of the field, e.g. `spec.ipam`.

@@ -628,39 +628,35 @@ pub fn cluster(
             verdict: policy(p, Operation::Create, &ctx),
         });
     }
-    for n in &snapshot.sriov_networks {
-        let verdict = network(
-            n.metadata.namespace.as_deref().unwrap_or_default(),
-            n.spec.network_namespace.as_deref(),
-            &ctx,
-        );
+    let networks = snapshot
+        .sriov_networks
+        .iter()
+        .map(|n| {
+            (
+                "SriovNetwork",
+                &n.metadata,
+                n.spec.network_namespace.as_deref(),
+            )
+        })
+        .chain(snapshot.ib_networks.iter().map(|n| {
+            (
+                "SriovIBNetwork",
+                &n.metadata,
+                n.spec.network_namespace.as_deref(),
+            )
+        }))
+        .chain(snapshot.ovs_networks.iter().map(|n| {
+            (
+                "OVSNetwork",
+                &n.metadata,
+                n.spec.network_namespace.as_deref(),
+            )
+        }));
+    for (kind, meta, target) in networks {
+        let verdict = network(meta.namespace.as_deref().unwrap_or_default(), target, &ctx);
         out.push(Checked {
-            kind: "SriovNetwork",
-            name: id(&n.metadata),
-            verdict,
-        });
-    }
-    for n in &snapshot.ib_networks {
-        let verdict = network(
-            n.metadata.namespace.as_deref().unwrap_or_default(),
-            n.spec.network_namespace.as_deref(),
-            &ctx,
-        );
-        out.push(Checked {
-            kind: "SriovIBNetwork",
-            name: id(&n.metadata),
-            verdict,
-        });
-    }
-    for n in &snapshot.ovs_networks {
-        let verdict = network(
-            n.metadata.namespace.as_deref().unwrap_or_default(),
-            n.spec.network_namespace.as_deref(),
-            &ctx,
-        );
-        out.push(Checked {
-            kind: "OVSNetwork",
-            name: id(&n.metadata),
+            kind,
+            name: id(meta),
             verdict,
         });
     }

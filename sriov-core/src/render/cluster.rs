@@ -339,11 +339,7 @@ fn check_target<K: Resource<DynamicType = ()>>(
     let namespace = network.meta().namespace.as_deref().unwrap_or_default();
     if target.is_some_and(|t| !t.is_empty()) && namespace != operator_namespace {
         return Err(Error::Network {
-            kind: match K::kind(&()).as_ref() {
-                "SriovNetwork" => "SriovNetwork",
-                "SriovIBNetwork" => "SriovIBNetwork",
-                _ => "OVSNetwork",
-            },
+            kind: K::kind(&()).into_owned(),
             network: format!(
                 "{namespace}/{}",
                 network.meta().name.as_deref().unwrap_or_default()

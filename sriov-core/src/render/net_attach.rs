@@ -146,7 +146,7 @@ fn name_of<T: Serialize>(value: T) -> Value {
 
 /// What every network kind shares: identity, error reporting, the common keys.
 struct Fields<'a> {
-    kind: &'static str,
+    kind: String,
     meta: &'a ObjectMeta,
     owner: Option<OwnerReference>,
 }
@@ -161,12 +161,11 @@ impl<'a> Fields<'a> {
             uid: uid.clone(),
             ..Default::default()
         });
-        let kind = match K::kind(&()).as_ref() {
-            "SriovNetwork" => "SriovNetwork",
-            "SriovIBNetwork" => "SriovIBNetwork",
-            _ => "OVSNetwork",
-        };
-        Self { kind, meta, owner }
+        Self {
+            kind: K::kind(&()).into_owned(),
+            meta,
+            owner,
+        }
     }
 
     fn name(&self) -> &str {
@@ -179,7 +178,7 @@ impl<'a> Fields<'a> {
 
     fn error(&self, field: &str, reason: String) -> Error {
         Error::Network {
-            kind: self.kind,
+            kind: self.kind.clone(),
             network: format!("{}/{}", self.namespace(), self.name()),
             field: field.to_owned(),
             reason,
