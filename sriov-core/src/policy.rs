@@ -386,3 +386,106 @@ impl PolicySet {
         self.policies.iter().map(|p| (p.id(), p)).collect()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::{PfBuilder, PolicyBuilder};
+
+    #[test]
+    fn resolution_errors_name_the_policy_and_the_field() {
+        let err =
+            |builder: PolicyBuilder| Policy::resolve(&builder.build()).unwrap_err().to_string();
+        assert_eq!(
+            err(PolicyBuilder::new("p").resource("bad name")),
+            "SriovNetworkNodePolicy sriov-network-operator/p: spec.resourceName: resource name \"bad name\" is invalid: must consist of alphanumeric characters, '-' or '_', and must start and end with an alphanumeric character (regex used for validation is '^[a-zA-Z0-9]([a-zA-Z0-9_-]*[a-zA-Z0-9])?$')"
+        );
+        assert_eq!(
+            err(PolicyBuilder::new("p").priority(100)),
+            "SriovNetworkNodePolicy sriov-network-operator/p: spec.priority: 100 is outside 0..=99"
+        );
+        assert_eq!(
+            err(PolicyBuilder::new("p").root("0000:3b:00")),
+            "SriovNetworkNodePolicy sriov-network-operator/p: spec.nicSelector.rootDevices[0]: invalid PCI address \"0000:3b:00\": expected a '.' between device and function"
+        );
+        assert_eq!(
+            err(PolicyBuilder::new("p").pf("ens1").pf("ens2#2-9").num_vfs(8)),
+            "SriovNetworkNodePolicy sriov-network-operator/p: spec.nicSelector.pfNames[1]: VF range 2-9 ends beyond the last VF index 7 of numVfs 8"
+        );
+        assert!(
+            err(PolicyBuilder::new("p").num_vfs(-1))
+                .ends_with("spec.numVfs: -1 is outside 0..=65535")
+        );
+        assert!(err(PolicyBuilder::new("p").mtu(0)).ends_with("spec.mtu: 0 is not a positive MTU"));
+    }
+
+    #[test]
+    fn unset_fields_resolve_to_upstreams_defaults() {
+        let p = PolicyBuilder::new("p").pf("ens1").resolve();
+        assert_eq!(
+            (p.priority, p.device_type, p.is_rdma, p.mtu),
+            (0, DeviceType::Netdevice, false, None)
+        );
+    }
+
+    #[test]
+    fn every_set_criterion_must_match() {
+        let pf = PfBuilder::new("0000:3b:00.0", "ens1f0")
+            .intel_e810()
+            .alt_name("enp59s0f0")
+            .build();
+        let selects = |b: PolicyBuilder| b.resolve().nic.selects(&pf);
+        assert!(selects(
+            PolicyBuilder::new("p").vendor("8086").device("1592")
+        ));
+        assert!(selects(PolicyBuilder::new("p").root("0000:3B:00.0")));
+        assert!(selects(
+            PolicyBuilder::new("p").pf("enp59s0f0#0-3").num_vfs(4)
+        ));
+        assert!(!selects(
+            PolicyBuilder::new("p").vendor("8086").device("1593")
+        ));
+        assert!(!selects(
+            PolicyBuilder::new("p").vendor("15b3").pf("ens1f0")
+        ));
+        assert!(!selects(PolicyBuilder::new("p").root("0000:3b:00.1")));
+        assert!(
+            !selects(PolicyBuilder::new("p")),
+            "an empty selector selects nothing"
+        );
+    }
+
+    #[test]
+    fn net_filters_compare_key_and_first_word_of_the_value() {
+        assert!(net_filter_matches(
+            "openstack/NetworkID:abc",
+            Some("openstack/NetworkID: abc")
+        ));
+        assert!(net_filter_matches(
+            " aws/NetworkID : x1 ",
+            Some("aws/NetworkID:x1 extra")
+        ));
+        assert!(!net_filter_matches(
+            "openstack/NetworkID:abc",
+            Some("aws/NetworkID:abc")
+        ));
+        assert!(!net_filter_matches("no-colon", Some("no-colon")));
+        assert!(!net_filter_matches("openstack/NetworkID:abc", None));
+    }
+
+    #[test]
+    fn application_order_is_priority_descending_then_name() {
+        let set = PolicySet::resolve(&[
+            PolicyBuilder::new("b").priority(10).build(),
+            PolicyBuilder::new("a").priority(10).build(),
+            PolicyBuilder::new("z").priority(99).build(),
+            PolicyBuilder::new("default").priority(50).build(),
+        ]);
+        let names: Vec<&str> = set.policies().iter().map(|p| p.name.as_str()).collect();
+        assert_eq!(
+            names,
+            ["z", "a", "b"],
+            "the deprecated 'default' policy is ignored"
+        );
+    }
+}

@@ -273,3 +273,37 @@ spec: {resourceName: r, nodeSelector: {}, numVfs: 4, nicSelector: {pfNames: ['en
     let malformed = sriovctl(&["render", "-f", "-"], Some("kind: [\n"));
     assert_eq!(malformed.status.code(), Some(2));
 }
+
+#[test]
+fn a_supported_nic_config_map_in_the_input_replaces_the_built_in_table() {
+    let base = "\
+apiVersion: v1
+kind: Node
+metadata: {name: w, labels: {kubernetes.io/os: linux, node-role.kubernetes.io/worker: ''}}
+---
+apiVersion: sriovnetwork.openshift.io/v1
+kind: SriovNetworkNodeState
+metadata: {name: w, namespace: sriov-network-operator}
+status:
+  interfaces: [{name: eno1, pciAddress: '0000:01:00.0', vendor: '8086', deviceID: '1528', totalvfs: 63}]
+spec: {}
+---
+apiVersion: sriovnetwork.openshift.io/v1
+kind: SriovNetworkNodePolicy
+metadata: {name: x540, namespace: sriov-network-operator}
+spec: {resourceName: x540, nodeSelector: {}, numVfs: 8, nicSelector: {vendor: '8086', deviceID: '1528'}}
+";
+    let rejected = sriovctl(&["validate", "-f", "-"], Some(base));
+    assert!(stdout(&rejected).contains("vendor/device 8086/1528 is not supported"));
+    let with_table = format!(
+        "{base}---\napiVersion: v1\nkind: ConfigMap\nmetadata: {{name: supported-nic-ids, namespace: sriov-network-operator}}\ndata: {{Intel_ixgbe_X540: '8086 1528 1515'}}\n"
+    );
+    let accepted = sriov_ctl_ok(&with_table);
+    assert_eq!(accepted, "");
+}
+
+fn sriov_ctl_ok(input: &str) -> String {
+    let output = sriovctl(&["validate", "-f", "-"], Some(input));
+    assert_eq!(output.status.code(), Some(0), "{}", stdout(&output));
+    stdout(&output)
+}
