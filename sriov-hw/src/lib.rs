@@ -1,24 +1,38 @@
 //! Host access for the SR-IOV stack: everything that touches a real (or fake) Linux host.
 //!
-//! **Status: not yet implemented.** This crate is reserved by the workspace layout; the
-//! host-layer issue fills it. Nothing here is usable yet and no API is promised.
+//! What it owns:
+//! - [`root::HostRoot`]: every host path resolved under an explicit root (`/`, `/host` in a
+//!   pod, a temp dir in tests), never a process-wide global;
+//! - [`pci`]: PCI functions through sysfs (IDs, driver, IOMMU group, NUMA node, SR-IOV state,
+//!   `virtfn<i>`/`physfn`) and the writes that change them (`sriov_numvfs`, driver binding);
+//! - [`link`]: interface attributes from `sys/class/net`, and the netlink-only facts behind a
+//!   trait;
+//! - [`store`]: the daemon's per-PF records;
+//! - [`discover`]: the host as `SriovNetworkNodeState.status`;
+//! - [`kernel`]: prerequisites (`/proc/cmdline`, modules, IOMMU groups, lockdown);
+//! - [`fake`]: `FakeSysfs`, a temp-dir host root shaped like a real kernel's.
 //!
-//! What it will own:
-//! - PCI sysfs (`sriov_totalvfs`, `sriov_numvfs`, `virtfnN`/`physfn`, driver bind/unbind,
-//!   `driver_override`, IOMMU groups, NUMA node), always under an explicit host root
-//!   passed in by the caller, never a process-wide global;
-//! - links over rtnetlink (MTU, admin state, rename, netns moves, alt-names, the PF-side VF
-//!   settings: MAC, VLAN/QoS/protocol, spoofchk, trust, rates, link state);
-//! - network namespaces, kernel prerequisites (`/proc/cmdline`, modules, lockdown);
-//! - discovery of PFs/VFs into `SriovNetworkNodeState.status` and applying a plan computed by
-//!   `sriov-core`;
-//! - two fakes for tests: `FakeSysfs` (a temp-dir tree shaped like a real kernel's) and
-//!   `FakeHost` (an in-memory kernel model with failure injection).
+//! **Not yet here** (the host-layer issue continues): the rtnetlink backend (VF settings,
+//! netns moves, alt-names from the kernel), `FakeHost` (an in-memory kernel model with
+//! failure injection), and applying a plan.
 //!
 //! What it must not do: talk to the Kubernetes API or decide policy; decisions come from
 //! `sriov-core`, this crate only observes and acts.
 //!
 //! ```text
-//! host root (/ or /host) --read--> discovery --> NodeState.status
-//! sriov_core::plan(status, spec) --> Plan --apply--> sysfs + netlink
+//! HostRoot (/ or /host) --SysfsHost--> discover --> NodeState.status
 //! ```
+
+pub mod discover;
+pub mod error;
+pub mod fake;
+pub mod kernel;
+pub mod link;
+pub mod pci;
+pub mod root;
+pub mod store;
+pub mod sysfs;
+
+pub use error::{Error, Result};
+pub use pci::SysfsHost;
+pub use root::HostRoot;

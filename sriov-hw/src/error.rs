@@ -1,0 +1,61 @@
+//! The error type of `sriov-hw`.
+
+use std::io;
+use std::path::PathBuf;
+
+/// What went wrong touching the host. Every variant names the operation and the file (or
+/// device) involved; I/O errors keep their errno.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A file operation failed.
+    #[error("{op} {path}: {source}")]
+    Io {
+        /// What was being done: `read`, `write`, `readlink`, `list`, ...
+        op: &'static str,
+        /// The file.
+        path: PathBuf,
+        /// The OS error (errno).
+        #[source]
+        source: io::Error,
+    },
+    /// A file held something we cannot use.
+    #[error("parse {path}: {content:?} is not {expected}")]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// What it held (trimmed).
+        content: String,
+        /// What was expected.
+        expected: &'static str,
+    },
+    /// A PCI device or link does not exist.
+    #[error("{what} not found: {name}")]
+    NotFound {
+        /// `PCI device`, `network interface`, ...
+        what: &'static str,
+        /// Its address or name.
+        name: String,
+    },
+}
+
+impl Error {
+    pub(crate) fn io(op: &'static str, path: impl Into<PathBuf>, source: io::Error) -> Self {
+        Self::Io {
+            op,
+            path: path.into(),
+            source,
+        }
+    }
+
+    /// The errno of an I/O error, if this is one.
+    pub fn errno(&self) -> Option<i32> {
+        match self {
+            Self::Io { source, .. } => source.raw_os_error(),
+            _ => None,
+        }
+    }
+}
+
+/// Result alias for this crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,53 @@
+//! The daemon's per-PF record (`/etc/sriov-operator/pci/<pci>`, JSON of the spec
+//! `Interface` it applied, upstream's format): its presence means "the operator created this
+//! PF's VFs", which decides whether a PF no longer in the spec is reset.
+
+use sriov_core::api::Interface;
+
+use crate::error::{Error, Result};
+use crate::pci::SysfsHost;
+use crate::sysfs;
+
+/// Reading and writing per-PF records.
+pub trait PfStore {
+    /// The record of PF `pci`, if any.
+    fn load(&self, pci: &str) -> Result<Option<Interface>>;
+    /// Writes the record of a PF.
+    fn save(&self, interface: &Interface) -> Result<()>;
+    /// Deletes the record of PF `pci` (no-op when absent).
+    fn remove(&self, pci: &str) -> Result<()>;
+}
+
+impl PfStore for SysfsHost {
+    fn load(&self, pci: &str) -> Result<Option<Interface>> {
+        let path = self.root().pf_store_file(pci);
+        let Some(text) = sysfs::read_optional(&path)? else {
+            return Ok(None);
+        };
+        serde_json::from_str(&text)
+            .map(Some)
+            .map_err(|_| Error::Parse {
+                path,
+                content: text,
+                expected: "a JSON interface record",
+            })
+    }
+
+    fn save(&self, interface: &Interface) -> Result<()> {
+        let path = self.root().pf_store_file(&interface.pci_address);
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(|e| Error::io("mkdir", dir, e))?;
+        }
+        let json = serde_json::to_string(interface)
+            .map_err(|e| Error::io("serialize", &path, e.into()))?;
+        sysfs::write(&path, &json)
+    }
+
+    fn remove(&self, pci: &str) -> Result<()> {
+        let path = self.root().pf_store_file(pci);
+        match std::fs::remove_file(&path) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(Error::io("remove", path, e)),
+            _ => Ok(()),
+        }
+    }
+}
