@@ -13,6 +13,10 @@ use sriov_core::nic::SupportedNics;
 
 use crate::error::Result;
 use crate::link::{LinkAttrs, LinkLayer, LinkQuery, LinkSysfs};
+use std::collections::BTreeMap;
+
+use sriov_core::ids::PciAddress;
+
 use crate::pci::{CLASS_NETWORK, PciDevice, PciSysfs};
 use crate::store::PfStore;
 
@@ -42,12 +46,12 @@ pub struct Options<'a> {
 pub fn discover(host: HostView<'_>, options: Options<'_>) -> Result<Vec<InterfaceExt>> {
     let mut out = Vec::new();
     for address in host.pci.list()? {
+        // VFs are most of a busy host's functions: skip them with one readlink.
+        if host.pci.physfn(&address)?.is_some() {
+            continue;
+        }
         let device = host.pci.device(&address)?;
-        if device.class != CLASS_NETWORK
-            || device.is_vf()
-            || device.driver.is_none()
-            || device.netdevs.is_empty()
-        {
+        if device.class != CLASS_NETWORK || device.driver.is_none() || device.netdevs.is_empty() {
             continue;
         }
         if !options.dev_mode && !options.nics.is_supported_pf(&device.vendor, &device.device) {
@@ -88,11 +92,8 @@ fn pf_status(host: HostView<'_>, device: &PciDevice) -> Result<InterfaceExt> {
     let alt_names = host.netlink.alt_names(&link.name);
     let num_vfs = device.num_vfs.unwrap_or(0);
     let vfs = if num_vfs > 0 {
-        let mut vfs = Vec::with_capacity(device.virtfns.len());
-        for (index, vf) in &device.virtfns {
-            vfs.push(vf_status(host, &host.pci.device(vf)?, *index, &link)?);
-        }
-        Some(vfs)
+        let representors = representors(host, &link)?;
+        Some(vfs_status(host, &device.virtfns, &link, &representors)?)
     } else {
         None
     };
@@ -124,17 +125,65 @@ fn pf_status(host: HostView<'_>, device: &PciDevice) -> Result<InterfaceExt> {
     })
 }
 
+/// Reads a PF's VFs, spread over a few threads (sysfs reads are syscall-bound, and a dense
+/// host has a thousand VFs), keeping `virtfn` order.
+fn vfs_status(
+    host: HostView<'_>,
+    virtfns: &[(u16, PciAddress)],
+    pf: &LinkAttrs,
+    representors: &BTreeMap<String, String>,
+) -> Result<Vec<VirtualFunction>> {
+    let Some((_, first)) = virtfns.first() else {
+        return Ok(Vec::new());
+    };
+    // Every VF of a PF has the same IDs (one VF device ID in the SR-IOV capability).
+    let ids = host.pci.ids(first)?;
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(4);
+    let chunk = virtfns.len().div_ceil(threads).max(32);
+    let results: Vec<Result<Vec<VirtualFunction>>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = virtfns
+            .chunks(chunk)
+            .map(|part| {
+                let ids = &ids;
+                scope.spawn(move || {
+                    part.iter()
+                        .map(|(index, vf)| vf_status(host, *vf, *index, ids, pf, representors))
+                        .collect()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join().unwrap_or_else(|_| {
+                    Err(crate::error::Error::NotFound {
+                        what: "VF reader thread result",
+                        name: "panicked".into(),
+                    })
+                })
+            })
+            .collect()
+    });
+    let mut out = Vec::with_capacity(virtfns.len());
+    for part in results {
+        out.extend(part?);
+    }
+    Ok(out)
+}
+
 fn vf_status(
     host: HostView<'_>,
-    device: &PciDevice,
+    address: PciAddress,
     index: u16,
+    ids: &(String, String),
     pf: &LinkAttrs,
+    representors: &BTreeMap<String, String>,
 ) -> Result<VirtualFunction> {
-    let netdev = match device.netdevs.first() {
-        Some(name) => Some(host.links.link_attrs(name)?),
-        None => None,
-    };
-    let guid = if pf.layer == Some(LinkLayer::Infiniband) || !device.rdma_devices.is_empty() {
+    let device = host.pci.vf(&address)?;
+    let netdev = device.netdev;
+    let guid = if pf.layer == Some(LinkLayer::Infiniband) {
         netdev
             .as_ref()
             .and_then(|n| n.address.as_deref())
@@ -146,10 +195,10 @@ fn vf_status(
         name: netdev.as_ref().map(|n| n.name.clone()),
         mac: netdev.as_ref().and_then(|n| n.address.clone()),
         assigned: None,
-        driver: device.driver.clone(),
-        pci_address: device.address.to_string(),
-        vendor: Some(device.vendor.clone()),
-        device_id: Some(device.device.clone()),
+        driver: device.driver,
+        pci_address: address.to_string(),
+        vendor: Some(ids.0.clone()),
+        device_id: Some(ids.1.clone()),
         vlan: None,
         mtu: netdev
             .as_ref()
@@ -157,7 +206,12 @@ fn vf_status(
             .and_then(|m| i32::try_from(m).ok()),
         vf_id: i32::from(index),
         vdpa_type: None,
-        representor_name: representor(host, pf, index)?,
+        representor_name: pf
+            .phys_port_name
+            .as_deref()
+            .and_then(|p| p.strip_prefix('p'))
+            .and_then(|port| representors.get(&format!("pf{port}vf{index}")))
+            .cloned(),
         guid,
     })
 }
@@ -168,25 +222,20 @@ fn ib_guid(address: &str) -> Option<String> {
     (bytes.len() == 20).then(|| bytes[12..].join(":"))
 }
 
-/// The switchdev representor of VF `index`: the netdev on the PF's switch with port name
-/// `pf<N>vf<index>`, `N` from the uplink's `p<N>`.
-fn representor(host: HostView<'_>, pf: &LinkAttrs, index: u16) -> Result<Option<String>> {
-    let (Some(switch), Some(port)) = (
-        &pf.phys_switch_id,
-        pf.phys_port_name
-            .as_deref()
-            .and_then(|p| p.strip_prefix('p')),
-    ) else {
-        return Ok(None);
+/// The switchdev representors on a PF's switch, by port name (`pf0vf3` → netdev): empty
+/// unless the PF is a switchdev uplink. One pass over the host's links per PF.
+fn representors(host: HostView<'_>, pf: &LinkAttrs) -> Result<BTreeMap<String, String>> {
+    let mut out = BTreeMap::new();
+    let Some(switch) = &pf.phys_switch_id else {
+        return Ok(out);
     };
-    let wanted = format!("pf{port}vf{index}");
     for name in host.links.link_names()? {
         let attrs = host.links.link_attrs(&name)?;
         if attrs.phys_switch_id.as_ref() == Some(switch)
-            && attrs.phys_port_name.as_deref() == Some(wanted.as_str())
+            && let Some(port) = attrs.phys_port_name
         {
-            return Ok(Some(name));
+            out.insert(port, name);
         }
     }
-    Ok(None)
+    Ok(out)
 }

@@ -9,7 +9,8 @@
 //!   trait;
 //! - [`store`]: the daemon's per-PF records;
 //! - [`discover`]: the host as `SriovNetworkNodeState.status`;
-//! - [`kernel`]: prerequisites (`/proc/cmdline`, modules, IOMMU groups, lockdown);
+//! - [`kernel`]: prerequisites (`/proc/cmdline`, modules, IOMMU groups, lockdown), and
+//!   [`doctor`]: the checklist built on them;
 //! - [`fake`]: `FakeSysfs`, a temp-dir host root shaped like a real kernel's.
 //!
 //! **Not yet here** (the host-layer issue continues): the rtnetlink backend (VF settings,
@@ -24,6 +25,7 @@
 //! ```
 
 pub mod discover;
+pub mod doctor;
 pub mod error;
 pub mod fake;
 pub mod kernel;

@@ -93,7 +93,7 @@ pub fn read_link(root: &HostRoot, name: &str) -> Result<LinkAttrs> {
 }
 
 /// Reading link attributes.
-pub trait LinkSysfs {
+pub trait LinkSysfs: Sync {
     /// The attributes of interface `name`.
     fn link_attrs(&self, name: &str) -> Result<LinkAttrs>;
     /// Every interface name.
@@ -112,7 +112,7 @@ impl LinkSysfs for crate::pci::SysfsHost {
 
 /// What netlink (or devlink) knows that sysfs does not. The Linux backend asks the kernel;
 /// tests use [`NoNetlink`] or a table.
-pub trait LinkQuery {
+pub trait LinkQuery: Sync {
     /// Alternative names of an interface (empty when it has none or on error).
     fn alt_names(&self, ifname: &str) -> Vec<String>;
     /// E-switch mode of a PF (`legacy`/`switchdev`), when known.

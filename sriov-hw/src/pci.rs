@@ -50,13 +50,44 @@ impl PciDevice {
     }
 }
 
+/// What discovery reads for every VF: its driver and netdevs (two sysfs operations). The
+/// vendor and device IDs are the same for every VF of a PF (the PCIe SR-IOV capability has
+/// one VF device ID), so they are read once per PF with [`PciSysfs::ids`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VfFunction {
+    /// Its address.
+    pub address: PciAddress,
+    /// Bound driver.
+    pub driver: Option<String>,
+    /// Its netdev (the first under `net/`), if it has one.
+    pub netdev: Option<VfNetdev>,
+}
+
+/// A VF's netdev as its status reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VfNetdev {
+    /// Interface name.
+    pub name: String,
+    /// MTU.
+    pub mtu: Option<u32>,
+    /// MAC (or IPoIB) address.
+    pub address: Option<String>,
+}
+
 /// Reading and changing PCI functions. Implemented over a real or fake sysfs tree
-/// ([`SysfsHost`]) and by the in-memory kernel model used in tests.
-pub trait PciSysfs {
+/// ([`SysfsHost`]) and by the in-memory kernel model used in tests. `Sync`, because
+/// discovery reads VFs from several threads.
+pub trait PciSysfs: Sync {
     /// Every PCI function, sorted by address.
     fn list(&self) -> Result<Vec<PciAddress>>;
     /// One function's details.
     fn device(&self, address: &PciAddress) -> Result<PciDevice>;
+    /// The PF of a function, `None` when it is not a VF (one `readlink`).
+    fn physfn(&self, address: &PciAddress) -> Result<Option<PciAddress>>;
+    /// Vendor and device ID of a function.
+    fn ids(&self, address: &PciAddress) -> Result<(String, String)>;
+    /// The facts discovery needs for every VF.
+    fn vf(&self, address: &PciAddress) -> Result<VfFunction>;
     /// Writes `sriov_numvfs`.
     fn set_num_vfs(&self, pf: &PciAddress, num_vfs: u16) -> Result<()>;
     /// Unbinds the function from its driver (no-op when unbound).
@@ -85,6 +116,18 @@ impl SysfsHost {
     pub fn root(&self) -> &HostRoot {
         &self.root
     }
+}
+
+/// The base class from a `class` file (`0x020000` → `0x02`).
+fn read_class(path: &std::path::Path) -> Result<u8> {
+    let text = sysfs::read_trimmed(path)?;
+    u32::from_str_radix(text.trim_start_matches("0x"), 16)
+        .map(|c| (c >> 16) as u8)
+        .map_err(|_| Error::Parse {
+            path: path.to_owned(),
+            content: text,
+            expected: "a PCI class like 0x020000",
+        })
 }
 
 fn parse_address(text: &str, path: &std::path::Path) -> Result<PciAddress> {
@@ -116,15 +159,7 @@ impl PciSysfs for SysfsHost {
                 name: address.to_string(),
             });
         }
-        let class_path = dir.join("class");
-        let class_text = sysfs::read_trimmed(&class_path)?;
-        let class = u32::from_str_radix(class_text.trim_start_matches("0x"), 16)
-            .map(|c| (c >> 16) as u8)
-            .map_err(|_| Error::Parse {
-                path: class_path.clone(),
-                content: class_text.clone(),
-                expected: "a PCI class like 0x020000",
-            })?;
+        let class = read_class(&dir.join("class"))?;
         let numa_node =
             sysfs::read_optional(&dir.join("numa_node"))?.and_then(|n| n.parse::<u32>().ok());
         let iommu_group =
@@ -180,6 +215,47 @@ impl PciSysfs for SysfsHost {
             virtfns,
             netdevs: sysfs::list_dir(&dir.join("net"))?,
             rdma_devices: sysfs::list_dir(&dir.join("infiniband"))?,
+        })
+    }
+
+    fn physfn(&self, address: &PciAddress) -> Result<Option<PciAddress>> {
+        let link = self.root.pci_device(&address.to_string()).join("physfn");
+        match sysfs::link_basename(&link)? {
+            Some(name) => Ok(Some(parse_address(&name, &link)?)),
+            None => Ok(None),
+        }
+    }
+
+    fn ids(&self, address: &PciAddress) -> Result<(String, String)> {
+        let dir = self.root.pci_device(&address.to_string());
+        Ok((
+            sysfs::read_hex_id(&dir.join("vendor"))?,
+            sysfs::read_hex_id(&dir.join("device"))?,
+        ))
+    }
+
+    fn vf(&self, address: &PciAddress) -> Result<VfFunction> {
+        let path = self.root.pci_device(&address.to_string());
+        let dir = sysfs::DirHandle::open(&path)?.ok_or_else(|| Error::NotFound {
+            what: "PCI device",
+            name: address.to_string(),
+        })?;
+        let netdev = match dir.list("net")?.into_iter().next() {
+            Some(name) => Some(VfNetdev {
+                mtu: dir
+                    .read(&format!("net/{name}/mtu"))?
+                    .and_then(|m| m.parse().ok()),
+                address: dir
+                    .read(&format!("net/{name}/address"))?
+                    .filter(|a| !a.is_empty()),
+                name,
+            }),
+            None => None,
+        };
+        Ok(VfFunction {
+            address: *address,
+            driver: dir.link_basename("driver")?,
+            netdev,
         })
     }
 

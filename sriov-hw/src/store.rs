@@ -9,7 +9,7 @@ use crate::pci::SysfsHost;
 use crate::sysfs;
 
 /// Reading and writing per-PF records.
-pub trait PfStore {
+pub trait PfStore: Sync {
     /// The record of PF `pci`, if any.
     fn load(&self, pci: &str) -> Result<Option<Interface>>;
     /// Writes the record of a PF.

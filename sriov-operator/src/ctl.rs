@@ -3,6 +3,8 @@
 //! - `sriovctl crds [--out-dir DIR]` prints the seven CRDs as one YAML stream (the
 //!   concatenation of `deploy/crds/*.yaml`), or writes one file per CRD into `DIR`.
 //! - `sriovctl render -f PATH...` prints what the operator would write for the objects.
+//! - `sriovctl discover [--host-root DIR]` prints the host's PFs and VFs as node-state status.
+//! - `sriovctl doctor [--host-root DIR]` checks the host's SR-IOV prerequisites.
 //! - `sriovctl validate -f PATH... [--namespace NS] [--dev-mode]` reads manifests (files,
 //!   directories, or `-` for stdin) and reports, one line each, every object it cannot read,
 //!   every field the API types do not know, and every admission-rule violation, as
@@ -15,9 +17,15 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use sriov_core::api::SriovNetworkNodeStateStatus;
 use sriov_core::crd::{self, CustomResourceDefinition};
 use sriov_core::manifest::{self, ManifestError};
+use sriov_core::nic::SupportedNics;
 use sriov_core::render::{self, cluster::Snapshot};
+use sriov_hw::discover::{HostView, Options};
+use sriov_hw::doctor::Verdict;
+use sriov_hw::link::NoNetlink;
+use sriov_hw::{HostRoot, SysfsHost};
 
 /// Command-line arguments of `sriovctl`.
 #[derive(Debug, Parser)]
@@ -56,6 +64,26 @@ enum Command {
         /// Output format.
         #[arg(long, short = 'o', value_enum, default_value_t = Format::Yaml)]
         output: Format,
+    },
+    /// Discover this host's SR-IOV PFs and VFs, as the config daemon reports them in
+    /// SriovNetworkNodeState.status.
+    Discover {
+        /// Directory holding the host's `/` (`sys/`, `proc/`, `etc/`).
+        #[arg(long, env = sriov_hw::root::HOST_ROOT_ENV, default_value = "/")]
+        host_root: PathBuf,
+        /// Report SR-IOV PFs that are not in the supported-NIC table too.
+        #[arg(long)]
+        dev_mode: bool,
+        /// Output format.
+        #[arg(long, short = 'o', value_enum, default_value_t = Format::Yaml)]
+        output: Format,
+    },
+    /// Check this host's SR-IOV prerequisites (IOMMU, vfio-pci, NICs, firmware, VF drivers);
+    /// exit 1 when something blocks SR-IOV.
+    Doctor {
+        /// Directory holding the host's `/` (`sys/`, `proc/`, `etc/`).
+        #[arg(long, env = sriov_hw::root::HOST_ROOT_ENV, default_value = "/")]
+        host_root: PathBuf,
     },
     /// Check manifests as the admission webhook would: every object readable, every field
     /// known, and the validation rules for every policy, network, pool config and operator
@@ -103,6 +131,12 @@ pub fn run(cli: Cli, stdin: &mut dyn Read, out: &mut dyn Write, err: &mut dyn Wr
     let status = match cli.command {
         Command::Crds { out_dir: None } => print_crds(out, err),
         Command::Crds { out_dir: Some(dir) } => write_crds(&dir, err),
+        Command::Discover {
+            host_root,
+            dev_mode,
+            output,
+        } => discover(&HostRoot::new(host_root), dev_mode, output, out, err),
+        Command::Doctor { host_root } => doctor(&HostRoot::new(host_root), out, err),
         Command::Validate {
             files,
             namespace,
@@ -407,24 +441,97 @@ fn render(
             render::device_plugin::NODE_LABEL
         );
     }
-    let text = desired
-        .to_list()
-        .map_err(|e| e.to_string())
-        .and_then(|list| match format {
-            Format::Json => serde_json::to_string_pretty(&list)
-                .map(|t| t + "\n")
-                .map_err(|e| e.to_string()),
-            Format::Yaml => serde_saphyr::to_string(&list).map_err(|e| e.to_string()),
-        });
-    match text.map(|t| out.write_all(t.as_bytes())) {
-        Ok(Ok(())) => status,
-        Ok(Err(e)) => {
+    match desired.to_list() {
+        Ok(list) => status.max(write_formatted(&list, format, out, err)),
+        Err(e) => {
+            let _ = writeln!(err, "error: {e}");
+            Status::Unreadable
+        }
+    }
+}
+
+fn write_formatted<T: serde::Serialize>(
+    value: &T,
+    format: Format,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> Status {
+    let text = match format {
+        Format::Json => serde_json::to_string_pretty(value)
+            .map(|t| t + "\n")
+            .map_err(|e| e.to_string()),
+        Format::Yaml => serde_saphyr::to_string(value).map_err(|e| e.to_string()),
+    };
+    match text.and_then(|t| out.write_all(t.as_bytes()).map_err(|e| e.to_string())) {
+        Ok(()) => Status::Ok,
+        Err(e) => {
             let _ = writeln!(err, "error: writing output: {e}");
             Status::Unreadable
         }
+    }
+}
+
+fn discover(
+    root: &HostRoot,
+    dev_mode: bool,
+    format: Format,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> Status {
+    let host = SysfsHost::new(root.clone());
+    let nics = SupportedNics::default();
+    // Alt-names and e-switch modes need netlink, which this command does not use yet: they
+    // are reported as absent and legacy.
+    let view = HostView {
+        pci: &host,
+        links: &host,
+        netlink: &NoNetlink,
+        store: &host,
+    };
+    match sriov_hw::discover::discover(
+        view,
+        Options {
+            nics: &nics,
+            dev_mode,
+        },
+    ) {
+        Ok(interfaces) => {
+            let status = SriovNetworkNodeStateStatus {
+                interfaces: Some(interfaces),
+                ..Default::default()
+            };
+            write_formatted(&status, format, out, err)
+        }
         Err(e) => {
-            let _ = writeln!(err, "error: serializing output: {e}");
+            let _ = writeln!(err, "error: discovering {}: {e}", root.path().display());
             Status::Unreadable
         }
+    }
+}
+
+fn doctor(root: &HostRoot, out: &mut dyn Write, err: &mut dyn Write) -> Status {
+    let host = SysfsHost::new(root.clone());
+    let checks = match sriov_hw::doctor::run(root, &host, &SupportedNics::default()) {
+        Ok(checks) => checks,
+        Err(e) => {
+            let _ = writeln!(err, "error: checking {}: {e}", root.path().display());
+            return Status::Unreadable;
+        }
+    };
+    for check in &checks {
+        let mark = match check.verdict {
+            Verdict::Pass => "PASS",
+            Verdict::Warn => "WARN",
+            Verdict::Fail => "FAIL",
+        };
+        let _ = writeln!(out, "[{mark}] {}: {}", check.name, check.detail);
+        if !check.remedy.is_empty() {
+            let _ = writeln!(out, "       fix: {}", check.remedy);
+        }
+    }
+    if sriov_hw::doctor::passes(&checks) {
+        Status::Ok
+    } else {
+        Status::Rejected
     }
 }

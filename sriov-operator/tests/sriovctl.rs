@@ -307,3 +307,39 @@ fn sriov_ctl_ok(input: &str) -> String {
     assert_eq!(output.status.code(), Some(0), "{}", stdout(&output));
     stdout(&output)
 }
+
+#[test]
+fn discover_and_doctor_read_the_host_root_they_are_given() {
+    use sriov_hw::fake::{FakeSysfs, presets};
+    let fake = FakeSysfs::new().unwrap();
+    fake.pf("0000:81:00.0", presets::INTEL_E810_CQDA2)
+        .name("ens801f0")
+        .num_vfs(2)
+        .build()
+        .unwrap();
+    let root = fake.path().to_str().unwrap().to_owned();
+
+    let output = sriovctl(&["discover", "--host-root", &root, "-o", "json"], None);
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let status: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
+    assert_eq!(status["interfaces"][0]["name"], "ens801f0");
+    assert_eq!(status["interfaces"][0]["Vfs"][1]["vfID"], 1);
+
+    let doctor = sriovctl(&["doctor", "--host-root", &root], None);
+    assert_eq!(doctor.status.code(), Some(0), "{}", stdout(&doctor));
+    assert!(
+        stdout(&doctor)
+            .contains("[PASS] PF 0000:81:00.0 (8086:1592, ens801f0): supported, up to 128 VFs")
+    );
+
+    fake.cmdline("root=/dev/sda2").unwrap();
+    std::fs::remove_dir_all(fake.root().join("sys/kernel/iommu_groups")).unwrap();
+    let failing = sriovctl(&["doctor", "--host-root", &root], None);
+    assert_eq!(failing.status.code(), Some(1));
+    assert!(stdout(&failing).contains("[FAIL] IOMMU active"));
+}

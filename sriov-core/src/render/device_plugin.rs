@@ -78,9 +78,7 @@ pub fn render(
                     resource_name: name.to_owned(),
                     is_rdma: policy.is_rdma,
                     need_vhost_net: policy.need_vhost_net,
-                    vdpa_type: policy
-                        .vdpa_type
-                        .and_then(|v| serde_json::to_value(v).ok()?.as_str().map(str::to_owned)),
+                    vdpa_type: policy.vdpa_type.map(|v| v.as_str().to_owned()),
                     ..Default::default()
                 });
                 list.resources.len() - 1

@@ -201,10 +201,19 @@ impl FakeSysfs {
     /// An empty host: the sysfs skeleton, a kernel command line with the IOMMU on
     /// (`intel_iommu=on iommu=pt`), `vfio_pci` loaded, no lockdown.
     pub fn new() -> Result<Self> {
+        // sysfs lives in memory; so does the fake when /dev/shm (tmpfs) is there, which
+        // also keeps its timings close to a real host's.
+        let base = Path::new("/dev/shm");
+        let base = if base.is_dir() {
+            base.to_owned()
+        } else {
+            std::env::temp_dir()
+        };
         let dir = tempfile::Builder::new()
             .prefix("fake-host-")
-            .tempdir()
-            .map_err(|e| Error::io("mkdir", std::env::temp_dir(), e))?;
+            .tempdir_in(&base)
+            .or_else(|_| tempfile::Builder::new().prefix("fake-host-").tempdir())
+            .map_err(|e| Error::io("mkdir", &base, e))?;
         let root = HostRoot::new(dir.path());
         for d in [
             "sys/bus/pci/devices",
