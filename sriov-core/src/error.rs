@@ -87,6 +87,14 @@ pub enum Error {
         /// The pools selecting it.
         pools: Vec<String>,
     },
+    /// A spec cannot be applied to the host as observed.
+    #[error("PF {pf}: {reason}")]
+    Plan {
+        /// The PF's PCI address.
+        pf: String,
+        /// Why.
+        reason: String,
+    },
     /// An object could not be serialized.
     #[error("cannot serialize {what}: {message}")]
     Serialize {

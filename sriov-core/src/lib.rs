@@ -14,6 +14,7 @@
 //!   NetworkAttachmentDefinitions), for one node or a whole cluster snapshot;
 //! - [`admission`] and [`validate`]: the webhooks' defaults and rules;
 //! - [`drain`]: which nodes may start draining;
+//! - [`plan`]: observed host + desired spec → ordered host actions and their disruption;
 //! - [`testing`]: fluent builders for tests and property tests.
 //!
 //! What it must not do: perform I/O, spawn tasks, read clocks or environment variables.
@@ -37,6 +38,7 @@ pub mod ids;
 pub mod labels;
 pub mod manifest;
 pub mod nic;
+pub mod plan;
 pub mod policy;
 pub mod pool;
 pub mod render;

@@ -5,6 +5,8 @@
 //! - `sriovctl render -f PATH...` prints what the operator would write for the objects.
 //! - `sriovctl discover [--host-root DIR]` prints the host's PFs and VFs as node-state status.
 //! - `sriovctl doctor [--host-root DIR]` checks the host's SR-IOV prerequisites.
+//! - `sriovctl plan -f NODESTATE [--host-root DIR] [-o text|json]` shows what the config
+//!   daemon would do here for that spec.
 //! - `sriovctl validate -f PATH... [--namespace NS] [--dev-mode]` reads manifests (files,
 //!   directories, or `-` for stdin) and reports, one line each, every object it cannot read,
 //!   every field the API types do not know, and every admission-rule violation, as
@@ -78,6 +80,19 @@ enum Command {
         #[arg(long, short = 'o', value_enum, default_value_t = Format::Yaml)]
         output: Format,
     },
+    /// Show what the config daemon would do on this host for a node state's spec: the
+    /// ordered actions and whether a drain or reboot is needed, and why.
+    Plan {
+        /// A file holding the SriovNetworkNodeState (its spec is used).
+        #[arg(short = 'f', long = "filename", value_name = "PATH")]
+        file: PathBuf,
+        /// Directory holding the host's `/` (`sys/`, `proc/`, `etc/`).
+        #[arg(long, env = sriov_hw::root::HOST_ROOT_ENV, default_value = "/")]
+        host_root: PathBuf,
+        /// Output format.
+        #[arg(long, short = 'o', value_enum, default_value_t = PlanFormat::Text)]
+        output: PlanFormat,
+    },
     /// Check this host's SR-IOV prerequisites (IOMMU, vfio-pci, NICs, firmware, VF drivers);
     /// exit 1 when something blocks SR-IOV.
     Doctor {
@@ -113,6 +128,13 @@ enum Format {
     Json,
 }
 
+/// Output formats of `plan`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum PlanFormat {
+    Text,
+    Json,
+}
+
 /// Parses the process arguments, runs the command and returns the exit status.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -137,6 +159,11 @@ pub fn run(cli: Cli, stdin: &mut dyn Read, out: &mut dyn Write, err: &mut dyn Wr
             output,
         } => discover(&HostRoot::new(host_root), dev_mode, output, out, err),
         Command::Doctor { host_root } => doctor(&HostRoot::new(host_root), out, err),
+        Command::Plan {
+            file,
+            host_root,
+            output,
+        } => plan(&file, &HostRoot::new(host_root), output, stdin, out, err),
         Command::Validate {
             files,
             namespace,
@@ -533,5 +560,87 @@ fn doctor(root: &HostRoot, out: &mut dyn Write, err: &mut dyn Write) -> Status {
         Status::Ok
     } else {
         Status::Rejected
+    }
+}
+
+fn plan(
+    file: &std::path::Path,
+    root: &HostRoot,
+    format: PlanFormat,
+    stdin: &mut dyn Read,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> Status {
+    let (snapshot, status) = load(&[file.to_owned()], stdin, err);
+    if status != Status::Ok {
+        return status;
+    }
+    let Some(state) = snapshot.node_states.first() else {
+        let _ = writeln!(err, "error: {}: no SriovNetworkNodeState", file.display());
+        return Status::Rejected;
+    };
+    let host = SysfsHost::new(root.clone());
+    let nics = SupportedNics::default();
+    let view = HostView {
+        pci: &host,
+        links: &host,
+        netlink: &NoNetlink,
+        store: &host,
+    };
+    let observed = sriov_hw::discover::discover(
+        view,
+        Options {
+            nics: &nics,
+            dev_mode: false,
+        },
+    )
+    .and_then(|interfaces| {
+        let mut records = std::collections::BTreeMap::new();
+        for iface in &interfaces {
+            if let Some(record) = sriov_hw::store::PfStore::load(&host, &iface.pci_address)? {
+                records.insert(iface.pci_address.clone(), record);
+            }
+        }
+        Ok((interfaces, records, sriov_hw::kernel::cmdline(root)?))
+    });
+    let (interfaces, records, cmdline) = match observed {
+        Ok(observed) => observed,
+        Err(e) => {
+            let _ = writeln!(err, "error: reading host {}: {e}", root.path().display());
+            return Status::Unreadable;
+        }
+    };
+    let observed = sriov_core::plan::Observed {
+        interfaces: &interfaces,
+        records: &records,
+        cmdline: &cmdline,
+    };
+    let plan = match sriov_core::plan::plan(observed, &state.spec) {
+        Ok(plan) => plan,
+        Err(e) => {
+            let _ = writeln!(err, "error: {e}");
+            return Status::Rejected;
+        }
+    };
+    match format {
+        PlanFormat::Json => write_formatted(&plan, Format::Json, out, err),
+        PlanFormat::Text => {
+            let disruption = match plan.disruption {
+                sriov_core::plan::Disruption::None => "none",
+                sriov_core::plan::Disruption::Drain => "drain",
+                sriov_core::plan::Disruption::Reboot => "reboot",
+            };
+            let _ = writeln!(out, "disruption: {disruption}");
+            for reason in &plan.reasons {
+                let _ = writeln!(out, "  because {reason}");
+            }
+            if plan.actions.is_empty() {
+                let _ = writeln!(out, "nothing to do");
+            }
+            for (i, action) in plan.actions.iter().enumerate() {
+                let _ = writeln!(out, "{:>3}. {action}", i + 1);
+            }
+            Status::Ok
+        }
     }
 }

@@ -343,3 +343,89 @@ fn discover_and_doctor_read_the_host_root_they_are_given() {
     assert_eq!(failing.status.code(), Some(1));
     assert!(stdout(&failing).contains("[FAIL] IOMMU active"));
 }
+
+#[test]
+fn plan_shows_what_the_daemon_would_do_on_a_host() {
+    use sriov_hw::fake::{FakeSysfs, presets};
+    let fake = FakeSysfs::new().unwrap();
+    fake.pf("0000:81:00.0", presets::INTEL_E810_CQDA2)
+        .name("ens801f0")
+        .build()
+        .unwrap();
+    fake.pf("0000:81:00.1", presets::INTEL_E810_CQDA2)
+        .name("ens801f1")
+        .num_vfs(2)
+        .build()
+        .unwrap();
+    let root = fake.path().to_str().unwrap().to_owned();
+    let state = fake.path().join("state.yaml");
+    std::fs::write(
+        &state,
+        "apiVersion: sriovnetwork.openshift.io/v1
+kind: SriovNetworkNodeState
+metadata: {name: worker-0, namespace: sriov-network-operator}
+spec:
+  interfaces:
+  - pciAddress: '0000:81:00.0'
+    numVfs: 2
+    vfGroups: [{resourceName: dpdk, deviceType: vfio-pci, vfRange: 0-1, policyName: p}]
+  - pciAddress: '0000:81:00.1'
+    numVfs: 4
+    vfGroups: [{resourceName: net, deviceType: netdevice, vfRange: 0-3, policyName: q}]
+",
+    )
+    .unwrap();
+    let text = sriovctl(
+        &["plan", "-f", state.to_str().unwrap(), "--host-root", &root],
+        None,
+    );
+    assert_eq!(
+        text.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&text.stderr)
+    );
+    let text = stdout(&text);
+    assert!(
+        text.starts_with(
+            "disruption: drain\n  because 0000:81:00.1: reconfiguring a PF that has 2 VFs\n"
+        ),
+        "{text}"
+    );
+    assert!(text.contains("  1. 0000:81:00.0: set sriov_numvfs to 0, then 2\n  2. 0000:81:00.0 VF 0: bind vfio-pci\n"), "{text}");
+
+    let json = sriovctl(
+        &[
+            "plan",
+            "-f",
+            state.to_str().unwrap(),
+            "--host-root",
+            &root,
+            "-o",
+            "json",
+        ],
+        None,
+    );
+    let plan: serde_json::Value = serde_json::from_str(&stdout(&json)).unwrap();
+    assert_eq!(plan["disruption"], "drain");
+    assert_eq!(
+        plan["actions"][0],
+        serde_json::json!({"action": "setNumVfs", "pf": "0000:81:00.0", "numVfs": 2})
+    );
+
+    fake.cmdline("root=/dev/sda2").unwrap();
+    let reboot = sriovctl(
+        &[
+            "plan",
+            "-f",
+            state.to_str().unwrap(),
+            "--host-root",
+            &root,
+            "-o",
+            "json",
+        ],
+        None,
+    );
+    let plan: serde_json::Value = serde_json::from_str(&stdout(&reboot)).unwrap();
+    assert_eq!(plan["disruption"], "reboot");
+}

@@ -1,0 +1,509 @@
+//! Observed host + desired spec → the ordered host actions and the disruption they need
+//! (reference spec §6.4 and §6.6). Pure: the caller passes what it observed (discovered
+//! status, the daemon's per-PF records, the kernel command line).
+//!
+//! Rules followed:
+//! - a spec PF is configured when `needs_update` holds (upstream's NeedToUpdateSriov):
+//!   MTU to raise, e-switch mode, VF count, PF down, or a VF in a group with the wrong
+//!   driver, MTU, vDPA type, a zero IB GUID, or any VF of an externally managed PF;
+//! - configuring a PF that already has VFs needs a drain; creating VFs on a PF with none
+//!   does not; resetting a PF this daemon configured (it has a record) needs a drain;
+//! - a PF without spec entry is reset only when the daemon's record says it created its
+//!   VFs; an externally managed PF is never changed, only checked, and its record dropped;
+//! - `vfio-pci` needs the IOMMU on the kernel command line, and `rdmaMode` the matching
+//!   `ib_core.netns_mode`: a missing argument means a reboot.
+//!
+//! Actions address VFs by `(PF, index)`: VFs that do not exist yet get their PCI address
+//! when the apply step creates them.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::Serialize;
+
+use crate::api::{
+    Interface, InterfaceExt, RdmaMode, SriovNetworkNodeStateSpec, VfGroup, VirtualFunction,
+};
+use crate::error::{Error, Result};
+use crate::ids::VfRange;
+
+/// How disruptive applying a plan is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Disruption {
+    /// Nothing running is affected.
+    None,
+    /// Pods using the affected VFs must be evicted first.
+    Drain,
+    /// The node must reboot (after a full drain).
+    Reboot,
+}
+
+/// Driver a VF should be bound to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase", tag = "kind", content = "name")]
+pub enum VfDriver {
+    /// Whatever the kernel probes (the VF's own network driver).
+    Default,
+    /// A user-space driver such as `vfio-pci`.
+    Named(String),
+}
+
+/// One host action, in execution order.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase", rename_all_fields = "camelCase", tag = "action")]
+pub enum Action {
+    /// Set `sriov_numvfs` (0 first, then the count) and wait for the VFs.
+    SetNumVfs {
+        /// PF address.
+        pf: String,
+        /// VFs wanted.
+        num_vfs: u16,
+    },
+    /// Set the PF's e-switch mode (with 0 VFs).
+    SetEswitchMode {
+        /// PF address.
+        pf: String,
+        /// `legacy` or `switchdev`.
+        mode: String,
+    },
+    /// Raise the PF's MTU.
+    SetPfMtu {
+        /// PF address.
+        pf: String,
+        /// New MTU.
+        mtu: u32,
+    },
+    /// Bind VF `index` of `pf` to a driver.
+    BindVf {
+        /// PF address.
+        pf: String,
+        /// VF index.
+        index: u16,
+        /// The driver.
+        driver: VfDriver,
+    },
+    /// Set VF `index`'s administrative MAC on the PF to its current MAC (so it survives
+    /// driver rebinds and moves between namespaces).
+    SetVfAdminMac {
+        /// PF address.
+        pf: String,
+        /// VF index.
+        index: u16,
+    },
+    /// Set VF `index`'s netdev MTU.
+    SetVfMtu {
+        /// PF address.
+        pf: String,
+        /// VF index.
+        index: u16,
+        /// MTU.
+        mtu: u32,
+    },
+    /// Bring the PF up.
+    SetPfUp {
+        /// PF address.
+        pf: String,
+    },
+    /// Write the daemon's record of this PF.
+    SaveRecord {
+        /// The spec entry to record.
+        interface: Interface,
+    },
+    /// Remove the PF's VFs and restore its MTU and e-switch mode.
+    ResetPf {
+        /// PF address.
+        pf: String,
+        /// MTU to restore.
+        mtu: u32,
+    },
+    /// Delete the daemon's record of a PF.
+    RemoveRecord {
+        /// PF address.
+        pf: String,
+    },
+}
+
+impl fmt::Display for Action {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::SetNumVfs { pf, num_vfs } => {
+                write!(f, "{pf}: set sriov_numvfs to 0, then {num_vfs}")
+            }
+            Self::SetEswitchMode { pf, mode } => write!(f, "{pf}: set e-switch mode {mode}"),
+            Self::SetPfMtu { pf, mtu } => write!(f, "{pf}: raise PF MTU to {mtu}"),
+            Self::BindVf {
+                pf,
+                index,
+                driver: VfDriver::Default,
+            } => write!(f, "{pf} VF {index}: bind the default driver"),
+            Self::BindVf {
+                pf,
+                index,
+                driver: VfDriver::Named(name),
+            } => write!(f, "{pf} VF {index}: bind {name}"),
+            Self::SetVfAdminMac { pf, index } => {
+                write!(f, "{pf} VF {index}: pin its MAC as the administrative MAC")
+            }
+            Self::SetVfMtu { pf, index, mtu } => write!(f, "{pf} VF {index}: set MTU {mtu}"),
+            Self::SetPfUp { pf } => write!(f, "{pf}: set link up"),
+            Self::SaveRecord { interface } => write!(
+                f,
+                "{}: record the applied configuration",
+                interface.pci_address
+            ),
+            Self::ResetPf { pf, mtu } => write!(
+                f,
+                "{pf}: remove VFs, restore MTU {mtu} and legacy e-switch mode"
+            ),
+            Self::RemoveRecord { pf } => write!(f, "{pf}: delete the daemon's record"),
+        }
+    }
+}
+
+/// What applying a spec to a host takes.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Plan {
+    /// The most disruptive requirement.
+    pub disruption: Disruption,
+    /// Why a drain or reboot is needed, one line each.
+    pub reasons: Vec<String>,
+    /// The actions, in order.
+    pub actions: Vec<Action>,
+}
+
+impl Plan {
+    /// Whether there is nothing to do.
+    pub fn is_empty(&self) -> bool {
+        self.actions.is_empty() && self.disruption == Disruption::None
+    }
+}
+
+/// What the daemon observed.
+#[derive(Debug, Clone, Copy)]
+pub struct Observed<'a> {
+    /// Discovered PFs (`status.interfaces`).
+    pub interfaces: &'a [InterfaceExt],
+    /// The daemon's per-PF records, by PCI address.
+    pub records: &'a BTreeMap<String, Interface>,
+    /// The kernel command line's parameters.
+    pub cmdline: &'a [String],
+}
+
+const DPDK_DRIVERS: [&str; 3] = ["vfio-pci", "uio_pci_generic", "igb_uio"];
+const ZERO_GUID: &str = "0000:0000:0000:0000";
+
+fn plan_error(pf: &str, reason: String) -> Error {
+    Error::Plan {
+        pf: pf.to_owned(),
+        reason,
+    }
+}
+
+/// The first group whose range holds VF `index`.
+fn group_of(groups: &[VfGroup], index: u16) -> Option<&VfGroup> {
+    groups.iter().find(|g| {
+        g.vf_range
+            .as_deref()
+            .and_then(|r| r.parse::<VfRange>().ok())
+            .is_some_and(|r| r.contains(index))
+    })
+}
+
+fn eswitch(mode: Option<&str>) -> &str {
+    mode.filter(|m| !m.is_empty()).unwrap_or("legacy")
+}
+
+/// Upstream's NeedToUpdateSriov: whether the PF differs from its spec entry.
+pub fn needs_update(spec: &Interface, status: &InterfaceExt) -> bool {
+    let spec_mtu = spec.mtu.unwrap_or(0);
+    if spec_mtu > 0 && spec_mtu > status.mtu.unwrap_or(0) {
+        return true;
+    }
+    if eswitch(spec.e_switch_mode.as_deref()) != eswitch(status.e_switch_mode.as_deref()) {
+        return true;
+    }
+    if spec.num_vfs.unwrap_or(0) != status.num_vfs.unwrap_or(0) {
+        return true;
+    }
+    if status.link_admin_state.as_deref() == Some("down") {
+        return true;
+    }
+    if spec.num_vfs.unwrap_or(0) > 0 {
+        let groups = spec.vf_groups.as_deref().unwrap_or_default();
+        let infiniband = status
+            .link_type
+            .as_deref()
+            .is_some_and(|t| t.eq_ignore_ascii_case("ib"));
+        for vf in status.vfs.iter().flatten() {
+            let Some(group) = u16::try_from(vf.vf_id)
+                .ok()
+                .and_then(|i| group_of(groups, i))
+            else {
+                continue;
+            };
+            if vf_needs_update(spec, group, vf, infiniband) {
+                return true;
+            }
+        }
+    }
+    false
+}
+
+fn vf_needs_update(
+    spec: &Interface,
+    group: &VfGroup,
+    vf: &VirtualFunction,
+    infiniband: bool,
+) -> bool {
+    let Some(driver) = vf.driver.as_deref() else {
+        return true;
+    };
+    let device_type = group.device_type.as_deref().unwrap_or("netdevice");
+    if device_type != "netdevice" {
+        if driver != device_type {
+            return true;
+        }
+    } else if DPDK_DRIVERS.contains(&driver) {
+        return true;
+    }
+    let (vf_mtu, group_mtu) = (vf.mtu.unwrap_or(0), group.mtu.unwrap_or(0));
+    if vf_mtu != 0 && group_mtu != 0 && vf_mtu != group_mtu {
+        return true;
+    }
+    if (infiniband || group.is_rdma == Some(true)) && vf.guid.as_deref() == Some(ZERO_GUID) {
+        return true;
+    }
+    if spec.externally_managed == Some(true) {
+        return true;
+    }
+    group.vdpa_type.as_deref().unwrap_or("") != vf.vdpa_type.as_deref().unwrap_or("")
+}
+
+/// Computes the plan for applying `spec` to the observed host.
+///
+/// Errors name the PF: more VFs than the PF supports, or an externally managed PF that does
+/// not already satisfy its spec entry.
+pub fn plan(observed: Observed<'_>, spec: &SriovNetworkNodeStateSpec) -> Result<Plan> {
+    let mut plan = Plan {
+        disruption: Disruption::None,
+        reasons: Vec::new(),
+        actions: Vec::new(),
+    };
+    let spec_ifaces = spec.interfaces.as_deref().unwrap_or_default();
+    let raise = |plan: &mut Plan, level: Disruption, reason: String| {
+        plan.disruption = plan.disruption.max(level);
+        plan.reasons.push(reason);
+    };
+    for status in observed.interfaces {
+        let pci = status.pci_address.as_str();
+        let current_vfs = status.num_vfs.unwrap_or(0);
+        match spec_ifaces.iter().find(|s| s.pci_address == pci) {
+            Some(wanted) => {
+                if !needs_update(wanted, status) {
+                    if observed.records.get(pci) != Some(wanted) {
+                        plan.actions.push(Action::SaveRecord {
+                            interface: wanted.clone(),
+                        });
+                    }
+                    continue;
+                }
+                if current_vfs > 0 {
+                    raise(
+                        &mut plan,
+                        Disruption::Drain,
+                        format!("{pci}: reconfiguring a PF that has {current_vfs} VFs"),
+                    );
+                }
+                configure(&mut plan, wanted, status)?;
+            }
+            None => match observed.records.get(pci) {
+                None => {}
+                Some(record) if record.externally_managed == Some(true) => {
+                    plan.actions
+                        .push(Action::RemoveRecord { pf: pci.to_owned() });
+                }
+                Some(_) => {
+                    if current_vfs > 0 {
+                        raise(
+                            &mut plan,
+                            Disruption::Drain,
+                            format!("{pci}: removing the {current_vfs} VFs the operator created"),
+                        );
+                        let infiniband = status
+                            .link_type
+                            .as_deref()
+                            .is_some_and(|t| t.eq_ignore_ascii_case("ib"));
+                        plan.actions.push(Action::ResetPf {
+                            pf: pci.to_owned(),
+                            mtu: if infiniband { 2048 } else { 1500 },
+                        });
+                    }
+                    plan.actions
+                        .push(Action::RemoveRecord { pf: pci.to_owned() });
+                }
+            },
+        }
+    }
+    for reason in kernel_args(observed, spec) {
+        raise(&mut plan, Disruption::Reboot, reason);
+    }
+    Ok(plan)
+}
+
+fn configure(plan: &mut Plan, wanted: &Interface, status: &InterfaceExt) -> Result<()> {
+    let pci = wanted.pci_address.as_str();
+    let num_vfs = u16::try_from(wanted.num_vfs.unwrap_or(0)).map_err(|_| {
+        plan_error(
+            pci,
+            format!("numVfs {} is not a VF count", wanted.num_vfs.unwrap_or(0)),
+        )
+    })?;
+    let external = wanted.externally_managed == Some(true);
+    let wanted_mode = eswitch(wanted.e_switch_mode.as_deref());
+    if external {
+        let current = status.num_vfs.unwrap_or(0);
+        if current < i32::from(num_vfs) {
+            return Err(plan_error(
+                pci,
+                format!("externally managed PF has {current} VFs, the spec needs {num_vfs}"),
+            ));
+        }
+        if wanted_mode != eswitch(status.e_switch_mode.as_deref()) {
+            return Err(plan_error(
+                pci,
+                format!("externally managed PF is not in {wanted_mode} e-switch mode"),
+            ));
+        }
+        if wanted.mtu.unwrap_or(0) > status.mtu.unwrap_or(0) {
+            return Err(plan_error(
+                pci,
+                format!(
+                    "externally managed PF has MTU {}, the spec needs {}",
+                    status.mtu.unwrap_or(0),
+                    wanted.mtu.unwrap_or(0)
+                ),
+            ));
+        }
+    } else {
+        if let Some(total) = status.total_vfs
+            && i32::from(num_vfs) > total
+        {
+            return Err(plan_error(
+                pci,
+                format!("NumVfs ({num_vfs}) is larger than TotalVfs ({total})"),
+            ));
+        }
+        let mode_differs = wanted_mode != eswitch(status.e_switch_mode.as_deref());
+        if status.num_vfs.unwrap_or(0) != i32::from(num_vfs) || mode_differs {
+            if mode_differs {
+                plan.actions.push(Action::SetEswitchMode {
+                    pf: pci.to_owned(),
+                    mode: wanted_mode.to_owned(),
+                });
+            }
+            plan.actions.push(Action::SetNumVfs {
+                pf: pci.to_owned(),
+                num_vfs,
+            });
+        }
+        if let Some(mtu) = wanted.mtu.filter(|m| *m > status.mtu.unwrap_or(0)) {
+            plan.actions.push(Action::SetPfMtu {
+                pf: pci.to_owned(),
+                mtu: mtu.unsigned_abs(),
+            });
+        }
+    }
+    let groups = wanted.vf_groups.as_deref().unwrap_or_default();
+    let infiniband = status
+        .link_type
+        .as_deref()
+        .is_some_and(|t| t.eq_ignore_ascii_case("ib"));
+    for index in 0..num_vfs {
+        // VFs outside every group are left alone.
+        let Some(group) = group_of(groups, index) else {
+            continue;
+        };
+        let device_type = group.device_type.as_deref().unwrap_or("netdevice");
+        let observed = status
+            .vfs
+            .iter()
+            .flatten()
+            .find(|v| v.vf_id == i32::from(index));
+        let driver = if device_type == "netdevice" {
+            VfDriver::Default
+        } else {
+            VfDriver::Named(device_type.to_owned())
+        };
+        let bound_right =
+            observed
+                .and_then(|v| v.driver.as_deref())
+                .is_some_and(|d| match &driver {
+                    VfDriver::Default => !DPDK_DRIVERS.contains(&d),
+                    VfDriver::Named(name) => d == name,
+                });
+        if !bound_right {
+            plan.actions.push(Action::BindVf {
+                pf: pci.to_owned(),
+                index,
+                driver: driver.clone(),
+            });
+        }
+        if driver == VfDriver::Default {
+            if !infiniband {
+                plan.actions.push(Action::SetVfAdminMac {
+                    pf: pci.to_owned(),
+                    index,
+                });
+            }
+            if let Some(mtu) = group.mtu.filter(|m| *m > 0)
+                && observed.and_then(|v| v.mtu) != Some(mtu)
+            {
+                plan.actions.push(Action::SetVfMtu {
+                    pf: pci.to_owned(),
+                    index,
+                    mtu: mtu.unsigned_abs(),
+                });
+            }
+        }
+    }
+    if status.link_admin_state.as_deref() == Some("down") {
+        plan.actions.push(Action::SetPfUp { pf: pci.to_owned() });
+    }
+    plan.actions.push(Action::SaveRecord {
+        interface: wanted.clone(),
+    });
+    Ok(())
+}
+
+/// Kernel arguments the spec needs but the command line lacks.
+fn kernel_args(observed: Observed<'_>, spec: &SriovNetworkNodeStateSpec) -> Vec<String> {
+    let has = |arg: &str| observed.cmdline.iter().any(|a| a == arg);
+    let mut reasons = Vec::new();
+    let vfio = spec
+        .interfaces
+        .iter()
+        .flatten()
+        .flat_map(|i| i.vf_groups.iter().flatten())
+        .any(|g| g.device_type.as_deref() == Some("vfio-pci"));
+    if vfio && !has("intel_iommu=on") && !has("amd_iommu=on") {
+        reasons.push(
+            "kernel argument intel_iommu=on (or amd_iommu=on) is needed for vfio-pci VFs"
+                .to_owned(),
+        );
+    }
+    match spec.system.as_ref().and_then(|s| s.rdma_mode) {
+        Some(RdmaMode::Shared) if !has("ib_core.netns_mode=1") => {
+            reasons.push(
+                "kernel argument ib_core.netns_mode=1 is needed for rdmaMode shared".to_owned(),
+            );
+        }
+        Some(RdmaMode::Exclusive) if !has("ib_core.netns_mode=0") => {
+            reasons.push(
+                "kernel argument ib_core.netns_mode=0 is needed for rdmaMode exclusive".to_owned(),
+            );
+        }
+        _ => {}
+    }
+    reasons
+}
