@@ -51,7 +51,11 @@ pub enum VfDriver {
 
 /// One host action, in execution order.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(rename_all = "camelCase", rename_all_fields = "camelCase", tag = "action")]
+#[serde(
+    rename_all = "camelCase",
+    rename_all_fields = "camelCase",
+    tag = "action"
+)]
 pub enum Action {
     /// Set `sriov_numvfs` (0 first, then the count) and wait for the VFs.
     SetNumVfs {

@@ -29,6 +29,24 @@ pub enum Error {
         /// What was expected.
         expected: &'static str,
     },
+    /// The backend cannot do this operation (yet).
+    #[error("{op} is not supported by this backend: {target}")]
+    Unsupported {
+        /// The operation.
+        op: &'static str,
+        /// What it was for.
+        target: String,
+    },
+    /// The kernel refused an operation (the fake kernel model reports errors this way).
+    #[error("{op} {target}: {errno}")]
+    Kernel {
+        /// The operation.
+        op: &'static str,
+        /// Its target.
+        target: String,
+        /// The errno, as `std::io::Error` renders it.
+        errno: io::Error,
+    },
     /// A PCI device or link does not exist.
     #[error("{what} not found: {name}")]
     NotFound {
@@ -52,6 +70,7 @@ impl Error {
     pub fn errno(&self) -> Option<i32> {
         match self {
             Self::Io { source, .. } => source.raw_os_error(),
+            Self::Kernel { errno, .. } => errno.raw_os_error(),
             _ => None,
         }
     }

@@ -13,9 +13,13 @@
 //!   [`doctor`]: the checklist built on them;
 //! - [`fake`]: `FakeSysfs`, a temp-dir host root shaped like a real kernel's.
 //!
+//! - [`apply`]: executing a `sriov_core::plan::Plan`, resetting the PF on failure;
+//! - [`fake::FakeHost`]: an in-memory kernel model with the kernel's rules, call recording
+//!   and failure injection.
+//!
 //! **Not yet here** (the host-layer issue continues): the rtnetlink backend (VF settings,
-//! netns moves, alt-names from the kernel), `FakeHost` (an in-memory kernel model with
-//! failure injection), and applying a plan.
+//! e-switch mode, netns moves, alt-names from the kernel); on a real host those operations
+//! fail with `Error::Unsupported` until it lands.
 //!
 //! What it must not do: talk to the Kubernetes API or decide policy; decisions come from
 //! `sriov-core`, this crate only observes and acts.
@@ -24,6 +28,7 @@
 //! HostRoot (/ or /host) --SysfsHost--> discover --> NodeState.status
 //! ```
 
+pub mod apply;
 pub mod discover;
 pub mod doctor;
 pub mod error;

@@ -110,6 +110,53 @@ impl LinkSysfs for crate::pci::SysfsHost {
     }
 }
 
+/// Changing links. MTU and admin state go through sysfs on [`crate::SysfsHost`]; the
+/// PF-side VF settings and the e-switch mode need netlink/devlink, which the Linux backend
+/// does not have yet: there those calls fail with [`crate::Error::Unsupported`].
+pub trait LinkOps: Sync {
+    /// Sets an interface's MTU.
+    fn set_mtu(&self, ifname: &str, mtu: u32) -> Result<()>;
+    /// Brings an interface administratively up.
+    fn set_up(&self, ifname: &str) -> Result<()>;
+    /// Sets the administrative MAC of VF `vf` on PF netdev `pf`.
+    fn set_vf_mac(&self, pf: &str, vf: u16, mac: &str) -> Result<()>;
+    /// Sets the e-switch mode of the PF at `pci`.
+    fn set_eswitch_mode(&self, pci: &str, mode: &str) -> Result<()>;
+}
+
+impl LinkOps for crate::pci::SysfsHost {
+    fn set_mtu(&self, ifname: &str, mtu: u32) -> Result<()> {
+        sysfs::write(&self.root().class_net(ifname).join("mtu"), &mtu.to_string())
+    }
+
+    fn set_up(&self, ifname: &str) -> Result<()> {
+        let path = self.root().class_net(ifname).join("flags");
+        let flags = sysfs::read_trimmed(&path)?;
+        let flags = u32::from_str_radix(flags.trim_start_matches("0x"), 16).map_err(|_| {
+            crate::Error::Parse {
+                path: path.clone(),
+                content: flags,
+                expected: "hex interface flags",
+            }
+        })?;
+        sysfs::write(&path, &format!("{:#x}", flags | IFF_UP))
+    }
+
+    fn set_vf_mac(&self, pf: &str, vf: u16, _mac: &str) -> Result<()> {
+        Err(crate::Error::Unsupported {
+            op: "set VF administrative MAC (netlink)",
+            target: format!("{pf} VF {vf}"),
+        })
+    }
+
+    fn set_eswitch_mode(&self, pci: &str, _mode: &str) -> Result<()> {
+        Err(crate::Error::Unsupported {
+            op: "set e-switch mode (devlink)",
+            target: pci.to_owned(),
+        })
+    }
+}
+
 /// What netlink (or devlink) knows that sysfs does not. The Linux backend asks the kernel;
 /// tests use [`NoNetlink`] or a table.
 pub trait LinkQuery: Sync {

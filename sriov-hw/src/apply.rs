@@ -1,0 +1,243 @@
+//! Executing a [`Plan`] step by step (reference spec §6.6).
+//!
+//! `sriov_numvfs` is always written 0 first, then the count, and the VFs are waited for; VF
+//! drivers are bound by index once the VFs exist (`vfio-pci` needs an IOMMU group, and its
+//! absence is reported with the fix); PF MTUs are only raised. When a step fails, the PF it
+//! belongs to is reset (its VFs removed) unless it is externally managed, and the error
+//! names the step, the PF and the cause with its errno: nothing is left half-applied.
+
+use std::time::Duration;
+
+use sriov_core::ids::PciAddress;
+use sriov_core::plan::{Action, Plan, VfDriver};
+
+use crate::error::Error;
+use crate::link::LinkOps;
+use crate::pci::PciSysfs;
+use crate::store::PfStore;
+
+/// The host, as applying changes it.
+#[derive(Clone, Copy)]
+pub struct HostOps<'a> {
+    /// PCI functions.
+    pub pci: &'a dyn PciSysfs,
+    /// Link changes.
+    pub links: &'a dyn LinkOps,
+    /// The daemon's per-PF records.
+    pub store: &'a dyn PfStore,
+}
+
+/// How long to wait for the kernel to create VFs.
+#[derive(Debug, Clone, Copy)]
+pub struct Wait {
+    /// Checks before giving up.
+    pub attempts: u32,
+    /// Pause between checks.
+    pub interval: Duration,
+}
+
+impl Default for Wait {
+    /// Two minutes, as upstream waits.
+    fn default() -> Self {
+        Self {
+            attempts: 240,
+            interval: Duration::from_millis(500),
+        }
+    }
+}
+
+/// A failed step.
+#[derive(Debug, thiserror::Error)]
+#[error("{step}: {source}{}", reset.as_ref().map(|r| format!(" (resetting the PF failed too: {r})")).unwrap_or_default())]
+pub struct ApplyError {
+    /// The step, as the plan prints it.
+    pub step: String,
+    /// What failed.
+    #[source]
+    pub source: Error,
+    /// When resetting the PF after the failure failed as well.
+    pub reset: Option<Box<Error>>,
+}
+
+fn parse(pf: &str) -> Result<PciAddress, Error> {
+    pf.parse().map_err(|_| Error::NotFound {
+        what: "PCI device",
+        name: pf.to_owned(),
+    })
+}
+
+fn pf_netdev(host: HostOps<'_>, pf: &PciAddress) -> Result<String, Error> {
+    host.pci
+        .device(pf)?
+        .netdevs
+        .into_iter()
+        .next()
+        .ok_or_else(|| Error::NotFound {
+            what: "network interface of PF",
+            name: pf.to_string(),
+        })
+}
+
+fn vf_address(host: HostOps<'_>, pf: &PciAddress, index: u16) -> Result<PciAddress, Error> {
+    host.pci
+        .device(pf)?
+        .virtfns
+        .into_iter()
+        .find(|(i, _)| *i == index)
+        .map(|(_, a)| a)
+        .ok_or_else(|| Error::NotFound {
+            what: "VF",
+            name: format!("{pf} VF {index}"),
+        })
+}
+
+const DPDK_DRIVERS: [&str; 3] = ["vfio-pci", "uio_pci_generic", "igb_uio"];
+
+fn step(host: HostOps<'_>, action: &Action, wait: Wait) -> Result<(), Error> {
+    match action {
+        Action::SetNumVfs { pf, num_vfs } => {
+            let pf = parse(pf)?;
+            if host.pci.device(&pf)?.num_vfs.unwrap_or(0) != 0 {
+                host.pci.set_num_vfs(&pf, 0)?;
+            }
+            if *num_vfs > 0 {
+                host.pci.set_num_vfs(&pf, *num_vfs)?;
+                for attempt in 0..wait.attempts.max(1) {
+                    if host.pci.device(&pf)?.virtfns.len() == usize::from(*num_vfs) {
+                        return Ok(());
+                    }
+                    if attempt + 1 < wait.attempts {
+                        std::thread::sleep(wait.interval);
+                    }
+                }
+                return Err(Error::NotFound {
+                    what: "VFs after writing sriov_numvfs",
+                    name: format!("{num_vfs} on {pf}"),
+                });
+            }
+            Ok(())
+        }
+        Action::SetEswitchMode { pf, mode } => host.links.set_eswitch_mode(pf, mode),
+        Action::SetPfMtu { pf, mtu } => {
+            let pf = parse(pf)?;
+            host.links.set_mtu(&pf_netdev(host, &pf)?, *mtu)
+        }
+        Action::BindVf { pf, index, driver } => {
+            let pf = parse(pf)?;
+            let vf = vf_address(host, &pf, *index)?;
+            let current = host.pci.vf(&vf)?.driver;
+            match driver {
+                VfDriver::Default => {
+                    if current
+                        .as_deref()
+                        .is_some_and(|d| !DPDK_DRIVERS.contains(&d))
+                    {
+                        return Ok(());
+                    }
+                    host.pci.unbind(&vf)?;
+                    host.pci.bind_default(&vf)
+                }
+                VfDriver::Named(name) => {
+                    if current.as_deref() == Some(name.as_str()) {
+                        return Ok(());
+                    }
+                    if name == "vfio-pci" && host.pci.device(&vf)?.iommu_group.is_none() {
+                        return Err(Error::NotFound {
+                            what: "IOMMU group",
+                            name: format!(
+                                "IOMMU is not enabled (no iommu_group for {vf}): enable VT-d/AMD-Vi in firmware and add intel_iommu=on/amd_iommu=on"
+                            ),
+                        });
+                    }
+                    host.pci.unbind(&vf)?;
+                    host.pci.bind(&vf, name)
+                }
+            }
+        }
+        Action::SetVfAdminMac { pf, index } => {
+            let pf = parse(pf)?;
+            let vf = vf_address(host, &pf, *index)?;
+            let mac = host
+                .pci
+                .vf(&vf)?
+                .netdev
+                .and_then(|n| n.address)
+                .ok_or_else(|| Error::NotFound {
+                    what: "netdev MAC of VF",
+                    name: vf.to_string(),
+                })?;
+            host.links.set_vf_mac(&pf_netdev(host, &pf)?, *index, &mac)
+        }
+        Action::SetVfMtu { pf, index, mtu } => {
+            let pf = parse(pf)?;
+            let vf = vf_address(host, &pf, *index)?;
+            let netdev = host.pci.vf(&vf)?.netdev.ok_or_else(|| Error::NotFound {
+                what: "netdev of VF",
+                name: vf.to_string(),
+            })?;
+            host.links.set_mtu(&netdev.name, *mtu)
+        }
+        Action::SetPfUp { pf } => {
+            let pf = parse(pf)?;
+            host.links.set_up(&pf_netdev(host, &pf)?)
+        }
+        Action::SaveRecord { interface } => host.store.save(interface),
+        Action::ResetPf { pf, mtu } => reset(host, pf, *mtu),
+        Action::RemoveRecord { pf } => host.store.remove(pf),
+    }
+}
+
+fn reset(host: HostOps<'_>, pf: &str, mtu: u32) -> Result<(), Error> {
+    let address = parse(pf)?;
+    if host.pci.device(&address)?.num_vfs.unwrap_or(0) != 0 {
+        host.pci.set_num_vfs(&address, 0)?;
+    }
+    host.links.set_mtu(&pf_netdev(host, &address)?, mtu)
+}
+
+/// The PF an action belongs to.
+fn pf_of(action: &Action) -> Option<&str> {
+    match action {
+        Action::SetNumVfs { pf, .. }
+        | Action::SetEswitchMode { pf, .. }
+        | Action::SetPfMtu { pf, .. }
+        | Action::BindVf { pf, .. }
+        | Action::SetVfAdminMac { pf, .. }
+        | Action::SetVfMtu { pf, .. }
+        | Action::SetPfUp { pf }
+        | Action::ResetPf { pf, .. }
+        | Action::RemoveRecord { pf } => Some(pf),
+        Action::SaveRecord { interface } => Some(&interface.pci_address),
+    }
+}
+
+/// Runs every action of `plan` in order. On the first failure, the failing action's PF is
+/// reset (VFs removed), unless the plan records it as externally managed, and the error is
+/// returned.
+pub fn apply(host: HostOps<'_>, plan: &Plan, wait: Wait) -> Result<(), Box<ApplyError>> {
+    for action in &plan.actions {
+        if let Err(source) = step(host, action, wait) {
+            let external = plan.actions.iter().any(|a| {
+                matches!(a, Action::SaveRecord { interface } if Some(interface.pci_address.as_str()) == pf_of(action) && interface.externally_managed == Some(true))
+            });
+            let reset = match pf_of(action) {
+                Some(pf) if !external => parse(pf)
+                    .and_then(|a| {
+                        if host.pci.device(&a)?.num_vfs.unwrap_or(0) != 0 {
+                            host.pci.set_num_vfs(&a, 0)
+                        } else {
+                            Ok(())
+                        }
+                    })
+                    .err(),
+                _ => None,
+            };
+            return Err(Box::new(ApplyError {
+                step: action.to_string(),
+                source,
+                reset: reset.map(Box::new),
+            }));
+        }
+    }
+    Ok(())
+}

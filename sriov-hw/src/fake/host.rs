@@ -1,0 +1,517 @@
+//! `FakeHost`: an in-memory kernel model with the kernel's rules, call recording and failure
+//! injection, implementing every host trait so discovery, planning and applying can be
+//! tested without a tree on disk.
+//!
+//! Rules modelled: writing `sriov_numvfs` creates VFs (bound to the model's VF driver, with
+//! netdevs) or removes them; changing it between two non-zero values is `EBUSY`; more than
+//! `sriov_totalvfs` is `ERANGE`; unbinding removes the netdev; binding `vfio-pci` needs an
+//! IOMMU group (`EINVAL` otherwise); binding a kernel driver creates the netdev again.
+
+use std::collections::BTreeMap;
+use std::io;
+use std::sync::Mutex;
+
+use sriov_core::api::Interface;
+use sriov_core::ids::PciAddress;
+
+use super::Nic;
+use crate::error::{Error, Result};
+use crate::link::{LinkAttrs, LinkLayer, LinkOps, LinkQuery, LinkSysfs};
+use crate::pci::{PciDevice, PciSysfs, VfFunction, VfNetdev};
+use crate::store::PfStore;
+
+const DPDK_DRIVERS: [&str; 3] = ["vfio-pci", "uio_pci_generic", "igb_uio"];
+
+#[derive(Debug, Clone)]
+struct Function {
+    nic: Nic,
+    is_vf: bool,
+    physfn: Option<PciAddress>,
+    driver: Option<String>,
+    iommu_group: Option<u32>,
+    total_vfs: u16,
+    vfs: Vec<PciAddress>,
+    netdev: Option<String>,
+    netdev_base: String,
+}
+
+#[derive(Debug, Clone)]
+struct Link {
+    mtu: u32,
+    mac: String,
+    up: bool,
+    speed: Option<i64>,
+    vf_macs: BTreeMap<u16, String>,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    functions: BTreeMap<PciAddress, Function>,
+    links: BTreeMap<String, Link>,
+    eswitch: BTreeMap<String, String>,
+    records: BTreeMap<String, Interface>,
+    calls: Vec<String>,
+    failures: BTreeMap<String, i32>,
+    next_group: u32,
+}
+
+/// The in-memory kernel model.
+#[derive(Debug, Default)]
+pub struct FakeHost {
+    state: Mutex<State>,
+}
+
+fn kernel(op: &'static str, target: impl Into<String>, errno: i32) -> Error {
+    Error::Kernel {
+        op,
+        target: target.into(),
+        errno: io::Error::from_raw_os_error(errno),
+    }
+}
+
+fn vf_address(pf: &PciAddress, index: u16) -> Option<PciAddress> {
+    let bus = pf.bus().checked_add(1)?.checked_add(pf.function())?;
+    PciAddress::new(
+        pf.domain(),
+        bus,
+        u8::try_from(index / 8).ok()?,
+        (index % 8) as u8,
+    )
+}
+
+impl FakeHost {
+    /// An empty host.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Adds a PF of model `nic` named `name`, with `num_vfs` VFs already created.
+    pub fn add_pf(&self, address: &str, nic: Nic, name: &str, num_vfs: u16) -> Result<PciAddress> {
+        let pf: PciAddress = address
+            .parse()
+            .map_err(|_| kernel("add PF", address, libc::EINVAL))?;
+        {
+            let mut state = self.lock();
+            state.next_group += 1;
+            let group = state.next_group;
+            state.functions.insert(
+                pf,
+                Function {
+                    nic,
+                    is_vf: false,
+                    physfn: None,
+                    driver: Some(nic.pf_driver.to_owned()),
+                    iommu_group: Some(group),
+                    total_vfs: nic.total_vfs,
+                    vfs: Vec::new(),
+                    netdev: Some(name.to_owned()),
+                    netdev_base: name.to_owned(),
+                },
+            );
+            state.links.insert(
+                name.to_owned(),
+                Link {
+                    mtu: 1500,
+                    mac: format!("02:00:00:{:02x}:{:02x}:ff", pf.bus(), pf.function()),
+                    up: true,
+                    speed: Some(i64::from(nic.speed_mbps)),
+                    vf_macs: BTreeMap::new(),
+                },
+            );
+        }
+        if num_vfs > 0 {
+            self.set_num_vfs(&pf, num_vfs)?;
+        }
+        self.lock().calls.clear();
+        Ok(pf)
+    }
+
+    /// Makes the next call whose log line starts with `prefix` fail with `errno`.
+    pub fn fail_next(&self, prefix: &str, errno: i32) {
+        self.lock().failures.insert(prefix.to_owned(), errno);
+    }
+
+    /// Removes a function's IOMMU group (IOMMU off).
+    pub fn remove_iommu_group(&self, address: &PciAddress) {
+        if let Some(f) = self.lock().functions.get_mut(address) {
+            f.iommu_group = None;
+        }
+    }
+
+    /// Sets a link's MTU behind the operator's back.
+    pub fn set_link_mtu(&self, ifname: &str, mtu: u32) {
+        if let Some(l) = self.lock().links.get_mut(ifname) {
+            l.mtu = mtu;
+        }
+    }
+
+    /// Every mutating call so far, one line each (`set_num_vfs 0000:81:00.0 4`).
+    pub fn calls(&self) -> Vec<String> {
+        self.lock().calls.clone()
+    }
+
+    /// The administrative MAC of VF `vf` on PF netdev `pf`.
+    pub fn vf_admin_mac(&self, pf: &str, vf: u16) -> Option<String> {
+        self.lock().links.get(pf)?.vf_macs.get(&vf).cloned()
+    }
+
+    /// Records a call, or fails it when a failure was injected for it.
+    fn call(state: &mut State, line: String, op: &'static str, target: &str) -> Result<()> {
+        let hit = state
+            .failures
+            .keys()
+            .find(|p| line.starts_with(p.as_str()))
+            .cloned();
+        if let Some(prefix) = hit {
+            let errno = state.failures.remove(&prefix).unwrap_or(libc::EIO);
+            return Err(kernel(op, target, errno));
+        }
+        state.calls.push(line);
+        Ok(())
+    }
+
+    fn attach_netdev(state: &mut State, address: &PciAddress) {
+        let Some(f) = state.functions.get_mut(address) else {
+            return;
+        };
+        let name = f.netdev_base.clone();
+        f.netdev = Some(name.clone());
+        let mac = format!(
+            "02:00:{:02x}:{:02x}:{:02x}:{:02x}",
+            address.bus(),
+            address.device(),
+            address.function(),
+            0x10
+        );
+        state.links.entry(name).or_insert(Link {
+            mtu: 1500,
+            mac,
+            up: true,
+            speed: None,
+            vf_macs: BTreeMap::new(),
+        });
+    }
+
+    fn detach_netdev(state: &mut State, address: &PciAddress) {
+        if let Some(name) = state
+            .functions
+            .get_mut(address)
+            .and_then(|f| f.netdev.take())
+        {
+            state.links.remove(&name);
+        }
+    }
+
+    fn function<'a>(state: &'a State, address: &PciAddress) -> Result<&'a Function> {
+        state.functions.get(address).ok_or_else(|| Error::NotFound {
+            what: "PCI device",
+            name: address.to_string(),
+        })
+    }
+}
+
+impl PciSysfs for FakeHost {
+    fn list(&self) -> Result<Vec<PciAddress>> {
+        Ok(self.lock().functions.keys().copied().collect())
+    }
+
+    fn device(&self, address: &PciAddress) -> Result<PciDevice> {
+        let state = self.lock();
+        let f = Self::function(&state, address)?;
+        Ok(PciDevice {
+            address: *address,
+            vendor: f.nic.vendor.to_owned(),
+            device: if f.is_vf {
+                f.nic.vf_device
+            } else {
+                f.nic.pf_device
+            }
+            .to_owned(),
+            class: crate::pci::CLASS_NETWORK,
+            driver: f.driver.clone(),
+            driver_override: None,
+            numa_node: Some(0),
+            iommu_group: f.iommu_group,
+            physfn: f.physfn,
+            total_vfs: (!f.is_vf).then_some(f.total_vfs),
+            num_vfs: (!f.is_vf).then(|| u16::try_from(f.vfs.len()).unwrap_or(u16::MAX)),
+            virtfns: f
+                .vfs
+                .iter()
+                .enumerate()
+                .map(|(i, a)| (u16::try_from(i).unwrap_or(u16::MAX), *a))
+                .collect(),
+            netdevs: f.netdev.iter().cloned().collect(),
+            rdma_devices: Vec::new(),
+        })
+    }
+
+    fn physfn(&self, address: &PciAddress) -> Result<Option<PciAddress>> {
+        Ok(Self::function(&self.lock(), address)?.physfn)
+    }
+
+    fn ids(&self, address: &PciAddress) -> Result<(String, String)> {
+        let d = self.device(address)?;
+        Ok((d.vendor, d.device))
+    }
+
+    fn vf(&self, address: &PciAddress) -> Result<VfFunction> {
+        let state = self.lock();
+        let f = Self::function(&state, address)?;
+        let netdev = f.netdev.as_ref().map(|name| {
+            let link = state.links.get(name);
+            VfNetdev {
+                name: name.clone(),
+                mtu: link.map(|l| l.mtu),
+                address: link.map(|l| l.mac.clone()),
+            }
+        });
+        Ok(VfFunction {
+            address: *address,
+            driver: f.driver.clone(),
+            netdev,
+        })
+    }
+
+    fn set_num_vfs(&self, pf: &PciAddress, num_vfs: u16) -> Result<()> {
+        let mut state = self.lock();
+        let target = pf.to_string();
+        Self::call(
+            &mut state,
+            format!("set_num_vfs {pf} {num_vfs}"),
+            "write sriov_numvfs",
+            &target,
+        )?;
+        let f = Self::function(&state, pf)?.clone();
+        let current = u16::try_from(f.vfs.len()).unwrap_or(u16::MAX);
+        if current != 0 && num_vfs != 0 && current != num_vfs {
+            return Err(kernel("write sriov_numvfs", target, libc::EBUSY));
+        }
+        if num_vfs > f.total_vfs {
+            return Err(kernel("write sriov_numvfs", target, libc::ERANGE));
+        }
+        if num_vfs == 0 {
+            for vf in &f.vfs {
+                Self::detach_netdev(&mut state, vf);
+                state.functions.remove(vf);
+            }
+            if let Some(pf) = state.functions.get_mut(pf) {
+                pf.vfs.clear();
+            }
+            return Ok(());
+        }
+        if current == num_vfs {
+            return Ok(());
+        }
+        let mut vfs = Vec::new();
+        for i in 0..num_vfs {
+            let address = vf_address(pf, i)
+                .ok_or_else(|| kernel("write sriov_numvfs", pf.to_string(), libc::ENOSPC))?;
+            state.next_group += 1;
+            let group = f.iommu_group.map(|_| state.next_group);
+            state.functions.insert(
+                address,
+                Function {
+                    nic: f.nic,
+                    is_vf: true,
+                    physfn: Some(*pf),
+                    driver: Some(f.nic.vf_driver.to_owned()),
+                    iommu_group: group,
+                    total_vfs: 0,
+                    vfs: Vec::new(),
+                    netdev: None,
+                    netdev_base: format!("{}v{i}", f.netdev_base),
+                },
+            );
+            Self::attach_netdev(&mut state, &address);
+            vfs.push(address);
+        }
+        if let Some(pf) = state.functions.get_mut(pf) {
+            pf.vfs = vfs;
+        }
+        Ok(())
+    }
+
+    fn unbind(&self, address: &PciAddress) -> Result<()> {
+        let mut state = self.lock();
+        Self::call(
+            &mut state,
+            format!("unbind {address}"),
+            "unbind",
+            &address.to_string(),
+        )?;
+        Self::detach_netdev(&mut state, address);
+        if let Some(f) = state.functions.get_mut(address) {
+            f.driver = None;
+        }
+        Ok(())
+    }
+
+    fn bind(&self, address: &PciAddress, driver: &str) -> Result<()> {
+        let mut state = self.lock();
+        Self::call(
+            &mut state,
+            format!("bind {address} {driver}"),
+            "bind",
+            &address.to_string(),
+        )?;
+        let f = Self::function(&state, address)?;
+        if f.driver.is_some() {
+            return Err(kernel("bind", address.to_string(), libc::EBUSY));
+        }
+        if driver == "vfio-pci" && f.iommu_group.is_none() {
+            return Err(kernel("bind vfio-pci", address.to_string(), libc::EINVAL));
+        }
+        if let Some(f) = state.functions.get_mut(address) {
+            f.driver = Some(driver.to_owned());
+        }
+        if !DPDK_DRIVERS.contains(&driver) {
+            Self::attach_netdev(&mut state, address);
+        }
+        Ok(())
+    }
+
+    fn bind_default(&self, address: &PciAddress) -> Result<()> {
+        let driver = Self::function(&self.lock(), address)?.nic.vf_driver;
+        self.bind(address, driver)
+    }
+}
+
+impl LinkSysfs for FakeHost {
+    fn link_attrs(&self, name: &str) -> Result<LinkAttrs> {
+        let state = self.lock();
+        let link = state.links.get(name).ok_or_else(|| Error::NotFound {
+            what: "network interface",
+            name: name.to_owned(),
+        })?;
+        Ok(LinkAttrs {
+            name: name.to_owned(),
+            mtu: Some(link.mtu),
+            address: Some(link.mac.clone()),
+            admin_up: link.up,
+            operstate: Some(if link.up { "up" } else { "down" }.to_owned()),
+            speed_mbps: link.speed.filter(|_| link.up),
+            layer: Some(LinkLayer::Ethernet),
+            phys_port_name: None,
+            phys_switch_id: None,
+        })
+    }
+
+    fn link_names(&self) -> Result<Vec<String>> {
+        Ok(self.lock().links.keys().cloned().collect())
+    }
+}
+
+impl LinkOps for FakeHost {
+    fn set_mtu(&self, ifname: &str, mtu: u32) -> Result<()> {
+        let mut state = self.lock();
+        Self::call(
+            &mut state,
+            format!("set_mtu {ifname} {mtu}"),
+            "set MTU",
+            ifname,
+        )?;
+        let link = state
+            .links
+            .get_mut(ifname)
+            .ok_or_else(|| kernel("set MTU", ifname, libc::ENODEV))?;
+        link.mtu = mtu;
+        Ok(())
+    }
+
+    fn set_up(&self, ifname: &str) -> Result<()> {
+        let mut state = self.lock();
+        Self::call(
+            &mut state,
+            format!("set_up {ifname}"),
+            "set link up",
+            ifname,
+        )?;
+        let link = state
+            .links
+            .get_mut(ifname)
+            .ok_or_else(|| kernel("set link up", ifname, libc::ENODEV))?;
+        link.up = true;
+        Ok(())
+    }
+
+    fn set_vf_mac(&self, pf: &str, vf: u16, mac: &str) -> Result<()> {
+        let mut state = self.lock();
+        Self::call(
+            &mut state,
+            format!("set_vf_mac {pf} {vf} {mac}"),
+            "set VF MAC",
+            pf,
+        )?;
+        let link = state
+            .links
+            .get_mut(pf)
+            .ok_or_else(|| kernel("set VF MAC", pf, libc::ENODEV))?;
+        link.vf_macs.insert(vf, mac.to_owned());
+        Ok(())
+    }
+
+    fn set_eswitch_mode(&self, pci: &str, mode: &str) -> Result<()> {
+        let mut state = self.lock();
+        Self::call(
+            &mut state,
+            format!("set_eswitch_mode {pci} {mode}"),
+            "set e-switch mode",
+            pci,
+        )?;
+        state.eswitch.insert(pci.to_owned(), mode.to_owned());
+        Ok(())
+    }
+}
+
+impl LinkQuery for FakeHost {
+    fn alt_names(&self, _ifname: &str) -> Vec<String> {
+        Vec::new()
+    }
+
+    fn eswitch_mode(&self, pf: &str) -> Option<String> {
+        let state = self.lock();
+        let pci = state
+            .functions
+            .iter()
+            .find(|(_, f)| f.netdev.as_deref() == Some(pf))
+            .map(|(a, _)| a.to_string())?;
+        state.eswitch.get(&pci).cloned()
+    }
+}
+
+impl PfStore for FakeHost {
+    fn load(&self, pci: &str) -> Result<Option<Interface>> {
+        Ok(self.lock().records.get(pci).cloned())
+    }
+
+    fn save(&self, interface: &Interface) -> Result<()> {
+        let mut state = self.lock();
+        Self::call(
+            &mut state,
+            format!("save_record {}", interface.pci_address),
+            "save record",
+            &interface.pci_address,
+        )?;
+        state
+            .records
+            .insert(interface.pci_address.clone(), interface.clone());
+        Ok(())
+    }
+
+    fn remove(&self, pci: &str) -> Result<()> {
+        let mut state = self.lock();
+        Self::call(
+            &mut state,
+            format!("remove_record {pci}"),
+            "remove record",
+            pci,
+        )?;
+        state.records.remove(pci);
+        Ok(())
+    }
+}

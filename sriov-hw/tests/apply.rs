@@ -1,0 +1,276 @@
+//! Applying plans on the in-memory kernel model: order, rollback, idempotence, convergence.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use proptest::prelude::*;
+use sriov_core::api::{Interface, InterfaceExt, SriovNetworkNodeStateSpec, VfGroup};
+use sriov_core::nic::SupportedNics;
+use sriov_core::plan::{self, Disruption, Observed, Plan};
+use sriov_hw::apply::{self, HostOps, Wait};
+use sriov_hw::discover::{self, HostView, Options};
+use sriov_hw::fake::{FakeHost, presets};
+use sriov_hw::store::PfStore;
+
+const PF: &str = "0000:81:00.0";
+const NO_WAIT: Wait = Wait {
+    attempts: 1,
+    interval: Duration::ZERO,
+};
+
+fn status(host: &FakeHost) -> Vec<InterfaceExt> {
+    let nics = SupportedNics::default();
+    discover::discover(
+        HostView {
+            pci: host,
+            links: host,
+            netlink: host,
+            store: host,
+        },
+        Options {
+            nics: &nics,
+            dev_mode: false,
+        },
+    )
+    .expect("discovers")
+}
+
+fn plan_for(host: &FakeHost, spec: &SriovNetworkNodeStateSpec) -> Plan {
+    let interfaces = status(host);
+    let mut records = BTreeMap::new();
+    for iface in &interfaces {
+        if let Some(r) = host.load(&iface.pci_address).expect("record readable") {
+            records.insert(iface.pci_address.clone(), r);
+        }
+    }
+    let cmdline = vec!["intel_iommu=on".to_owned(), "iommu=pt".to_owned()];
+    plan::plan(
+        Observed {
+            interfaces: &interfaces,
+            records: &records,
+            cmdline: &cmdline,
+        },
+        spec,
+    )
+    .expect("plans")
+}
+
+fn ops(host: &FakeHost) -> HostOps<'_> {
+    HostOps {
+        pci: host,
+        links: host,
+        store: host,
+    }
+}
+
+fn group(range: &str, device_type: &str, mtu: Option<i32>) -> VfGroup {
+    VfGroup {
+        resource_name: Some(format!("r{range}")),
+        device_type: Some(device_type.into()),
+        vf_range: Some(range.into()),
+        policy_name: Some("p".into()),
+        mtu,
+        ..Default::default()
+    }
+}
+
+fn spec(
+    pf: &str,
+    num_vfs: i32,
+    mtu: Option<i32>,
+    groups: Vec<VfGroup>,
+) -> SriovNetworkNodeStateSpec {
+    SriovNetworkNodeStateSpec {
+        interfaces: Some(vec![Interface {
+            pci_address: pf.into(),
+            num_vfs: Some(num_vfs),
+            mtu,
+            vf_groups: Some(groups),
+            ..Default::default()
+        }]),
+        ..Default::default()
+    }
+}
+
+#[test]
+fn a_partitioned_pf_is_configured_and_a_second_plan_is_empty() {
+    let host = FakeHost::new();
+    host.add_pf(PF, presets::INTEL_E810_CQDA2, "ens801f0", 0)
+        .unwrap();
+    let wanted = spec(
+        PF,
+        4,
+        Some(9000),
+        vec![
+            group("0-1", "netdevice", Some(9000)),
+            group("2-3", "vfio-pci", None),
+        ],
+    );
+    let plan = plan_for(&host, &wanted);
+    apply::apply(ops(&host), &plan, NO_WAIT).unwrap();
+    let after = status(&host);
+    let vfs = after[0].vfs.as_ref().unwrap();
+    let drivers: Vec<_> = vfs.iter().map(|v| v.driver.as_deref().unwrap()).collect();
+    assert_eq!(drivers, ["iavf", "iavf", "vfio-pci", "vfio-pci"]);
+    assert_eq!((after[0].mtu, vfs[0].mtu), (Some(9000), Some(9000)));
+    assert!(
+        host.vf_admin_mac("ens801f0", 1).is_some(),
+        "kernel VFs get their MAC pinned"
+    );
+    assert!(
+        plan_for(&host, &wanted).is_empty(),
+        "{:?}",
+        plan_for(&host, &wanted)
+    );
+}
+
+#[test]
+fn changing_the_vf_count_writes_zero_first_and_never_lowers_the_pf_mtu() {
+    let host = FakeHost::new();
+    host.add_pf(PF, presets::INTEL_E810_CQDA2, "ens801f0", 2)
+        .unwrap();
+    host.set_link_mtu("ens801f0", 9000);
+    let wanted = spec(PF, 4, Some(1500), vec![group("0-3", "netdevice", None)]);
+    let plan = plan_for(&host, &wanted);
+    assert_eq!(plan.disruption, Disruption::Drain);
+    apply::apply(ops(&host), &plan, NO_WAIT).unwrap();
+    let calls = host.calls();
+    assert_eq!(
+        calls[..2],
+        [format!("set_num_vfs {PF} 0"), format!("set_num_vfs {PF} 4")]
+    );
+    assert!(
+        !calls.iter().any(|c| c.starts_with("set_mtu ens801f0")),
+        "{calls:?}"
+    );
+    assert_eq!(status(&host)[0].mtu, Some(9000));
+}
+
+#[test]
+fn vfio_without_an_iommu_fails_with_the_fix_and_resets_the_pf() {
+    let host = FakeHost::new();
+    let pf = host
+        .add_pf(PF, presets::INTEL_E810_CQDA2, "ens801f0", 0)
+        .unwrap();
+    let wanted = spec(PF, 2, None, vec![group("0-1", "vfio-pci", None)]);
+    let plan = plan_for(&host, &wanted);
+    // VFs created by the plan inherit "no IOMMU" from their PF.
+    host.remove_iommu_group(&pf);
+    let err = apply::apply(ops(&host), &plan, NO_WAIT).unwrap_err();
+    let text = err.to_string();
+    assert!(
+        text.starts_with("0000:81:00.0 VF 0: bind vfio-pci: "),
+        "{text}"
+    );
+    assert!(text.contains("IOMMU is not enabled (no iommu_group for 0000:82:00.0): enable VT-d/AMD-Vi in firmware and add intel_iommu=on/amd_iommu=on"), "{text}");
+    assert_eq!(status(&host)[0].num_vfs, Some(0), "the PF was reset");
+    assert_eq!(
+        host.load(PF).unwrap(),
+        None,
+        "no record of a failed configuration"
+    );
+}
+
+#[test]
+fn an_injected_kernel_error_names_the_step_and_errno_and_rolls_back() {
+    let host = FakeHost::new();
+    host.add_pf(PF, presets::INTEL_E810_CQDA2, "ens801f0", 0)
+        .unwrap();
+    host.fail_next("set_mtu ens801f0v1", libc::EINVAL);
+    let wanted = spec(PF, 2, None, vec![group("0-1", "netdevice", Some(9000))]);
+    let err = apply::apply(ops(&host), &plan_for(&host, &wanted), NO_WAIT).unwrap_err();
+    assert_eq!(err.source.errno(), Some(libc::EINVAL));
+    assert!(
+        err.to_string()
+            .starts_with("0000:81:00.0 VF 1: set MTU 9000: set MTU ens801f0v1: Invalid argument"),
+        "{err}"
+    );
+    assert_eq!(status(&host)[0].num_vfs, Some(0));
+}
+
+#[test]
+fn the_kernel_model_refuses_what_the_kernel_refuses() {
+    use sriov_hw::pci::PciSysfs;
+    let host = FakeHost::new();
+    let pf = host.add_pf(PF, presets::INTEL_X710, "ens1f0", 2).unwrap();
+    assert_eq!(
+        host.set_num_vfs(&pf, 4).unwrap_err().errno(),
+        Some(libc::EBUSY)
+    );
+    assert_eq!(
+        host.set_num_vfs(&pf, 0)
+            .map(|()| host.set_num_vfs(&pf, 65))
+            .unwrap()
+            .unwrap_err()
+            .errno(),
+        Some(libc::ERANGE)
+    );
+    host.set_num_vfs(&pf, 1).unwrap();
+    let vf = host.device(&pf).unwrap().virtfns[0].1;
+    assert!(host.vf(&vf).unwrap().netdev.is_some());
+    host.unbind(&vf).unwrap();
+    assert_eq!(
+        host.vf(&vf).unwrap().netdev,
+        None,
+        "unbinding removes the netdev"
+    );
+    assert_eq!(
+        host.bind(&vf, "vfio-pci")
+            .map(|()| host.bind(&vf, "iavf"))
+            .unwrap()
+            .unwrap_err()
+            .errno(),
+        Some(libc::EBUSY)
+    );
+}
+
+#[test]
+fn removing_the_spec_resets_only_what_the_daemon_made() {
+    let host = FakeHost::new();
+    host.add_pf(PF, presets::INTEL_E810_CQDA2, "ens801f0", 0)
+        .unwrap();
+    host.add_pf("0000:81:00.1", presets::INTEL_E810_CQDA2, "ens801f1", 3)
+        .unwrap();
+    let wanted = spec(PF, 2, None, vec![group("0-1", "netdevice", None)]);
+    apply::apply(ops(&host), &plan_for(&host, &wanted), NO_WAIT).unwrap();
+    let empty = SriovNetworkNodeStateSpec::default();
+    apply::apply(ops(&host), &plan_for(&host, &empty), NO_WAIT).unwrap();
+    let after = status(&host);
+    assert_eq!(
+        (after[0].num_vfs, after[1].num_vfs),
+        (Some(0), Some(3)),
+        "the PF nobody configured keeps its VFs"
+    );
+    assert!(plan_for(&host, &empty).is_empty());
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+    #[test]
+    fn planning_again_after_applying_finds_nothing_to_do(
+        initial in 0u16..8,
+        num_vfs in 0i32..12,
+        split in 0i32..12,
+        first_vfio in any::<bool>(),
+        vf_mtu in proptest::option::of(prop_oneof![Just(1500), Just(9000)]),
+        pf_mtu in proptest::option::of(prop_oneof![Just(1000), Just(9000)]),
+    ) {
+        let host = FakeHost::new();
+        host.add_pf(PF, presets::INTEL_E810_CQDA2, "ens801f0", initial).unwrap();
+        let mut groups = Vec::new();
+        if num_vfs > 0 {
+            let split = split.min(num_vfs - 1);
+            let (a, b) = if first_vfio { ("vfio-pci", "netdevice") } else { ("netdevice", "vfio-pci") };
+            groups.push(group(&format!("0-{split}"), a, if a == "netdevice" { vf_mtu } else { None }));
+            if split + 1 < num_vfs {
+                groups.push(group(&format!("{}-{}", split + 1, num_vfs - 1), b, if b == "netdevice" { vf_mtu } else { None }));
+            }
+        }
+        let wanted = spec(PF, num_vfs, pf_mtu, groups);
+        let first = plan_for(&host, &wanted);
+        apply::apply(ops(&host), &first, NO_WAIT).unwrap();
+        let second = plan_for(&host, &wanted);
+        prop_assert!(second.is_empty(), "first {:?}\nsecond {:?}", first.actions, second);
+    }
+}
