@@ -35,6 +35,7 @@ pub mod error;
 pub mod fake;
 pub mod kernel;
 pub mod link;
+pub mod netlink;
 pub mod pci;
 pub mod root;
 pub mod store;

@@ -1,0 +1,159 @@
+//! The rtnetlink client against the real kernel, in network namespaces the tests create
+//! (veth pairs stand in for VF netdevs), and the VF attributes by encoding and decoding.
+//!
+//! Tests needing root print a loud skip without it, and fail instead when
+//! `SRIOV_REQUIRE_PRIVILEGED=1` (as CI sets).
+
+use std::fs::File;
+
+use netlink_packet_core::{NetlinkHeader, NetlinkMessage, NetlinkPayload};
+use netlink_packet_route::RouteNetlinkMessage;
+use netlink_packet_route::link::{LinkAttribute, LinkMessage, LinkVfInfo};
+use sriov_hw::netlink::{self, Netlink, VfSettings};
+
+fn privileged(test: &str) -> bool {
+    if nix::unistd::geteuid().is_root() {
+        return true;
+    }
+    assert!(
+        std::env::var_os("SRIOV_REQUIRE_PRIVILEGED").is_none_or(|v| v != "1"),
+        "{test} needs root (SRIOV_REQUIRE_PRIVILEGED=1 is set)"
+    );
+    eprintln!("\n*** SKIPPED {test}: needs root to create network namespaces ***\n");
+    false
+}
+
+/// A new network namespace, kept alive by the returned file; the process stays where it is.
+fn new_netns() -> File {
+    std::thread::spawn(|| {
+        nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNET).expect("unshare(CLONE_NEWNET)");
+        File::open("/proc/thread-self/ns/net").expect("open the new netns")
+    })
+    .join()
+    .expect("netns thread")
+}
+
+fn names(nl: &Netlink) -> Vec<String> {
+    let mut names: Vec<String> = nl
+        .links()
+        .expect("links")
+        .into_iter()
+        .map(|l| l.name)
+        .collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn vf_settings_encode_to_ifla_vf_attributes_and_decode_back() {
+    let settings = VfSettings {
+        mac: Some("02:11:22:33:44:55".into()),
+        vlan: Some((100, 5)),
+        spoofchk: Some(false),
+        trust: Some(true),
+        rate: Some((100, 10_000)),
+        link_state: Some("enable".into()),
+    };
+    let infos = netlink::vf_infos(3, &settings).unwrap();
+    let mut message = LinkMessage::default();
+    message.header.index = 7;
+    message
+        .attributes
+        .push(LinkAttribute::VfInfoList(vec![LinkVfInfo(infos)]));
+    let mut packet = NetlinkMessage::new(
+        NetlinkHeader::default(),
+        NetlinkPayload::InnerMessage(RouteNetlinkMessage::SetLink(message)),
+    );
+    packet.finalize();
+    let mut bytes = vec![0u8; packet.buffer_len()];
+    packet.serialize(&mut bytes);
+
+    let parsed = NetlinkMessage::<RouteNetlinkMessage>::deserialize(&bytes).unwrap();
+    let NetlinkPayload::InnerMessage(RouteNetlinkMessage::SetLink(parsed)) = parsed.payload else {
+        panic!("not a SetLink")
+    };
+    let Some(LinkAttribute::VfInfoList(list)) = parsed.attributes.first() else {
+        panic!("no VF list in {:?}", parsed.attributes)
+    };
+    let state = netlink::vf_state(&list[0].0);
+    assert_eq!(state.index, 3);
+    assert_eq!(state.mac, "02:11:22:33:44:55");
+    assert_eq!((state.vlan, state.qos), (100, 5));
+    assert_eq!((state.spoofchk, state.trust), (Some(false), Some(true)));
+    assert_eq!(state.rate, Some((100, 10_000)));
+    assert_eq!(state.link_state.as_deref(), Some("enable"));
+    assert_eq!(
+        netlink::vf_infos(
+            0,
+            &VfSettings {
+                link_state: Some("up".into()),
+                ..Default::default()
+            }
+        )
+        .unwrap_err(),
+        "up"
+    );
+}
+
+#[test]
+fn links_in_another_namespace_are_changed_without_switching_the_process() {
+    if !privileged("links_in_another_namespace_are_changed_without_switching_the_process") {
+        return;
+    }
+    let (a, b) = (new_netns(), new_netns());
+    let nl_a = Netlink::in_netns(&a).unwrap();
+    nl_a.add_veth("vf0", "peer0").unwrap();
+    assert_eq!(names(&nl_a), ["lo", "peer0", "vf0"]);
+
+    nl_a.set_mtu("vf0", 9000).unwrap();
+    nl_a.set_address("vf0", "02:aa:bb:cc:dd:01").unwrap();
+    nl_a.set_admin_up("vf0", true).unwrap();
+    let link = nl_a.link("vf0").unwrap();
+    assert_eq!(
+        (link.mtu, link.address.as_deref(), link.up),
+        (Some(9000), Some("02:aa:bb:cc:dd:01"), true)
+    );
+    assert!(link.alt_names.is_empty());
+
+    nl_a.set_admin_up("vf0", false).unwrap();
+    nl_a.rename("vf0", "net1").unwrap();
+    assert!(nl_a.link("vf0").is_err());
+    assert_eq!(nl_a.link("net1").unwrap().mtu, Some(9000));
+
+    nl_a.move_to_netns("peer0", &b).unwrap();
+    assert_eq!(names(&nl_a), ["lo", "net1"]);
+    assert_eq!(names(&Netlink::in_netns(&b).unwrap()), ["lo", "peer0"]);
+
+    // The test process's own namespace never saw any of it.
+    let here = names(&Netlink::new().unwrap());
+    assert!(
+        !here
+            .iter()
+            .any(|n| n == "net1" || n == "peer0" || n == "vf0"),
+        "{here:?}"
+    );
+}
+
+#[test]
+fn vf_settings_on_a_link_without_vfs_fail_with_the_kernels_errno() {
+    if !privileged("vf_settings_on_a_link_without_vfs_fail_with_the_kernels_errno") {
+        return;
+    }
+    let ns = new_netns();
+    let nl = Netlink::in_netns(&ns).unwrap();
+    nl.add_veth("pf0", "pf0peer").unwrap();
+    assert!(nl.vf_states("pf0").unwrap().is_empty());
+    let err = nl
+        .set_vf(
+            "pf0",
+            0,
+            &VfSettings {
+                trust: Some(true),
+                ..Default::default()
+            },
+        )
+        .unwrap_err();
+    // The kernel parsed the IFLA_VFINFO_LIST nest and reached the driver, which has no VFs.
+    assert!(err.to_string().starts_with("set VF pf0: "), "{err}");
+    assert!(err.errno().is_some(), "{err:?}");
+}
