@@ -17,9 +17,12 @@
 //! - [`fake::FakeHost`]: an in-memory kernel model with the kernel's rules, call recording
 //!   and failure injection.
 //!
-//! **Not yet here** (the host-layer issue continues): the rtnetlink backend (VF settings,
-//! e-switch mode, netns moves, alt-names from the kernel); on a real host those operations
-//! fail with `Error::Unsupported` until it lands.
+//! - [`netlink`]: a synchronous rtnetlink client (links, MTU, up/down, rename, netns moves,
+//!   alt-names, PF-side VF settings), usable inside another network namespace without
+//!   switching the process.
+//!
+//! **Not yet here**: devlink (e-switch mode changes fail with `Error::Unsupported`), and
+//! writing alt-names.
 //!
 //! What it must not do: talk to the Kubernetes API or decide policy; decisions come from
 //! `sriov-core`, this crate only observes and acts.

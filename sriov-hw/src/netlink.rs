@@ -469,3 +469,31 @@ impl crate::link::LinkQuery for Netlink {
         None
     }
 }
+
+impl crate::link::LinkOps for Netlink {
+    fn set_mtu(&self, ifname: &str, mtu: u32) -> Result<()> {
+        Netlink::set_mtu(self, ifname, mtu)
+    }
+
+    fn set_up(&self, ifname: &str) -> Result<()> {
+        self.set_admin_up(ifname, true)
+    }
+
+    fn set_vf_mac(&self, pf: &str, vf: u16, mac: &str) -> Result<()> {
+        self.set_vf(
+            pf,
+            u32::from(vf),
+            &VfSettings {
+                mac: Some(mac.to_owned()),
+                ..Default::default()
+            },
+        )
+    }
+
+    fn set_eswitch_mode(&self, pci: &str, _mode: &str) -> Result<()> {
+        Err(Error::Unsupported {
+            op: "set e-switch mode (devlink)",
+            target: pci.to_owned(),
+        })
+    }
+}

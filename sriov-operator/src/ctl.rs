@@ -26,7 +26,8 @@ use sriov_core::nic::SupportedNics;
 use sriov_core::render::{self, cluster::Snapshot};
 use sriov_hw::discover::{HostView, Options};
 use sriov_hw::doctor::Verdict;
-use sriov_hw::link::NoNetlink;
+use sriov_hw::link::{LinkQuery, NoNetlink};
+use sriov_hw::netlink::Netlink;
 use sriov_hw::{HostRoot, SysfsHost};
 
 /// Command-line arguments of `sriovctl`.
@@ -507,12 +508,12 @@ fn discover(
 ) -> Status {
     let host = SysfsHost::new(root.clone());
     let nics = SupportedNics::default();
-    // Alt-names and e-switch modes need netlink, which this command does not use yet: they
-    // are reported as absent and legacy.
+    let live = live_netlink(root);
+    let netlink: &dyn LinkQuery = live.as_ref().map_or(&NoNetlink, |n| n as &dyn LinkQuery);
     let view = HostView {
         pci: &host,
         links: &host,
-        netlink: &NoNetlink,
+        netlink,
         store: &host,
     };
     match sriov_hw::discover::discover(
@@ -581,10 +582,12 @@ fn plan(
     };
     let host = SysfsHost::new(root.clone());
     let nics = SupportedNics::default();
+    let live = live_netlink(root);
+    let netlink: &dyn LinkQuery = live.as_ref().map_or(&NoNetlink, |n| n as &dyn LinkQuery);
     let view = HostView {
         pci: &host,
         links: &host,
-        netlink: &NoNetlink,
+        netlink,
         store: &host,
     };
     let observed = sriov_hw::discover::discover(
@@ -643,4 +646,11 @@ fn plan(
             Status::Ok
         }
     }
+}
+
+/// Netlink answers about the kernel this process runs on: used for alt-names only when the
+/// host root is that kernel's `/` (a fake root's links are not the kernel's).
+fn live_netlink(root: &HostRoot) -> Option<Netlink> {
+    let is_live = std::fs::canonicalize(root.path()).is_ok_and(|p| p == std::path::Path::new("/"));
+    is_live.then(Netlink::new).and_then(Result::ok)
 }
