@@ -60,6 +60,12 @@ pub struct LinkAttrs {
 /// Reads `sys/class/net/<name>` under `root`.
 pub fn read_link(root: &HostRoot, name: &str) -> Result<LinkAttrs> {
     let dir = root.class_net(name);
+    if !dir.exists() {
+        return Err(crate::Error::NotFound {
+            what: "network interface",
+            name: name.to_owned(),
+        });
+    }
     let optional = |file: &str| -> Result<Option<String>> {
         // Some attributes fail with EINVAL/EOPNOTSUPP when not applicable (speed of a down
         // link, phys_port_name without switchdev): that means "none", not an error.
