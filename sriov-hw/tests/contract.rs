@@ -2,6 +2,9 @@
 //! `FakeSysfs` tree, and the `FakeHost` kernel model. Keeps the two fakes honest with each
 //! other: a test passing on `FakeHost` means the same on a tree shaped like a real kernel's.
 
+// Setup helpers shared by the tests: a failed setup is a failed test.
+#![allow(clippy::unwrap_used)]
+
 use sriov_core::api::InterfaceExt;
 use sriov_core::nic::SupportedNics;
 use sriov_hw::SysfsHost;
