@@ -97,7 +97,13 @@ fn step(host: HostOps<'_>, action: &Action, wait: Wait) -> Result<(), Error> {
     match action {
         Action::SetNumVfs { pf, num_vfs } => {
             let pf = parse(pf)?;
-            if host.pci.device(&pf)?.num_vfs.unwrap_or(0) != 0 {
+            let device = host.pci.device(&pf)?;
+            // Already there (a plan applied twice): rewriting would destroy and recreate
+            // VFs that pods may be using.
+            if device.num_vfs == Some(*num_vfs) && device.virtfns.len() == usize::from(*num_vfs) {
+                return Ok(());
+            }
+            if device.num_vfs.unwrap_or(0) != 0 {
                 host.pci.set_num_vfs(&pf, 0)?;
             }
             if *num_vfs > 0 {

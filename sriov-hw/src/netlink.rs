@@ -353,6 +353,25 @@ impl Netlink {
         })
     }
 
+    /// Adds an alternative name (`ip link property add ... altname ...`).
+    pub fn add_alt_name(&self, name: &str, alt_name: &str) -> Result<()> {
+        let index = self.get(name, false)?.header.index;
+        let mut message = LinkMessage::default();
+        message.header.index = index;
+        message
+            .attributes
+            .push(LinkAttribute::PropList(vec![Prop::AltIfName(
+                alt_name.to_owned(),
+            )]));
+        self.request(
+            RouteNetlinkMessage::NewLinkProp(message),
+            NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL,
+            name,
+            "add alt-name",
+        )
+        .map(|_| ())
+    }
+
     /// Creates a veth pair (for tests standing in for VF netdevs).
     pub fn add_veth(&self, name: &str, peer: &str) -> Result<()> {
         let mut message = Self::link_message(name);

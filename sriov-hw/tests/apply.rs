@@ -274,3 +274,32 @@ proptest! {
         prop_assert!(second.is_empty(), "first {:?}\nsecond {:?}", first.actions, second);
     }
 }
+
+#[test]
+fn applying_the_same_plan_twice_changes_nothing_the_second_time() {
+    let host = FakeHost::new();
+    host.add_pf(PF, presets::INTEL_E810_CQDA2, "ens801f0", 0)
+        .unwrap();
+    let wanted = spec(
+        PF,
+        3,
+        Some(9000),
+        vec![
+            group("0-1", "netdevice", Some(9000)),
+            group("2-2", "vfio-pci", None),
+        ],
+    );
+    let plan = plan_for(&host, &wanted);
+    apply::apply(ops(&host), &plan, NO_WAIT).unwrap();
+    let before = status(&host);
+    let calls = host.calls().len();
+    apply::apply(ops(&host), &plan, NO_WAIT).unwrap();
+    assert_eq!(status(&host), before);
+    let again: Vec<String> = host.calls()[calls..].to_vec();
+    assert!(
+        again.iter().all(|c| !c.starts_with("set_num_vfs")
+            && !c.starts_with("bind")
+            && !c.starts_with("unbind")),
+        "second apply touched VFs: {again:?}"
+    );
+}

@@ -124,6 +124,22 @@ fn links_in_another_namespace_are_changed_without_switching_the_process() {
     assert_eq!(names(&nl_a), ["lo", "net1"]);
     assert_eq!(names(&Netlink::in_netns(&b).unwrap()), ["lo", "peer0"]);
 
+    // Alt-names, where the kernel supports them (5.5 and later).
+    match nl_a.add_alt_name("net1", "enp59s0f0v0-long-alternative") {
+        Ok(()) => {
+            assert_eq!(
+                nl_a.link("net1").unwrap().alt_names,
+                ["enp59s0f0v0-long-alternative"]
+            );
+            use sriov_hw::link::LinkQuery;
+            assert_eq!(nl_a.alt_names("net1"), ["enp59s0f0v0-long-alternative"]);
+        }
+        Err(e) if e.errno() == Some(libc::EOPNOTSUPP) => {
+            eprintln!("\n*** alt-names not supported by this kernel: part skipped ***\n");
+        }
+        Err(e) => panic!("add alt-name: {e}"),
+    }
+
     // The test process's own namespace never saw any of it.
     let here = names(&Netlink::new().unwrap());
     assert!(
