@@ -118,6 +118,18 @@ impl SysfsHost {
     }
 }
 
+/// A VF count file (`sriov_totalvfs`, `sriov_numvfs`), `None` when absent.
+fn read_count(path: &std::path::Path) -> Result<Option<u16>> {
+    match sysfs::read_optional(path)? {
+        None => Ok(None),
+        Some(text) => text.parse().map(Some).map_err(|_| Error::Parse {
+            path: path.to_owned(),
+            content: text,
+            expected: "a VF count",
+        }),
+    }
+}
+
 /// The base class from a `class` file (`0x020000` → `0x02`).
 fn read_class(path: &std::path::Path) -> Result<u8> {
     let text = sysfs::read_trimmed(path)?;
@@ -168,22 +180,8 @@ impl PciSysfs for SysfsHost {
             Some(name) => Some(parse_address(&name, &dir.join("physfn"))?),
             None => None,
         };
-        let total_vfs = match sysfs::read_optional(&dir.join("sriov_totalvfs"))? {
-            Some(text) => Some(text.parse().map_err(|_| Error::Parse {
-                path: dir.join("sriov_totalvfs"),
-                content: text,
-                expected: "a VF count",
-            })?),
-            None => None,
-        };
-        let num_vfs = match sysfs::read_optional(&dir.join("sriov_numvfs"))? {
-            Some(text) => Some(text.parse().map_err(|_| Error::Parse {
-                path: dir.join("sriov_numvfs"),
-                content: text,
-                expected: "a VF count",
-            })?),
-            None => None,
-        };
+        let total_vfs = read_count(&dir.join("sriov_totalvfs"))?;
+        let num_vfs = read_count(&dir.join("sriov_numvfs"))?;
         let mut virtfns = Vec::new();
         for entry in sysfs::list_dir(&dir)? {
             let Some(index) = entry

@@ -506,23 +506,7 @@ fn discover(
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> Status {
-    let host = SysfsHost::new(root.clone());
-    let nics = SupportedNics::default();
-    let live = live_netlink(root);
-    let netlink: &dyn LinkQuery = live.as_ref().map_or(&NoNetlink, |n| n as &dyn LinkQuery);
-    let view = HostView {
-        pci: &host,
-        links: &host,
-        netlink,
-        store: &host,
-    };
-    match sriov_hw::discover::discover(
-        view,
-        Options {
-            nics: &nics,
-            dev_mode,
-        },
-    ) {
+    match discover_host(&SysfsHost::new(root.clone()), root, dev_mode) {
         Ok(interfaces) => {
             let status = SriovNetworkNodeStateStatus {
                 interfaces: Some(interfaces),
@@ -581,23 +565,7 @@ fn plan(
         return Status::Rejected;
     };
     let host = SysfsHost::new(root.clone());
-    let nics = SupportedNics::default();
-    let live = live_netlink(root);
-    let netlink: &dyn LinkQuery = live.as_ref().map_or(&NoNetlink, |n| n as &dyn LinkQuery);
-    let view = HostView {
-        pci: &host,
-        links: &host,
-        netlink,
-        store: &host,
-    };
-    let observed = sriov_hw::discover::discover(
-        view,
-        Options {
-            nics: &nics,
-            dev_mode: false,
-        },
-    )
-    .and_then(|interfaces| {
+    let observed = discover_host(&host, root, false).and_then(|interfaces| {
         let mut records = std::collections::BTreeMap::new();
         for iface in &interfaces {
             if let Some(record) = sriov_hw::store::PfStore::load(&host, &iface.pci_address)? {
@@ -653,4 +621,29 @@ fn plan(
 fn live_netlink(root: &HostRoot) -> Option<Netlink> {
     let is_live = std::fs::canonicalize(root.path()).is_ok_and(|p| p == std::path::Path::new("/"));
     is_live.then(Netlink::new).and_then(Result::ok)
+}
+
+/// Discovers the host at `root` with the built-in NIC table (and netlink alt-names when the
+/// root is this kernel's).
+fn discover_host(
+    host: &SysfsHost,
+    root: &HostRoot,
+    dev_mode: bool,
+) -> sriov_hw::Result<Vec<sriov_core::api::InterfaceExt>> {
+    let nics = SupportedNics::default();
+    let live = live_netlink(root);
+    let netlink: &dyn LinkQuery = live.as_ref().map_or(&NoNetlink, |n| n as &dyn LinkQuery);
+    let view = HostView {
+        pci: host,
+        links: host,
+        netlink,
+        store: host,
+    };
+    sriov_hw::discover::discover(
+        view,
+        Options {
+            nics: &nics,
+            dev_mode,
+        },
+    )
 }
