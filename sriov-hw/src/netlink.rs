@@ -22,7 +22,7 @@ use netlink_packet_route::RouteNetlinkMessage;
 use netlink_packet_route::link::{
     InfoData, InfoKind, InfoVeth, LinkAttribute, LinkExtentMask, LinkFlags, LinkInfo, LinkMessage,
     LinkVfInfo, Prop, VfInfo, VfInfoLinkState, VfInfoMac, VfInfoRate, VfInfoSpoofCheck,
-    VfInfoTrust, VfInfoVlan, VfLinkState,
+    VfInfoTrust, VfInfoVlan, VfLinkState, VfVlan, VfVlanInfo, VlanProtocol,
 };
 use netlink_sys::{Socket, SocketAddr, protocols::NETLINK_ROUTE};
 
@@ -39,6 +39,8 @@ pub struct VfState {
     pub vlan: u32,
     /// VLAN priority.
     pub qos: u32,
+    /// VLAN protocol is 802.1ad (reported only by kernels sending the VLAN list).
+    pub vlan_qinq: bool,
     /// Spoof checking.
     pub spoofchk: Option<bool>,
     /// Trust mode.
@@ -54,8 +56,10 @@ pub struct VfState {
 pub struct VfSettings {
     /// Administrative MAC, `aa:bb:cc:dd:ee:ff`.
     pub mac: Option<String>,
-    /// VLAN ID and priority (802.1Q).
+    /// VLAN ID and priority.
     pub vlan: Option<(u32, u32)>,
+    /// VLAN protocol for [`Self::vlan`]: 802.1ad (QinQ) when true, 802.1Q otherwise.
+    pub vlan_qinq: bool,
     /// Spoof checking.
     pub spoofchk: Option<bool>,
     /// Trust mode.
@@ -425,7 +429,17 @@ pub fn vf_infos(vf: u32, settings: &VfSettings) -> std::result::Result<Vec<VfInf
         infos.push(VfInfo::Mac(VfInfoMac::new(vf, &bytes)));
     }
     if let Some((vlan, qos)) = settings.vlan {
-        infos.push(VfInfo::Vlan(VfInfoVlan::new(vf, vlan, qos)));
+        if settings.vlan_qinq {
+            // The protocol only travels in the VLAN list (IFLA_VF_VLAN_LIST).
+            infos.push(VfInfo::VlanList(vec![VfVlan::Info(VfVlanInfo::new(
+                vf,
+                vlan,
+                qos,
+                VlanProtocol::Ieee8021Ad,
+            ))]));
+        } else {
+            infos.push(VfInfo::Vlan(VfInfoVlan::new(vf, vlan, qos)));
+        }
     }
     if let Some(on) = settings.spoofchk {
         infos.push(VfInfo::SpoofCheck(VfInfoSpoofCheck::new(vf, on)));
@@ -458,6 +472,14 @@ pub fn vf_state(infos: &[VfInfo]) -> VfState {
                 state.mac = mac_text(&m.mac[..6]);
             }
             VfInfo::Vlan(v) => (state.vlan, state.qos) = (v.vlan_id, v.qos),
+            VfInfo::VlanList(list) => {
+                for entry in list {
+                    if let VfVlan::Info(v) = entry {
+                        (state.vlan, state.qos) = (v.vlan_id, v.qos);
+                        state.vlan_qinq = v.protocol == VlanProtocol::Ieee8021Ad;
+                    }
+                }
+            }
             VfInfo::SpoofCheck(s) => state.spoofchk = Some(s.enabled),
             VfInfo::Trust(t) => state.trust = Some(t.enabled),
             VfInfo::Rate(r) => state.rate = Some((r.min_tx_rate, r.max_tx_rate)),

@@ -49,6 +49,7 @@ fn vf_settings_encode_to_ifla_vf_attributes_and_decode_back() {
     let settings = VfSettings {
         mac: Some("02:11:22:33:44:55".into()),
         vlan: Some((100, 5)),
+        vlan_qinq: false,
         spoofchk: Some(false),
         trust: Some(true),
         rate: Some((100, 10_000)),
@@ -76,6 +77,7 @@ fn vf_settings_encode_to_ifla_vf_attributes_and_decode_back() {
         panic!("no VF list in {:?}", parsed.attributes)
     };
     let state = netlink::vf_state(&list[0].0);
+    assert!(!state.vlan_qinq);
     assert_eq!(state.index, 3);
     assert_eq!(state.mac, "02:11:22:33:44:55");
     assert_eq!((state.vlan, state.qos), (100, 5));
@@ -93,6 +95,47 @@ fn vf_settings_encode_to_ifla_vf_attributes_and_decode_back() {
         .unwrap_err(),
         "up"
     );
+}
+
+/// The VF attributes after a trip through a serialized RTM_SETLINK message.
+fn round_trip(
+    infos: Vec<netlink_packet_route::link::VfInfo>,
+) -> Vec<netlink_packet_route::link::VfInfo> {
+    let mut message = LinkMessage::default();
+    message
+        .attributes
+        .push(LinkAttribute::VfInfoList(vec![LinkVfInfo(infos)]));
+    let mut packet = NetlinkMessage::new(
+        NetlinkHeader::default(),
+        NetlinkPayload::InnerMessage(RouteNetlinkMessage::SetLink(message)),
+    );
+    packet.finalize();
+    let mut bytes = vec![0u8; packet.buffer_len()];
+    packet.serialize(&mut bytes);
+    match NetlinkMessage::<RouteNetlinkMessage>::deserialize(&bytes)
+        .expect("parses")
+        .payload
+    {
+        NetlinkPayload::InnerMessage(RouteNetlinkMessage::SetLink(m)) => {
+            match m.attributes.into_iter().next() {
+                Some(LinkAttribute::VfInfoList(mut list)) => list.remove(0).0,
+                other => panic!("no VF list: {other:?}"),
+            }
+        }
+        other => panic!("not a SetLink: {other:?}"),
+    }
+}
+
+#[test]
+fn a_qinq_vlan_travels_in_the_vlan_list_with_its_protocol() {
+    let settings = VfSettings {
+        vlan: Some((200, 3)),
+        vlan_qinq: true,
+        ..Default::default()
+    };
+    let infos = netlink::vf_infos(1, &settings).unwrap();
+    let state = netlink::vf_state(&round_trip(infos));
+    assert_eq!((state.vlan, state.qos, state.vlan_qinq), (200, 3, true));
 }
 
 #[test]
