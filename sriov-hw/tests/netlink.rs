@@ -56,27 +56,7 @@ fn vf_settings_encode_to_ifla_vf_attributes_and_decode_back() {
         link_state: Some("enable".into()),
     };
     let infos = netlink::vf_infos(3, &settings).unwrap();
-    let mut message = LinkMessage::default();
-    message.header.index = 7;
-    message
-        .attributes
-        .push(LinkAttribute::VfInfoList(vec![LinkVfInfo(infos)]));
-    let mut packet = NetlinkMessage::new(
-        NetlinkHeader::default(),
-        NetlinkPayload::InnerMessage(RouteNetlinkMessage::SetLink(message)),
-    );
-    packet.finalize();
-    let mut bytes = vec![0u8; packet.buffer_len()];
-    packet.serialize(&mut bytes);
-
-    let parsed = NetlinkMessage::<RouteNetlinkMessage>::deserialize(&bytes).unwrap();
-    let NetlinkPayload::InnerMessage(RouteNetlinkMessage::SetLink(parsed)) = parsed.payload else {
-        panic!("not a SetLink")
-    };
-    let Some(LinkAttribute::VfInfoList(list)) = parsed.attributes.first() else {
-        panic!("no VF list in {:?}", parsed.attributes)
-    };
-    let state = netlink::vf_state(&list[0].0);
+    let state = netlink::vf_state(&round_trip(infos));
     assert!(!state.vlan_qinq);
     assert_eq!(state.index, 3);
     assert_eq!(state.mac, "02:11:22:33:44:55");
