@@ -115,7 +115,7 @@ fn pf_status(host: HostView<'_>, device: &PciDevice) -> Result<InterfaceExt> {
         link_admin_state: Some(if link.admin_up { "up" } else { "down" }.to_owned()),
         e_switch_mode: Some(
             host.netlink
-                .eswitch_mode(&link.name)
+                .eswitch_mode(&pci)
                 .unwrap_or_else(|| "legacy".to_owned()),
         ),
         externally_managed: host.store.load(&pci)?.and_then(|i| i.externally_managed),

@@ -21,8 +21,8 @@
 //!   alt-names, PF-side VF settings), usable inside another network namespace without
 //!   switching the process.
 //!
-//! **Not yet here**: devlink (e-switch mode changes fail with `Error::Unsupported`), and
-//! writing alt-names.
+//! - [`devlink`]: e-switch mode over generic netlink; [`live::LiveLinks`] combines it with
+//!   rtnetlink as the link side of a real host.
 //!
 //! What it must not do: talk to the Kubernetes API or decide policy; decisions come from
 //! `sriov-core`, this crate only observes and acts.
@@ -32,12 +32,14 @@
 //! ```
 
 pub mod apply;
+pub mod devlink;
 pub mod discover;
 pub mod doctor;
 pub mod error;
 pub mod fake;
 pub mod kernel;
 pub mod link;
+pub mod live;
 pub mod netlink;
 pub mod pci;
 pub mod root;

@@ -168,8 +168,8 @@ impl LinkOps for crate::pci::SysfsHost {
 pub trait LinkQuery: Sync {
     /// Alternative names of an interface (empty when it has none or on error).
     fn alt_names(&self, ifname: &str) -> Vec<String>;
-    /// E-switch mode of a PF (`legacy`/`switchdev`), when known.
-    fn eswitch_mode(&self, pf: &str) -> Option<String>;
+    /// E-switch mode of the PF at PCI address `pci` (`legacy`/`switchdev`), when known.
+    fn eswitch_mode(&self, pci: &str) -> Option<String>;
 }
 
 /// A [`LinkQuery`] that knows nothing: no alt-names, legacy e-switch mode.
@@ -181,7 +181,7 @@ impl LinkQuery for NoNetlink {
         Vec::new()
     }
 
-    fn eswitch_mode(&self, _pf: &str) -> Option<String> {
+    fn eswitch_mode(&self, _pci: &str) -> Option<String> {
         None
     }
 }

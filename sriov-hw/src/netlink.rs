@@ -109,7 +109,7 @@ fn parse_mac(text: &str) -> Option<[u8; 6]> {
     parts.try_into().ok()
 }
 
-fn io_err(op: &'static str, target: &str, e: io::Error) -> Error {
+pub(crate) fn io_err(op: &'static str, target: &str, e: io::Error) -> Error {
     Error::Kernel {
         op,
         target: target.to_owned(),
@@ -168,56 +168,7 @@ impl Netlink {
         let mut guard = self.socket.lock().unwrap_or_else(|e| e.into_inner());
         let (socket, sequence) = &mut *guard;
         *sequence = sequence.wrapping_add(1);
-        let mut header = NetlinkHeader::default();
-        header.flags = NLM_F_REQUEST | flags;
-        header.sequence_number = *sequence;
-        let mut packet = NetlinkMessage::new(header, NetlinkPayload::InnerMessage(message));
-        packet.finalize();
-        let mut buf = vec![0u8; packet.buffer_len()];
-        packet.serialize(&mut buf);
-        socket
-            .send_to(&buf, &SocketAddr::new(0, 0), 0)
-            .map_err(|e| io_err(op, target, e))?;
-        let mut replies = Vec::new();
-        loop {
-            let (bytes, _) = socket.recv_from_full().map_err(|e| io_err(op, target, e))?;
-            let mut offset = 0;
-            while offset < bytes.len() {
-                let reply = NetlinkMessage::<RouteNetlinkMessage>::deserialize(&bytes[offset..])
-                    .map_err(|e| {
-                        io_err(
-                            op,
-                            target,
-                            io::Error::new(io::ErrorKind::InvalidData, e.to_string()),
-                        )
-                    })?;
-                let length = reply.header.length as usize;
-                match reply.payload {
-                    NetlinkPayload::Done(_) => return Ok(replies),
-                    NetlinkPayload::Error(error) => {
-                        return match error.code {
-                            None => Ok(replies),
-                            Some(code) => Err(io_err(
-                                op,
-                                target,
-                                io::Error::from_raw_os_error(-code.get()),
-                            )),
-                        };
-                    }
-                    NetlinkPayload::InnerMessage(inner) => {
-                        replies.push(inner);
-                        if flags & NLM_F_DUMP == 0 && flags & NLM_F_ACK == 0 {
-                            return Ok(replies);
-                        }
-                    }
-                    _ => {}
-                }
-                if length == 0 {
-                    break;
-                }
-                offset += (length + 3) & !3;
-            }
-        }
+        transact(socket, *sequence, message, flags, target, op)
     }
 
     fn link_message(name: &str) -> LinkMessage {
@@ -421,6 +372,72 @@ impl Netlink {
     }
 }
 
+/// Sends one request on `socket` and collects the replies until the ACK or the end of the
+/// dump; an error reply becomes an error with its errno.
+pub(crate) fn transact<I>(
+    socket: &Socket,
+    sequence: u32,
+    message: I,
+    flags: u16,
+    target: &str,
+    op: &'static str,
+) -> Result<Vec<I>>
+where
+    I: netlink_packet_core::NetlinkSerializable
+        + netlink_packet_core::NetlinkDeserializable
+        + std::fmt::Debug,
+{
+    let mut header = NetlinkHeader::default();
+    header.flags = NLM_F_REQUEST | flags;
+    header.sequence_number = sequence;
+    let mut packet = NetlinkMessage::new(header, NetlinkPayload::InnerMessage(message));
+    packet.finalize();
+    let mut buf = vec![0u8; packet.buffer_len()];
+    packet.serialize(&mut buf);
+    socket
+        .send_to(&buf, &SocketAddr::new(0, 0), 0)
+        .map_err(|e| io_err(op, target, e))?;
+    let mut replies = Vec::new();
+    loop {
+        let (bytes, _) = socket.recv_from_full().map_err(|e| io_err(op, target, e))?;
+        let mut offset = 0;
+        while offset < bytes.len() {
+            let reply = NetlinkMessage::<I>::deserialize(&bytes[offset..]).map_err(|e| {
+                io_err(
+                    op,
+                    target,
+                    io::Error::new(io::ErrorKind::InvalidData, e.to_string()),
+                )
+            })?;
+            let length = reply.header.length as usize;
+            match reply.payload {
+                NetlinkPayload::Done(_) => return Ok(replies),
+                NetlinkPayload::Error(error) => {
+                    return match error.code {
+                        None => Ok(replies),
+                        Some(code) => Err(io_err(
+                            op,
+                            target,
+                            io::Error::from_raw_os_error(-code.get()),
+                        )),
+                    };
+                }
+                NetlinkPayload::InnerMessage(inner) => {
+                    replies.push(inner);
+                    if flags & NLM_F_DUMP == 0 && flags & NLM_F_ACK == 0 {
+                        return Ok(replies);
+                    }
+                }
+                _ => {}
+            }
+            if length == 0 {
+                break;
+            }
+            offset += (length + 3) & !3;
+        }
+    }
+}
+
 /// The `IFLA_VF_*` attributes for `settings`; the error is the offending value.
 pub fn vf_infos(vf: u32, settings: &VfSettings) -> std::result::Result<Vec<VfInfo>, String> {
     let mut infos = Vec::new();
@@ -505,7 +522,7 @@ impl crate::link::LinkQuery for Netlink {
         self.link(ifname).map(|l| l.alt_names).unwrap_or_default()
     }
 
-    fn eswitch_mode(&self, _pf: &str) -> Option<String> {
+    fn eswitch_mode(&self, _pci: &str) -> Option<String> {
         // devlink, not rtnetlink: not read yet (reported as legacy by discovery).
         None
     }

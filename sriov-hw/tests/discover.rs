@@ -225,3 +225,25 @@ fn a_corrupt_sysfs_file_is_an_error_naming_it() {
         "{err}"
     );
 }
+
+#[test]
+fn the_eswitch_mode_comes_from_devlink_by_pci_address_and_defaults_to_legacy() {
+    let fake = FakeSysfs::new().unwrap();
+    fake.pf("0000:3b:00.0", presets::MLX_CX6_DX)
+        .name("ens3f0np0")
+        .build()
+        .unwrap();
+    fake.pf("0000:3b:00.1", presets::MLX_CX6_DX)
+        .name("ens3f1np1")
+        .build()
+        .unwrap();
+    fake.links().set_eswitch("0000:3b:00.0", "switchdev");
+    let modes: Vec<Option<String>> = run(&fake, false)
+        .into_iter()
+        .map(|i| i.e_switch_mode)
+        .collect();
+    assert_eq!(
+        modes,
+        [Some("switchdev".to_owned()), Some("legacy".to_owned())]
+    );
+}

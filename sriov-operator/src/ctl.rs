@@ -27,7 +27,7 @@ use sriov_core::render::{self, cluster::Snapshot};
 use sriov_hw::discover::{HostView, Options};
 use sriov_hw::doctor::Verdict;
 use sriov_hw::link::{LinkQuery, NoNetlink};
-use sriov_hw::netlink::Netlink;
+use sriov_hw::live::LiveLinks;
 use sriov_hw::{HostRoot, SysfsHost};
 
 /// Command-line arguments of `sriovctl`.
@@ -616,11 +616,12 @@ fn plan(
     }
 }
 
-/// Netlink answers about the kernel this process runs on: used for alt-names only when the
-/// host root is that kernel's `/` (a fake root's links are not the kernel's).
-fn live_netlink(root: &HostRoot) -> Option<Netlink> {
+/// Netlink and devlink answers about the kernel this process runs on: used for alt-names
+/// and e-switch modes only when the host root is that kernel's `/` (a fake root's links
+/// are not the kernel's).
+fn live_links(root: &HostRoot) -> Option<LiveLinks> {
     let is_live = std::fs::canonicalize(root.path()).is_ok_and(|p| p == std::path::Path::new("/"));
-    is_live.then(Netlink::new).and_then(Result::ok)
+    is_live.then(LiveLinks::new).and_then(Result::ok)
 }
 
 /// Discovers the host at `root` with the built-in NIC table (and netlink alt-names when the
@@ -631,7 +632,7 @@ fn discover_host(
     dev_mode: bool,
 ) -> sriov_hw::Result<Vec<sriov_core::api::InterfaceExt>> {
     let nics = SupportedNics::default();
-    let live = live_netlink(root);
+    let live = live_links(root);
     let netlink: &dyn LinkQuery = live.as_ref().map_or(&NoNetlink, |n| n as &dyn LinkQuery);
     let view = HostView {
         pci: host,

@@ -473,14 +473,8 @@ impl LinkQuery for FakeHost {
         Vec::new()
     }
 
-    fn eswitch_mode(&self, pf: &str) -> Option<String> {
-        let state = self.lock();
-        let pci = state
-            .functions
-            .iter()
-            .find(|(_, f)| f.netdev.as_deref() == Some(pf))
-            .map(|(a, _)| a.to_string())?;
-        state.eswitch.get(&pci).cloned()
+    fn eswitch_mode(&self, pci: &str) -> Option<String> {
+        self.lock().eswitch.get(pci).cloned()
     }
 }
 

@@ -577,12 +577,12 @@ impl StaticLinks {
             .insert(ifname.to_owned(), alt_names);
     }
 
-    /// Records a PF's e-switch mode.
-    pub fn set_eswitch(&self, pf: &str, mode: &str) {
+    /// Records the e-switch mode of the PF at PCI address `pci`.
+    pub fn set_eswitch(&self, pci: &str, mode: &str) {
         self.eswitch
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .insert(pf.to_owned(), mode.to_owned());
+            .insert(pci.to_owned(), mode.to_owned());
     }
 }
 
@@ -596,11 +596,11 @@ impl LinkQuery for StaticLinks {
             .unwrap_or_default()
     }
 
-    fn eswitch_mode(&self, pf: &str) -> Option<String> {
+    fn eswitch_mode(&self, pci: &str) -> Option<String> {
         self.eswitch
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .get(pf)
+            .get(pci)
             .cloned()
     }
 }
