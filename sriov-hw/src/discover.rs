@@ -91,9 +91,21 @@ fn pf_status(host: HostView<'_>, device: &PciDevice) -> Result<InterfaceExt> {
     let link = pf_netdev(host, device)?;
     let alt_names = host.netlink.alt_names(&link.name);
     let num_vfs = device.num_vfs.unwrap_or(0);
+    let e_switch_mode = host
+        .netlink
+        .eswitch_mode(&pci)
+        .unwrap_or_else(|| "legacy".to_owned());
     let vfs = if num_vfs > 0 {
         let representors = representors(host, &link)?;
-        Some(vfs_status(host, &device.virtfns, &link, &representors)?)
+        // vDPA devices exist only on switchdev PFs: skip the per-VF lookup otherwise.
+        let vdpa = e_switch_mode == "switchdev";
+        Some(vfs_status(
+            host,
+            &device.virtfns,
+            &link,
+            &representors,
+            vdpa,
+        )?)
     } else {
         None
     };
@@ -113,11 +125,7 @@ fn pf_status(host: HostView<'_>, device: &PciDevice) -> Result<InterfaceExt> {
             .map(|l| l.status_name().to_owned())
             .filter(|l| !l.is_empty()),
         link_admin_state: Some(if link.admin_up { "up" } else { "down" }.to_owned()),
-        e_switch_mode: Some(
-            host.netlink
-                .eswitch_mode(&pci)
-                .unwrap_or_else(|| "legacy".to_owned()),
-        ),
+        e_switch_mode: Some(e_switch_mode),
         externally_managed: host.store.load(&pci)?.and_then(|i| i.externally_managed),
         total_vfs: device.total_vfs.map(i32::from),
         vfs,
@@ -132,6 +140,7 @@ fn vfs_status(
     virtfns: &[(u16, PciAddress)],
     pf: &LinkAttrs,
     representors: &BTreeMap<String, String>,
+    vdpa_bus: bool,
 ) -> Result<Vec<VirtualFunction>> {
     let Some((_, first)) = virtfns.first() else {
         return Ok(Vec::new());
@@ -149,7 +158,9 @@ fn vfs_status(
                 let ids = &ids;
                 scope.spawn(move || {
                     part.iter()
-                        .map(|(index, vf)| vf_status(host, *vf, *index, ids, pf, representors))
+                        .map(|(index, vf)| {
+                            vf_status(host, *vf, *index, ids, pf, representors, vdpa_bus)
+                        })
                         .collect()
                 })
             })
@@ -180,6 +191,7 @@ fn vf_status(
     ids: &(String, String),
     pf: &LinkAttrs,
     representors: &BTreeMap<String, String>,
+    vdpa_bus: bool,
 ) -> Result<VirtualFunction> {
     let device = host.pci.vf(&address)?;
     let netdev = device.netdev;
@@ -205,7 +217,17 @@ fn vf_status(
             .and_then(|n| n.mtu)
             .and_then(|m| i32::try_from(m).ok()),
         vf_id: i32::from(index),
-        vdpa_type: None,
+        vdpa_type: if vdpa_bus {
+            host.pci
+                .vdpa_driver(&address)?
+                .and_then(|d| match d.as_str() {
+                    "virtio_vdpa" => Some("virtio".to_owned()),
+                    "vhost_vdpa" => Some("vhost".to_owned()),
+                    _ => None,
+                })
+        } else {
+            None
+        },
         representor_name: pf
             .phys_port_name
             .as_deref()

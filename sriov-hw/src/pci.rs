@@ -88,6 +88,11 @@ pub trait PciSysfs: Sync {
     fn ids(&self, address: &PciAddress) -> Result<(String, String)>;
     /// The facts discovery needs for every VF.
     fn vf(&self, address: &PciAddress) -> Result<VfFunction>;
+    /// The driver of the vDPA device made from a VF (`vdpa:<pci>` on the vdpa bus):
+    /// `virtio_vdpa` or `vhost_vdpa`; `None` when the VF has no vDPA device.
+    fn vdpa_driver(&self, _vf: &PciAddress) -> Result<Option<String>> {
+        Ok(None)
+    }
     /// Writes `sriov_numvfs`.
     fn set_num_vfs(&self, pf: &PciAddress, num_vfs: u16) -> Result<()>;
     /// Unbinds the function from its driver (no-op when unbound).
@@ -255,6 +260,14 @@ impl PciSysfs for SysfsHost {
             driver: dir.link_basename("driver")?,
             netdev,
         })
+    }
+
+    fn vdpa_driver(&self, vf: &PciAddress) -> Result<Option<String>> {
+        let device = self
+            .root
+            .join("sys/bus/vdpa/devices")
+            .join(format!("vdpa:{vf}"));
+        sysfs::link_basename(&device.join("driver"))
     }
 
     fn set_num_vfs(&self, pf: &PciAddress, num_vfs: u16) -> Result<()> {

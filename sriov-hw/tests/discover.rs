@@ -247,3 +247,30 @@ fn the_eswitch_mode_comes_from_devlink_by_pci_address_and_defaults_to_legacy() {
         [Some("switchdev".to_owned()), Some("legacy".to_owned())]
     );
 }
+
+#[test]
+fn vdpa_devices_of_switchdev_vfs_report_their_type() {
+    let fake = FakeSysfs::new().unwrap();
+    fake.pf("0000:3b:00.0", presets::MLX_CX6_DX)
+        .name("ens3f0np0")
+        .num_vfs(2)
+        .build()
+        .unwrap();
+    fake.links().set_eswitch("0000:3b:00.0", "switchdev");
+    // vdpa:<pci> on the vdpa bus, bound to virtio_vdpa, for VF 0 only.
+    let root = fake.root();
+    let device = root.join("sys/bus/vdpa/devices/vdpa:0000:3c:00.0");
+    let driver = root.join("sys/bus/vdpa/drivers/virtio_vdpa");
+    std::fs::create_dir_all(&device).unwrap();
+    std::fs::create_dir_all(&driver).unwrap();
+    std::os::unix::fs::symlink(&driver, device.join("driver")).unwrap();
+    let status = run(&fake, false);
+    let types: Vec<Option<&str>> = status[0]
+        .vfs
+        .as_ref()
+        .unwrap()
+        .iter()
+        .map(|v| v.vdpa_type.as_deref())
+        .collect();
+    assert_eq!(types, [Some("virtio"), None]);
+}
