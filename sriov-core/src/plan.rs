@@ -194,7 +194,13 @@ pub struct Observed<'a> {
     pub cmdline: &'a [String],
 }
 
-const DPDK_DRIVERS: [&str; 3] = ["vfio-pci", "uio_pci_generic", "igb_uio"];
+/// VF drivers that hand the device to user space (DPDK): VFs bound to them have no netdev.
+pub const USERSPACE_DRIVERS: [&str; 3] = ["vfio-pci", "uio_pci_generic", "igb_uio"];
+
+/// Whether `driver` hands the VF to user space (see [`USERSPACE_DRIVERS`]).
+pub fn is_userspace_driver(driver: &str) -> bool {
+    USERSPACE_DRIVERS.contains(&driver)
+}
 const ZERO_GUID: &str = "0000:0000:0000:0000";
 
 fn plan_error(pf: &str, reason: String) -> Error {
@@ -268,7 +274,7 @@ fn vf_needs_update(
         if driver != device_type {
             return true;
         }
-    } else if DPDK_DRIVERS.contains(&driver) {
+    } else if is_userspace_driver(driver) {
         return true;
     }
     let (vf_mtu, group_mtu) = (vf.mtu.unwrap_or(0), group.mtu.unwrap_or(0));
@@ -443,7 +449,7 @@ fn configure(plan: &mut Plan, wanted: &Interface, status: &InterfaceExt) -> Resu
             observed
                 .and_then(|v| v.driver.as_deref())
                 .is_some_and(|d| match &driver {
-                    VfDriver::Default => !DPDK_DRIVERS.contains(&d),
+                    VfDriver::Default => !is_userspace_driver(d),
                     VfDriver::Named(name) => d == name,
                 });
         if !bound_right {

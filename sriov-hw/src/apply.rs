@@ -9,7 +9,7 @@
 use std::time::Duration;
 
 use sriov_core::ids::PciAddress;
-use sriov_core::plan::{Action, Plan, VfDriver};
+use sriov_core::plan::{Action, Plan, VfDriver, is_userspace_driver};
 
 use crate::error::Error;
 use crate::link::LinkOps;
@@ -91,8 +91,6 @@ fn vf_address(host: HostOps<'_>, pf: &PciAddress, index: u16) -> Result<PciAddre
         })
 }
 
-const DPDK_DRIVERS: [&str; 3] = ["vfio-pci", "uio_pci_generic", "igb_uio"];
-
 fn step(host: HostOps<'_>, action: &Action, wait: Wait) -> Result<(), Error> {
     match action {
         Action::SetNumVfs { pf, num_vfs } => {
@@ -134,10 +132,7 @@ fn step(host: HostOps<'_>, action: &Action, wait: Wait) -> Result<(), Error> {
             let current = host.pci.vf(&vf)?.driver;
             match driver {
                 VfDriver::Default => {
-                    if current
-                        .as_deref()
-                        .is_some_and(|d| !DPDK_DRIVERS.contains(&d))
-                    {
+                    if current.as_deref().is_some_and(|d| !is_userspace_driver(d)) {
                         return Ok(());
                     }
                     host.pci.unbind(&vf)?;

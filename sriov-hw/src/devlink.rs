@@ -14,7 +14,7 @@ use netlink_packet_core::{
 use netlink_sys::{Socket, protocols::NETLINK_GENERIC};
 
 use crate::error::{Error, Result};
-use crate::netlink::{io_err, transact};
+use crate::netlink::{open_socket, transact};
 
 const GENL_ID_CTRL: u16 = 0x10;
 const CTRL_CMD_GETFAMILY: u8 = 3;
@@ -86,11 +86,7 @@ fn string_attr(kind: u16, value: &str) -> DefaultNla {
 
 /// Opens a generic-netlink socket and resolves family `name` to its ID.
 fn open_family(name: &str) -> Result<(Socket, u16)> {
-    let mut socket = Socket::new(NETLINK_GENERIC)
-        .map_err(|e| io_err("open netlink socket", "NETLINK_GENERIC", e))?;
-    socket
-        .bind_auto()
-        .map_err(|e| io_err("bind netlink socket", "NETLINK_GENERIC", e))?;
+    let socket = open_socket(NETLINK_GENERIC, "NETLINK_GENERIC")?;
     let request = GenlMessage {
         family: GENL_ID_CTRL,
         cmd: CTRL_CMD_GETFAMILY,

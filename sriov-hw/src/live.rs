@@ -4,7 +4,7 @@
 use crate::devlink::Devlink;
 use crate::error::{Error, Result};
 use crate::link::{LinkOps, LinkQuery};
-use crate::netlink::{Netlink, VfSettings};
+use crate::netlink::Netlink;
 
 /// Netlink and devlink connections to the kernel this process runs on.
 #[derive(Debug)]
@@ -40,22 +40,15 @@ impl LinkQuery for LiveLinks {
 
 impl LinkOps for LiveLinks {
     fn set_mtu(&self, ifname: &str, mtu: u32) -> Result<()> {
-        self.netlink.set_mtu(ifname, mtu)
+        LinkOps::set_mtu(&self.netlink, ifname, mtu)
     }
 
     fn set_up(&self, ifname: &str) -> Result<()> {
-        self.netlink.set_admin_up(ifname, true)
+        LinkOps::set_up(&self.netlink, ifname)
     }
 
     fn set_vf_mac(&self, pf: &str, vf: u16, mac: &str) -> Result<()> {
-        self.netlink.set_vf(
-            pf,
-            u32::from(vf),
-            &VfSettings {
-                mac: Some(mac.to_owned()),
-                ..Default::default()
-            },
-        )
+        LinkOps::set_vf_mac(&self.netlink, pf, vf, mac)
     }
 
     fn set_eswitch_mode(&self, pci: &str, mode: &str) -> Result<()> {

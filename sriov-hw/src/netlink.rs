@@ -120,11 +120,7 @@ pub(crate) fn io_err(op: &'static str, target: &str, e: io::Error) -> Error {
 impl Netlink {
     /// A connection in this process's network namespace.
     pub fn new() -> Result<Self> {
-        let mut socket = Socket::new(NETLINK_ROUTE)
-            .map_err(|e| io_err("open netlink socket", "NETLINK_ROUTE", e))?;
-        socket
-            .bind_auto()
-            .map_err(|e| io_err("bind netlink socket", "NETLINK_ROUTE", e))?;
+        let socket = open_socket(NETLINK_ROUTE, "NETLINK_ROUTE")?;
         Ok(Self {
             socket: Mutex::new((socket, 1)),
         })
@@ -370,6 +366,15 @@ impl Netlink {
                 .push(LinkAttribute::VfInfoList(vec![LinkVfInfo(infos)]))
         })
     }
+}
+
+/// A netlink socket of `protocol`, bound to a kernel-chosen port.
+pub(crate) fn open_socket(protocol: isize, name: &str) -> Result<Socket> {
+    let mut socket = Socket::new(protocol).map_err(|e| io_err("open netlink socket", name, e))?;
+    socket
+        .bind_auto()
+        .map_err(|e| io_err("bind netlink socket", name, e))?;
+    Ok(socket)
 }
 
 /// Sends one request on `socket` and collects the replies until the ACK or the end of the

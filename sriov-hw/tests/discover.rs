@@ -7,22 +7,26 @@ use sriov_hw::discover::{self, HostView, Options};
 use sriov_hw::fake::{FakeSysfs, Nic, presets};
 use sriov_hw::store::PfStore;
 
-fn run(fake: &FakeSysfs, dev_mode: bool) -> Vec<InterfaceExt> {
+fn try_run(fake: &FakeSysfs, dev_mode: bool) -> sriov_hw::Result<Vec<InterfaceExt>> {
     let host = SysfsHost::new(fake.root());
     let nics = SupportedNics::default();
+    let view = HostView {
+        pci: &host,
+        links: &host,
+        netlink: fake.links(),
+        store: &host,
+    };
     discover::discover(
-        HostView {
-            pci: &host,
-            links: &host,
-            netlink: fake.links(),
-            store: &host,
-        },
+        view,
         Options {
             nics: &nics,
             dev_mode,
         },
     )
-    .expect("discovery succeeds")
+}
+
+fn run(fake: &FakeSysfs, dev_mode: bool) -> Vec<InterfaceExt> {
+    try_run(fake, dev_mode).expect("discovery succeeds")
 }
 
 #[test]
@@ -203,21 +207,7 @@ fn a_corrupt_sysfs_file_is_an_error_naming_it() {
         "lots\n",
     )
     .unwrap();
-    let host = SysfsHost::new(fake.root());
-    let nics = SupportedNics::default();
-    let err = discover::discover(
-        HostView {
-            pci: &host,
-            links: &host,
-            netlink: fake.links(),
-            store: &host,
-        },
-        Options {
-            nics: &nics,
-            dev_mode: false,
-        },
-    )
-    .unwrap_err();
+    let err = try_run(&fake, false).unwrap_err();
     assert!(err.to_string().starts_with("parse "), "{err}");
     assert!(
         err.to_string()

@@ -14,13 +14,13 @@ use std::sync::Mutex;
 use sriov_core::api::Interface;
 use sriov_core::ids::PciAddress;
 
-use super::Nic;
+use sriov_core::plan::is_userspace_driver;
+
+use super::{Nic, vf_address};
 use crate::error::{Error, Result};
 use crate::link::{LinkAttrs, LinkLayer, LinkOps, LinkQuery, LinkSysfs};
 use crate::pci::{PciDevice, PciSysfs, VfFunction, VfNetdev};
 use crate::store::PfStore;
-
-const DPDK_DRIVERS: [&str; 3] = ["vfio-pci", "uio_pci_generic", "igb_uio"];
 
 #[derive(Debug, Clone)]
 struct Function {
@@ -67,16 +67,6 @@ fn kernel(op: &'static str, target: impl Into<String>, errno: i32) -> Error {
         target: target.into(),
         errno: io::Error::from_raw_os_error(errno),
     }
-}
-
-fn vf_address(pf: &PciAddress, index: u16) -> Option<PciAddress> {
-    let bus = pf.bus().checked_add(1)?.checked_add(pf.function())?;
-    PciAddress::new(
-        pf.domain(),
-        bus,
-        u8::try_from(index / 8).ok()?,
-        (index % 8) as u8,
-    )
 }
 
 impl FakeHost {
@@ -369,7 +359,7 @@ impl PciSysfs for FakeHost {
         if let Some(f) = state.functions.get_mut(address) {
             f.driver = Some(driver.to_owned());
         }
-        if !DPDK_DRIVERS.contains(&driver) {
+        if !is_userspace_driver(driver) {
             Self::attach_netdev(&mut state, address);
         }
         Ok(())

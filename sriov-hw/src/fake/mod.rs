@@ -8,3 +8,13 @@ mod sysfs;
 pub use host::FakeHost;
 
 pub use sysfs::{FakeSysfs, Nic, PfBuilder, StaticLinks, presets};
+
+use sriov_core::ids::PciAddress;
+
+/// Where both fakes put VF `index` of `pf`: PF function `f` puts its VFs on bus
+/// `pf.bus + 1 + f`, eight functions per device slot.
+fn vf_address(pf: &PciAddress, index: u16) -> Option<PciAddress> {
+    let bus = pf.bus().checked_add(1)?.checked_add(pf.function())?;
+    let slot = u8::try_from(index / 8).ok()?;
+    PciAddress::new(pf.domain(), bus, slot, (index % 8) as u8)
+}

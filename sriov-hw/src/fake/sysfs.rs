@@ -23,6 +23,7 @@ use std::sync::Mutex;
 
 use sriov_core::ids::PciAddress;
 
+use super::vf_address;
 use crate::error::{Error, Result};
 use crate::link::LinkQuery;
 use crate::root::HostRoot;
@@ -534,7 +535,7 @@ impl PfBuilder<'_> {
             )?;
             link(&pf, &dir.join("physfn"))?;
             link(&dir, &pf.join(format!("virtfn{i}")))?;
-            let kernel_driver = !matches!(driver, "vfio-pci" | "uio_pci_generic" | "igb_uio");
+            let kernel_driver = !sriov_core::plan::is_userspace_driver(driver);
             if kernel_driver {
                 host.netdev(
                     &dir,
@@ -551,14 +552,6 @@ impl PfBuilder<'_> {
         }
         Ok(address)
     }
-}
-
-/// Where VF `index` of `pf` lives: PF function `f` puts its VFs on bus `pf.bus + 1 + f`,
-/// eight functions per device slot.
-fn vf_address(pf: &PciAddress, index: u16) -> Option<PciAddress> {
-    let bus = pf.bus().checked_add(1)?.checked_add(pf.function())?;
-    let slot = u8::try_from(index / 8).ok()?;
-    PciAddress::new(pf.domain(), bus, slot, (index % 8) as u8)
 }
 
 /// A [`LinkQuery`] answering from a table: alt-names per interface, e-switch mode per PF.
