@@ -6,6 +6,7 @@
 //!   operator field for field, plus the Multus `NetworkAttachmentDefinition`;
 //! - [`crd`]: the CustomResourceDefinitions generated from those types;
 //! - [`ids`]: parsed identifiers (PCI addresses, VF ranges, PF selectors, resource names);
+//! - [`ib`]: InfiniBand VF GUIDs and the static GUID pool file;
 //! - [`manifest`]: reading multi-document YAML/JSON into typed objects, reporting unknown
 //!   fields and type errors with their paths;
 //! - [`nic`]: the supported-NIC table; [`labels`]: label matching; [`pool`]: pool membership;
@@ -34,6 +35,7 @@ pub mod api;
 pub mod crd;
 pub mod drain;
 pub mod error;
+pub mod ib;
 pub mod ids;
 pub mod labels;
 pub mod manifest;

@@ -205,6 +205,15 @@ impl SupportedNics {
             .any(|m| m.vendor == vendor && m.vf_device == device)
     }
 
+    /// Every VF device ID in the table, each once, in numeric order (what the
+    /// NetworkManager udev rule matches).
+    pub fn vf_devices(&self) -> Vec<&str> {
+        let mut ids: Vec<&str> = self.models.iter().map(|m| m.vf_device.as_str()).collect();
+        ids.sort_by_key(|id| (u32::from_str_radix(id, 16).unwrap_or(u32::MAX), *id));
+        ids.dedup();
+        ids
+    }
+
     /// The VF device ID of the first model with this PF device ID.
     pub fn vf_device_of(&self, pf_device: &str) -> Option<&str> {
         self.models

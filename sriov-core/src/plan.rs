@@ -10,8 +10,12 @@
 //!   does not; resetting a PF this daemon configured (it has a record) needs a drain;
 //! - a PF without spec entry is reset only when the daemon's record says it created its
 //!   VFs; an externally managed PF is never changed, only checked, and its record dropped;
-//! - `vfio-pci` needs the IOMMU on the kernel command line, and `rdmaMode` the matching
-//!   `ib_core.netns_mode`: a missing argument means a reboot.
+//! - `vfio-pci` needs an active IOMMU, and `rdmaMode` the matching `ib_core.netns_mode`:
+//!   a missing kernel argument means editing the boot loader's command line and a reboot;
+//! - a configured PF gets udev rules (NetworkManager ignores its VFs; a switchdev PF keeps
+//!   its name and names its representors), removed again when the PF is reset;
+//! - InfiniBand VFs get a GUID from the static pool file, or one derived from their PF and
+//!   index (stable, unlike upstream's random GUIDs).
 //!
 //! Actions address VFs by `(PF, index)`: VFs that do not exist yet get their PCI address
 //! when the apply step creates them.
@@ -25,7 +29,9 @@ use crate::api::{
     Interface, InterfaceExt, RdmaMode, SriovNetworkNodeStateSpec, VfGroup, VirtualFunction,
 };
 use crate::error::{Error, Result};
+use crate::ib::{self, Guid, GuidPool};
 use crate::ids::VfRange;
+use crate::nic::SupportedNics;
 
 /// How disruptive applying a plan is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -126,6 +132,57 @@ pub enum Action {
         /// PF address.
         pf: String,
     },
+    /// Set VF `index`'s InfiniBand node and port GUID, then rebind it if a kernel driver
+    /// holds it so the driver picks the GUID up.
+    SetVfGuid {
+        /// PF address.
+        pf: String,
+        /// VF index.
+        index: u16,
+        /// The GUID, `xx:xx:xx:xx:xx:xx:xx:xx`.
+        guid: String,
+    },
+    /// Replace the PF's udev rules: NetworkManager leaves its VFs alone, and a switchdev PF
+    /// keeps its name (see [`crate::render::udev`]).
+    WriteUdevRules {
+        /// PF address.
+        pf: String,
+        /// The PF's netdev name.
+        pf_name: String,
+        /// VF device IDs the NetworkManager rule matches.
+        vf_devices: Vec<String>,
+        /// Whether the PF goes to switchdev mode.
+        switchdev: bool,
+    },
+    /// Write the rule naming a switchdev PF's representors `<pf>_<vf>` (once its switch
+    /// port is known, after the mode change).
+    WriteRepresentorRule {
+        /// PF address.
+        pf: String,
+        /// The PF's netdev name.
+        pf_name: String,
+    },
+    /// Remove the PF's udev rules.
+    RemoveUdevRules {
+        /// PF address.
+        pf: String,
+    },
+    /// Reload udev rules and replay `add` events for network devices.
+    ReloadUdev,
+    /// Record the RDMA namespace mode as an `ib_core` module option
+    /// (`/etc/modprobe.d/sriov_network_operator_modules_config.conf`).
+    SetRdmaMode {
+        /// `shared` or `exclusive`.
+        mode: String,
+    },
+    /// Edit the boot loader's kernel command line (effective after the reboot the plan
+    /// asks for).
+    SetKernelArgs {
+        /// Arguments to add.
+        add: Vec<String>,
+        /// Arguments to remove.
+        remove: Vec<String>,
+    },
 }
 
 impl fmt::Display for Action {
@@ -161,6 +218,33 @@ impl fmt::Display for Action {
                 "{pf}: remove VFs, restore MTU {mtu} and legacy e-switch mode"
             ),
             Self::RemoveRecord { pf } => write!(f, "{pf}: delete the daemon's record"),
+            Self::SetVfGuid { pf, index, guid } => {
+                write!(f, "{pf} VF {index}: set InfiniBand GUID {guid}")
+            }
+            Self::WriteUdevRules { pf, switchdev, .. } => write!(
+                f,
+                "{pf}: write udev rules (NetworkManager ignores its VFs{})",
+                if *switchdev { ", PF name kept" } else { "" }
+            ),
+            Self::WriteRepresentorRule { pf, pf_name } => {
+                write!(
+                    f,
+                    "{pf}: write udev rule naming representors {pf_name}_<vf>"
+                )
+            }
+            Self::RemoveUdevRules { pf } => write!(f, "{pf}: remove udev rules"),
+            Self::ReloadUdev => write!(f, "reload udev rules"),
+            Self::SetRdmaMode { mode } => write!(f, "set RDMA namespace mode {mode} (ib_core)"),
+            Self::SetKernelArgs { add, remove } => {
+                write!(f, "edit kernel arguments:")?;
+                for a in add {
+                    write!(f, " +{a}")?;
+                }
+                for r in remove {
+                    write!(f, " -{r}")?;
+                }
+                Ok(())
+            }
         }
     }
 }
@@ -183,6 +267,20 @@ impl Plan {
     }
 }
 
+/// The CPU vendor, which decides the IOMMU kernel arguments.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum CpuVendor {
+    /// `GenuineIntel`.
+    Intel,
+    /// `AuthenticAMD`.
+    Amd,
+    /// Arm: the SMMU needs no kernel argument.
+    Arm,
+    /// Anything else; treated as Intel, as upstream does.
+    #[default]
+    Unknown,
+}
+
 /// What the daemon observed.
 #[derive(Debug, Clone, Copy)]
 pub struct Observed<'a> {
@@ -192,6 +290,15 @@ pub struct Observed<'a> {
     pub records: &'a BTreeMap<String, Interface>,
     /// The kernel command line's parameters.
     pub cmdline: &'a [String],
+    /// Whether the IOMMU is active (IOMMU groups exist): `vfio-pci` then needs no kernel
+    /// argument, whatever the command line says.
+    pub iommu_active: bool,
+    /// The CPU vendor.
+    pub cpu: CpuVendor,
+    /// The supported-NIC table (VF device IDs for the NetworkManager udev rule).
+    pub nics: &'a SupportedNics,
+    /// The static InfiniBand GUID pool, when the host has one.
+    pub guids: Option<&'a GuidPool>,
 }
 
 /// VF drivers that hand the device to user space (DPDK): VFs bound to them have no netdev.
@@ -201,7 +308,6 @@ pub const USERSPACE_DRIVERS: [&str; 3] = ["vfio-pci", "uio_pci_generic", "igb_ui
 pub fn is_userspace_driver(driver: &str) -> bool {
     USERSPACE_DRIVERS.contains(&driver)
 }
-const ZERO_GUID: &str = "0000:0000:0000:0000";
 
 fn plan_error(pf: &str, reason: String) -> Error {
     Error::Plan {
@@ -281,7 +387,12 @@ fn vf_needs_update(
     if vf_mtu != 0 && group_mtu != 0 && vf_mtu != group_mtu {
         return true;
     }
-    if (infiniband || group.is_rdma == Some(true)) && vf.guid.as_deref() == Some(ZERO_GUID) {
+    let zero_guid = vf
+        .guid
+        .as_deref()
+        .and_then(|g| g.parse::<Guid>().ok())
+        .is_some_and(|g| g == ib::ZERO);
+    if (infiniband || group.is_rdma == Some(true)) && zero_guid {
         return true;
     }
     if spec.externally_managed == Some(true) {
@@ -325,7 +436,7 @@ pub fn plan(observed: Observed<'_>, spec: &SriovNetworkNodeStateSpec) -> Result<
                         format!("{pci}: reconfiguring a PF that has {current_vfs} VFs"),
                     );
                 }
-                configure(&mut plan, wanted, status)?;
+                configure(&mut plan, observed, wanted, status)?;
             }
             None => match observed.records.get(pci) {
                 None => {}
@@ -350,18 +461,47 @@ pub fn plan(observed: Observed<'_>, spec: &SriovNetworkNodeStateSpec) -> Result<
                         });
                     }
                     plan.actions
+                        .push(Action::RemoveUdevRules { pf: pci.to_owned() });
+                    plan.actions
                         .push(Action::RemoveRecord { pf: pci.to_owned() });
                 }
             },
         }
     }
-    for reason in kernel_args(observed, spec) {
-        raise(&mut plan, Disruption::Reboot, reason);
+    let switchdev_configured = plan.actions.iter().any(|a| {
+        matches!(
+            a,
+            Action::WriteUdevRules {
+                switchdev: true,
+                ..
+            }
+        )
+    });
+    if switchdev_configured {
+        plan.actions.push(Action::ReloadUdev);
+    }
+    let kernel = kernel_args(observed, spec);
+    if !kernel.reasons.is_empty() {
+        for reason in kernel.reasons {
+            raise(&mut plan, Disruption::Reboot, reason);
+        }
+        if let Some(mode) = kernel.rdma_mode {
+            plan.actions.push(Action::SetRdmaMode { mode });
+        }
+        plan.actions.push(Action::SetKernelArgs {
+            add: kernel.add,
+            remove: kernel.remove,
+        });
     }
     Ok(plan)
 }
 
-fn configure(plan: &mut Plan, wanted: &Interface, status: &InterfaceExt) -> Result<()> {
+fn configure(
+    plan: &mut Plan,
+    observed: Observed<'_>,
+    wanted: &Interface,
+    status: &InterfaceExt,
+) -> Result<()> {
     let pci = wanted.pci_address.as_str();
     let num_vfs = u16::try_from(wanted.num_vfs.unwrap_or(0)).map_err(|_| {
         plan_error(
@@ -405,6 +545,32 @@ fn configure(plan: &mut Plan, wanted: &Interface, status: &InterfaceExt) -> Resu
             ));
         }
         let mode_differs = wanted_mode != eswitch(status.e_switch_mode.as_deref());
+        let switchdev = wanted_mode == "switchdev";
+        let pf_name = wanted
+            .name
+            .clone()
+            .or_else(|| status.name.clone())
+            .unwrap_or_default();
+        let mut vf_devices: Vec<String> = observed
+            .nics
+            .vf_devices()
+            .into_iter()
+            .map(str::to_owned)
+            .collect();
+        // A PF outside the table (dev mode) still gets its own VFs matched.
+        for vf in status.vfs.iter().flatten() {
+            if let Some(id) = &vf.device_id
+                && !vf_devices.contains(id)
+            {
+                vf_devices.push(id.clone());
+            }
+        }
+        plan.actions.push(Action::WriteUdevRules {
+            pf: pci.to_owned(),
+            pf_name: pf_name.clone(),
+            vf_devices,
+            switchdev,
+        });
         if status.num_vfs.unwrap_or(0) != i32::from(num_vfs) || mode_differs {
             if mode_differs {
                 plan.actions.push(Action::SetEswitchMode {
@@ -417,6 +583,12 @@ fn configure(plan: &mut Plan, wanted: &Interface, status: &InterfaceExt) -> Resu
                 num_vfs,
             });
         }
+        if switchdev {
+            plan.actions.push(Action::WriteRepresentorRule {
+                pf: pci.to_owned(),
+                pf_name,
+            });
+        }
         if let Some(mtu) = wanted.mtu.filter(|m| *m > status.mtu.unwrap_or(0)) {
             plan.actions.push(Action::SetPfMtu {
                 pf: pci.to_owned(),
@@ -425,17 +597,25 @@ fn configure(plan: &mut Plan, wanted: &Interface, status: &InterfaceExt) -> Resu
         }
     }
     let groups = wanted.vf_groups.as_deref().unwrap_or_default();
-    let infiniband = status
-        .link_type
+    let infiniband = [wanted.link_type.as_deref(), status.link_type.as_deref()]
+        .into_iter()
+        .flatten()
+        .any(|t| t.eq_ignore_ascii_case("ib"));
+    // The PF's port GUID: the last 8 bytes of its 20-byte IPoIB hardware address.
+    let pf_guid = status
+        .mac
         .as_deref()
-        .is_some_and(|t| t.eq_ignore_ascii_case("ib"));
+        .filter(|m| m.len() == 59)
+        .and_then(|m| m.get(36..))
+        .and_then(|g| g.parse::<Guid>().ok());
+    let pool = observed.guids.and_then(|p| p.lookup(pci, pf_guid));
     for index in 0..num_vfs {
         // VFs outside every group are left alone.
         let Some(group) = group_of(groups, index) else {
             continue;
         };
         let device_type = group.device_type.as_deref().unwrap_or("netdevice");
-        let observed = status
+        let seen = status
             .vfs
             .iter()
             .flatten()
@@ -445,13 +625,39 @@ fn configure(plan: &mut Plan, wanted: &Interface, status: &InterfaceExt) -> Resu
         } else {
             VfDriver::Named(device_type.to_owned())
         };
-        let bound_right =
-            observed
-                .and_then(|v| v.driver.as_deref())
-                .is_some_and(|d| match &driver {
-                    VfDriver::Default => !is_userspace_driver(d),
-                    VfDriver::Named(name) => d == name,
+        let bound_right = seen
+            .and_then(|v| v.driver.as_deref())
+            .is_some_and(|d| match &driver {
+                VfDriver::Default => !is_userspace_driver(d),
+                VfDriver::Named(name) => d == name,
+            });
+        if infiniband && (driver == VfDriver::Default || !bound_right) {
+            let guid = match pool {
+                Some(pool) => pool.get(index).ok_or_else(|| {
+                    plan_error(
+                        pci,
+                        format!(
+                            "the InfiniBand GUID pool has {} GUIDs for this PF, VF {index} needs one",
+                            pool.len()
+                        ),
+                    )
+                })?,
+                None => ib::derived(
+                    &pf_guid.map_or_else(|| pci.to_owned(), |g| g.to_string()),
+                    index,
+                ),
+            };
+            let current = seen
+                .and_then(|v| v.guid.as_deref())
+                .and_then(|g| g.parse::<Guid>().ok());
+            if current != Some(guid) {
+                plan.actions.push(Action::SetVfGuid {
+                    pf: pci.to_owned(),
+                    index,
+                    guid: guid.to_string(),
                 });
+            }
+        }
         if !bound_right {
             plan.actions.push(Action::BindVf {
                 pf: pci.to_owned(),
@@ -467,7 +673,7 @@ fn configure(plan: &mut Plan, wanted: &Interface, status: &InterfaceExt) -> Resu
                 });
             }
             if let Some(mtu) = group.mtu.filter(|m| *m > 0)
-                && observed.and_then(|v| v.mtu) != Some(mtu)
+                && seen.and_then(|v| v.mtu) != Some(mtu)
             {
                 plan.actions.push(Action::SetVfMtu {
                     pf: pci.to_owned(),
@@ -486,34 +692,77 @@ fn configure(plan: &mut Plan, wanted: &Interface, status: &InterfaceExt) -> Resu
     Ok(())
 }
 
-/// Kernel arguments the spec needs but the command line lacks.
-fn kernel_args(observed: Observed<'_>, spec: &SriovNetworkNodeStateSpec) -> Vec<String> {
+/// The kernel-argument changes a spec needs.
+struct KernelChange {
+    reasons: Vec<String>,
+    add: Vec<String>,
+    remove: Vec<String>,
+    rdma_mode: Option<String>,
+}
+
+/// Kernel arguments the spec needs but the command line lacks (or has but must not).
+///
+/// `vfio-pci` needs the IOMMU: when it is already active (IOMMU groups exist) nothing is
+/// added, whatever the command line says; this avoids upstream's reboot loop on hosts whose
+/// IOMMU is on by default or enabled by a variant such as `intel_iommu=on,sm_on`.
+fn kernel_args(observed: Observed<'_>, spec: &SriovNetworkNodeStateSpec) -> KernelChange {
     let has = |arg: &str| observed.cmdline.iter().any(|a| a == arg);
-    let mut reasons = Vec::new();
+    let mut change = KernelChange {
+        reasons: Vec::new(),
+        add: Vec::new(),
+        remove: Vec::new(),
+        rdma_mode: None,
+    };
     let vfio = spec
         .interfaces
         .iter()
         .flatten()
         .flat_map(|i| i.vf_groups.iter().flatten())
         .any(|g| g.device_type.as_deref() == Some("vfio-pci"));
-    if vfio && !has("intel_iommu=on") && !has("amd_iommu=on") {
-        reasons.push(
-            "kernel argument intel_iommu=on (or amd_iommu=on) is needed for vfio-pci VFs"
-                .to_owned(),
-        );
-    }
-    match spec.system.as_ref().and_then(|s| s.rdma_mode) {
-        Some(RdmaMode::Shared) if !has("ib_core.netns_mode=1") => {
-            reasons.push(
-                "kernel argument ib_core.netns_mode=1 is needed for rdmaMode shared".to_owned(),
-            );
+    if vfio && !observed.iommu_active {
+        let wanted: &[&str] = match observed.cpu {
+            CpuVendor::Intel | CpuVendor::Unknown => &["intel_iommu=on", "iommu=pt"],
+            CpuVendor::Amd => &["amd_iommu=on", "iommu=pt"],
+            CpuVendor::Arm => &[],
+        };
+        let missing: Vec<String> = wanted
+            .iter()
+            .filter(|a| !has(a))
+            .map(|a| (*a).to_owned())
+            .collect();
+        if !missing.is_empty() {
+            change.reasons.push(format!(
+                "vfio-pci VFs need the IOMMU, which is off: adding kernel arguments {}",
+                missing.join(" ")
+            ));
+            change.add.extend(missing);
         }
-        Some(RdmaMode::Exclusive) if !has("ib_core.netns_mode=0") => {
-            reasons.push(
-                "kernel argument ib_core.netns_mode=0 is needed for rdmaMode exclusive".to_owned(),
-            );
-        }
-        _ => {}
     }
-    reasons
+    let rdma = match spec.system.as_ref().and_then(|s| s.rdma_mode) {
+        Some(RdmaMode::Shared) => Some(("shared", "1", "0")),
+        Some(RdmaMode::Exclusive) => Some(("exclusive", "0", "1")),
+        _ => None,
+    };
+    if let Some((mode, on, off)) = rdma {
+        let add = format!("ib_core.netns_mode={on}");
+        let remove = format!("ib_core.netns_mode={off}");
+        if !has(&add) || has(&remove) {
+            change.reasons.push(format!(
+                "rdmaMode {mode} needs kernel argument {add}{}",
+                if has(&remove) {
+                    format!(" instead of {remove}")
+                } else {
+                    String::new()
+                }
+            ));
+            if !has(&add) {
+                change.add.push(add);
+            }
+            if has(&remove) {
+                change.remove.push(remove);
+            }
+            change.rdma_mode = Some(mode.to_owned());
+        }
+    }
+    change
 }

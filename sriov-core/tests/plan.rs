@@ -1,12 +1,44 @@
 //! Planning: which actions, in which order, and what disruption they need.
 
 use std::collections::BTreeMap;
+use std::sync::LazyLock;
 
 use sriov_core::api::{
     Interface, InterfaceExt, RdmaMode, SriovNetworkNodeStateSpec, System, VfGroup, VirtualFunction,
 };
-use sriov_core::plan::{self, Action, Disruption, Observed, Plan, VfDriver};
+use sriov_core::ib::GuidPool;
+use sriov_core::nic::SupportedNics;
+use sriov_core::plan::{self, Action, CpuVendor, Disruption, Observed, Plan, VfDriver};
 use sriov_core::testing::PfBuilder;
+
+static NICS: LazyLock<SupportedNics> = LazyLock::new(SupportedNics::default);
+
+/// An Intel host whose IOMMU is off, without a GUID pool.
+fn observed<'a>(
+    interfaces: &'a [InterfaceExt],
+    records: &'a BTreeMap<String, Interface>,
+    cmdline: &'a [String],
+) -> Observed<'a> {
+    Observed {
+        interfaces,
+        records,
+        cmdline,
+        iommu_active: false,
+        cpu: CpuVendor::Intel,
+        nics: &NICS,
+        guids: None,
+    }
+}
+
+/// The udev step every configured PF starts with.
+fn udev(pf_name: &str, switchdev: bool) -> Action {
+    Action::WriteUdevRules {
+        pf: PCI.into(),
+        pf_name: pf_name.into(),
+        vf_devices: NICS.vf_devices().into_iter().map(str::to_owned).collect(),
+        switchdev,
+    }
+}
 
 const PCI: &str = "0000:81:00.0";
 
@@ -62,15 +94,7 @@ fn run(
         interfaces: Some(spec),
         ..Default::default()
     };
-    plan::plan(
-        Observed {
-            interfaces: status,
-            records,
-            cmdline: &cmdline,
-        },
-        &spec,
-    )
-    .expect("plans")
+    plan::plan(observed(status, records, &cmdline), &spec).expect("plans")
 }
 
 #[test]
@@ -86,12 +110,13 @@ fn creating_vfs_on_an_idle_pf_needs_no_drain_and_follows_the_apply_order() {
         &[pf(0, vec![])],
         vec![spec.clone()],
         &BTreeMap::new(),
-        &["intel_iommu=on"],
+        &["intel_iommu=on", "iommu=pt"],
     );
     assert_eq!(plan.disruption, Disruption::None, "{:?}", plan.reasons);
     assert_eq!(
         plan.actions,
         [
+            udev("ens801f0", false),
             Action::SetNumVfs {
                 pf: PCI.into(),
                 num_vfs: 2
@@ -151,8 +176,9 @@ fn changing_a_pf_that_has_vfs_needs_a_drain() {
         plan.reasons,
         ["0000:81:00.0: reconfiguring a PF that has 2 VFs"]
     );
+    assert_eq!(plan.actions[0], udev("ens801f0", false));
     assert_eq!(
-        plan.actions[0],
+        plan.actions[1],
         Action::SetNumVfs {
             pf: PCI.into(),
             num_vfs: 4
@@ -204,32 +230,56 @@ fn vfio_without_iommu_and_rdma_mode_without_its_argument_need_a_reboot() {
         }),
         ..Default::default()
     };
-    let cmdline = vec!["root=/dev/sda".to_owned()];
-    let observed = Observed {
-        interfaces: &[],
-        records: &BTreeMap::new(),
-        cmdline: &cmdline,
-    };
-    let plan = plan::plan(observed, &spec).unwrap();
+    let cmdline = vec![
+        "root=/dev/sda".to_owned(),
+        "ib_core.netns_mode=1".to_owned(),
+    ];
+    let records = BTreeMap::new();
+    let plan = plan::plan(observed(&[], &records, &cmdline), &spec).unwrap();
     assert_eq!(plan.disruption, Disruption::Reboot);
     assert_eq!(
         plan.reasons,
         [
-            "kernel argument intel_iommu=on (or amd_iommu=on) is needed for vfio-pci VFs",
-            "kernel argument ib_core.netns_mode=0 is needed for rdmaMode exclusive",
+            "vfio-pci VFs need the IOMMU, which is off: adding kernel arguments intel_iommu=on iommu=pt",
+            "rdmaMode exclusive needs kernel argument ib_core.netns_mode=0 instead of ib_core.netns_mode=1",
         ]
     );
-    spec.system = None;
-    let cmdline = vec!["amd_iommu=on".to_owned()];
-    let observed = Observed {
-        interfaces: &[],
-        records: &BTreeMap::new(),
-        cmdline: &cmdline,
-    };
     assert_eq!(
-        plan::plan(observed, &spec).unwrap().disruption,
-        Disruption::None
+        plan.actions,
+        [
+            Action::SetRdmaMode {
+                mode: "exclusive".into()
+            },
+            Action::SetKernelArgs {
+                add: vec![
+                    "intel_iommu=on".into(),
+                    "iommu=pt".into(),
+                    "ib_core.netns_mode=0".into()
+                ],
+                remove: vec!["ib_core.netns_mode=1".into()],
+            }
+        ]
     );
+    // AMD: its own IOMMU argument, only what is missing.
+    spec.system = None;
+    let cmdline = vec!["iommu=pt".to_owned()];
+    let mut amd = observed(&[], &records, &cmdline);
+    amd.cpu = CpuVendor::Amd;
+    assert_eq!(
+        plan::plan(amd, &spec).unwrap().actions,
+        [Action::SetKernelArgs {
+            add: vec!["amd_iommu=on".into()],
+            remove: vec![]
+        }]
+    );
+    // An active IOMMU needs nothing, whatever the command line says (no reboot loop on
+    // `intel_iommu=on,sm_on` or IOMMUs on by default); neither does Arm.
+    let mut active = observed(&[], &records, &cmdline);
+    active.iommu_active = true;
+    assert!(plan::plan(active, &spec).unwrap().is_empty());
+    let mut arm = observed(&[], &records, &cmdline);
+    arm.cpu = CpuVendor::Arm;
+    assert!(plan::plan(arm, &spec).unwrap().is_empty());
 }
 
 #[test]
@@ -249,6 +299,7 @@ fn pfs_without_spec_are_reset_only_when_the_daemon_configured_them() {
                 pf: PCI.into(),
                 mtu: 1500
             },
+            Action::RemoveUdevRules { pf: PCI.into() },
             Action::RemoveRecord { pf: PCI.into() }
         ]
     );
@@ -274,11 +325,7 @@ fn impossible_specs_are_errors_naming_the_pf() {
     let cmdline = Vec::new();
     let records = BTreeMap::new();
     let status = [pf(0, vec![])];
-    let observed = Observed {
-        interfaces: &status,
-        records: &records,
-        cmdline: &cmdline,
-    };
+    let observed = observed(&status, &records, &cmdline);
     let too_many = SriovNetworkNodeStateSpec {
         interfaces: Some(vec![wanted(200, vec![])]),
         ..Default::default()
@@ -297,4 +344,148 @@ fn impossible_specs_are_errors_naming_the_pf() {
         plan::plan(observed, &spec).unwrap_err().to_string(),
         "PF 0000:81:00.0: externally managed PF has 0 VFs, the spec needs 4"
     );
+}
+
+fn infiniband_pf(vfs: Vec<VirtualFunction>) -> InterfaceExt {
+    let mut pf = PfBuilder::new(PCI, "ibp129s0f0")
+        .mellanox_cx6dx()
+        .num_vfs(i32::try_from(vfs.len()).expect("few VFs"))
+        .build();
+    pf.link_type = Some("IB".into());
+    // IPoIB address: the last 8 bytes are the port GUID.
+    pf.mac = Some("00:00:10:87:fe:80:00:00:00:00:00:00:0c:42:a1:03:00:65:5f:3a".into());
+    pf.vfs = (!vfs.is_empty()).then_some(vfs);
+    pf
+}
+
+#[test]
+fn infiniband_vfs_get_stable_guids_from_the_pool_or_derived() {
+    let spec = Interface {
+        name: Some("ibp129s0f0".into()),
+        ..wanted(2, vec![group("ib", "0-1", "netdevice", None)])
+    };
+    let status = [infiniband_pf(vec![])];
+    let records = BTreeMap::new();
+    let cmdline = Vec::new();
+    let spec_of = |i: Interface| SriovNetworkNodeStateSpec {
+        interfaces: Some(vec![i]),
+        ..Default::default()
+    };
+    let guids = |plan: &Plan| -> Vec<(u16, String)> {
+        plan.actions
+            .iter()
+            .filter_map(|a| match a {
+                Action::SetVfGuid { index, guid, .. } => Some((*index, guid.clone())),
+                _ => None,
+            })
+            .collect()
+    };
+    // Derived: stable across runs, distinct per VF, and no admin MAC for IB VFs.
+    let first = plan::plan(
+        observed(&status, &records, &cmdline),
+        &spec_of(spec.clone()),
+    )
+    .unwrap();
+    let derived = guids(&first);
+    assert_eq!(derived.len(), 2);
+    assert_ne!(derived[0].1, derived[1].1);
+    let again = plan::plan(
+        observed(&status, &records, &cmdline),
+        &spec_of(spec.clone()),
+    )
+    .unwrap();
+    assert_eq!(guids(&again), derived);
+    assert!(
+        !first
+            .actions
+            .iter()
+            .any(|a| matches!(a, Action::SetVfAdminMac { .. }))
+    );
+
+    // The pool, matched by the PF's port GUID.
+    let pool = GuidPool::parse(
+        r#"[{"pfGuid": "0c:42:a1:03:00:65:5f:3a", "guidsRange": {"start": "02:00:00:00:00:aa:00:02", "end": "02:00:00:00:00:aa:00:03"}}]"#,
+    )
+    .unwrap();
+    let mut with_pool = observed(&status, &records, &cmdline);
+    with_pool.guids = Some(&pool);
+    let plan = plan::plan(with_pool, &spec_of(spec.clone())).unwrap();
+    assert_eq!(
+        guids(&plan),
+        [
+            (0, "02:00:00:00:00:aa:00:02".to_owned()),
+            (1, "02:00:00:00:00:aa:00:03".to_owned())
+        ]
+    );
+    // A VF that already has its GUID is not touched again.
+    let mut vf0 = vf(0, "mlx5_core", 2044);
+    vf0.guid = Some("0200:0000:00aa:0002".into());
+    let status_done = [infiniband_pf(vec![vf0, vf(1, "mlx5_core", 2044)])];
+    let mut done = observed(&status_done, &records, &cmdline);
+    done.guids = Some(&pool);
+    let plan = plan::plan(
+        done,
+        &spec_of(Interface {
+            mtu: Some(4000),
+            ..spec.clone()
+        }),
+    )
+    .unwrap();
+    assert_eq!(guids(&plan), [(1, "02:00:00:00:00:aa:00:03".to_owned())]);
+    // Too few GUIDs for the VFs is an error naming the PF.
+    let err = plan::plan(
+        with_pool,
+        &spec_of(Interface {
+            num_vfs: Some(3),
+            vf_groups: Some(vec![group("ib", "0-2", "netdevice", None)]),
+            ..spec.clone()
+        }),
+    )
+    .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "PF 0000:81:00.0: the InfiniBand GUID pool has 2 GUIDs for this PF, VF 2 needs one"
+    );
+}
+
+#[test]
+fn switchdev_pfs_get_name_and_representor_rules_and_a_udev_reload() {
+    let spec = Interface {
+        e_switch_mode: Some("switchdev".into()),
+        ..wanted(2, vec![group("net", "0-1", "netdevice", None)])
+    };
+    let status = [pf(0, vec![])];
+    let records = BTreeMap::new();
+    let cmdline = Vec::new();
+    let plan = plan::plan(
+        observed(&status, &records, &cmdline),
+        &SriovNetworkNodeStateSpec {
+            interfaces: Some(vec![spec]),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let kinds: Vec<String> = plan
+        .actions
+        .iter()
+        .map(|a| {
+            serde_json::to_value(a).unwrap()["action"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .filter(|k| !k.starts_with("bindVf") && !k.starts_with("setVfAdminMac"))
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "writeUdevRules",
+            "setEswitchMode",
+            "setNumVfs",
+            "writeRepresentorRule",
+            "saveRecord",
+            "reloadUdev"
+        ]
+    );
+    assert_eq!(plan.actions[0], udev("ens801f0", true));
 }

@@ -11,10 +11,13 @@ use std::time::Duration;
 use sriov_core::ids::PciAddress;
 use sriov_core::plan::{Action, Plan, VfDriver, is_userspace_driver};
 
+use sriov_core::render::udev::SwitchPort;
+
 use crate::error::Error;
-use crate::link::LinkOps;
+use crate::link::{LinkOps, LinkSysfs};
 use crate::pci::PciSysfs;
 use crate::store::PfStore;
+use crate::system::{self, HostSystem};
 
 /// The host, as applying changes it.
 #[derive(Clone, Copy)]
@@ -23,8 +26,12 @@ pub struct HostOps<'a> {
     pub pci: &'a dyn PciSysfs,
     /// Link changes.
     pub links: &'a dyn LinkOps,
+    /// Link attributes (a switchdev PF's switch port, for its udev rule).
+    pub link_attrs: &'a dyn LinkSysfs,
     /// The daemon's per-PF records.
     pub store: &'a dyn PfStore,
+    /// Host files and commands (udev rules, kernel arguments).
+    pub system: &'a dyn HostSystem,
 }
 
 /// How long to wait for the kernel to create VFs.
@@ -185,6 +192,58 @@ fn step(host: HostOps<'_>, action: &Action, wait: Wait) -> Result<(), Error> {
         Action::SaveRecord { interface } => host.store.save(interface),
         Action::ResetPf { pf, mtu } => reset(host, pf, *mtu),
         Action::RemoveRecord { pf } => host.store.remove(pf),
+        Action::SetVfGuid { pf, index, guid } => {
+            let address = parse(pf)?;
+            let value = guid
+                .parse::<sriov_core::ib::Guid>()
+                .map_err(|e| Error::Parse {
+                    path: format!("plan step for {pf} VF {index}").into(),
+                    content: e.input,
+                    expected: "a GUID",
+                })?;
+            host.links
+                .set_vf_guid(&pf_netdev(host, &address)?, *index, value.0)?;
+            // The driver reads the GUID when it binds: rebind a kernel-driver VF.
+            let vf = vf_address(host, &address, *index)?;
+            if host
+                .pci
+                .vf(&vf)?
+                .driver
+                .as_deref()
+                .is_some_and(|d| !is_userspace_driver(d))
+            {
+                host.pci.unbind(&vf)?;
+                host.pci.bind_default(&vf)?;
+            }
+            Ok(())
+        }
+        Action::WriteUdevRules {
+            pf,
+            pf_name,
+            vf_devices,
+            switchdev,
+        } => system::write_pf_rules(host.system, pf, pf_name, vf_devices, *switchdev),
+        Action::WriteRepresentorRule { pf, pf_name } => {
+            let address = parse(pf)?;
+            let attrs = host.link_attrs.link_attrs(&pf_netdev(host, &address)?)?;
+            match (attrs.phys_switch_id, attrs.phys_port_name) {
+                (Some(switch_id), Some(port_name)) => system::write_representor_rule(
+                    host.system,
+                    pf,
+                    pf_name,
+                    &SwitchPort {
+                        switch_id,
+                        port_name,
+                    },
+                ),
+                // Upstream skips the rule when the switch port is unreadable; so do we.
+                _ => Ok(()),
+            }
+        }
+        Action::RemoveUdevRules { pf } => system::remove_pf_rules(host.system, pf),
+        Action::ReloadUdev => system::reload_udev(host.system),
+        Action::SetRdmaMode { mode } => system::set_rdma_mode(host.system, mode),
+        Action::SetKernelArgs { add, remove } => system::edit_kernel_args(host.system, add, remove),
     }
 }
 
@@ -207,8 +266,13 @@ fn pf_of(action: &Action) -> Option<&str> {
         | Action::SetVfMtu { pf, .. }
         | Action::SetPfUp { pf }
         | Action::ResetPf { pf, .. }
-        | Action::RemoveRecord { pf } => Some(pf),
+        | Action::RemoveRecord { pf }
+        | Action::SetVfGuid { pf, .. }
+        | Action::WriteUdevRules { pf, .. }
+        | Action::WriteRepresentorRule { pf, .. }
+        | Action::RemoveUdevRules { pf } => Some(pf),
         Action::SaveRecord { interface } => Some(&interface.pci_address),
+        Action::ReloadUdev | Action::SetRdmaMode { .. } | Action::SetKernelArgs { .. } => None,
     }
 }
 

@@ -47,6 +47,14 @@ pub enum Error {
         /// The errno, as `std::io::Error` renders it.
         errno: io::Error,
     },
+    /// A host command (run in the host root) failed.
+    #[error("{command}: {outcome}")]
+    Command {
+        /// The command line.
+        command: String,
+        /// Exit status and the last line of its error output, or why it did not start.
+        outcome: String,
+    },
     /// A PCI device or link does not exist.
     #[error("{what} not found: {name}")]
     NotFound {

@@ -44,3 +44,21 @@ pub fn lockdown(root: &HostRoot) -> Result<Option<String>> {
         }),
     )
 }
+
+/// The CPU vendor from `/proc/cpuinfo` (`vendor_id`, or an Arm `CPU implementer`).
+pub fn cpu_vendor(root: &HostRoot) -> Result<sriov_core::plan::CpuVendor> {
+    use sriov_core::plan::CpuVendor;
+    let text = sysfs::read_optional(&root.join("proc/cpuinfo"))?.unwrap_or_default();
+    for line in text.lines() {
+        let Some((key, value)) = line.split_once(':') else {
+            continue;
+        };
+        match (key.trim(), value.trim()) {
+            ("vendor_id", "GenuineIntel") => return Ok(CpuVendor::Intel),
+            ("vendor_id", "AuthenticAMD" | "HygonGenuine") => return Ok(CpuVendor::Amd),
+            ("CPU implementer", _) => return Ok(CpuVendor::Arm),
+            _ => {}
+        }
+    }
+    Ok(CpuVendor::Unknown)
+}

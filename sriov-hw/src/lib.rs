@@ -24,6 +24,10 @@
 //! - [`devlink`]: e-switch mode over generic netlink; [`live::LiveLinks`] combines it with
 //!   rtnetlink as the link side of a real host.
 //!
+//! - [`rdma`]: the RDMA subsystem's namespace mode (RDMA netlink, `ib_core` parameter);
+//! - [`system`]: host files outside sysfs (udev rules, modprobe options, the IB GUID pool)
+//!   and host commands (`udevadm`, boot-loader kernel arguments).
+//!
 //! What it must not do: talk to the Kubernetes API or decide policy; decisions come from
 //! `sriov-core`, this crate only observes and acts.
 //!
@@ -42,9 +46,11 @@ pub mod link;
 pub mod live;
 pub mod netlink;
 pub mod pci;
+pub mod rdma;
 pub mod root;
 pub mod store;
 pub mod sysfs;
+pub mod system;
 
 pub use error::{Error, Result};
 pub use pci::SysfsHost;

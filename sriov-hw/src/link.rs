@@ -128,6 +128,8 @@ pub trait LinkOps: Sync {
     fn set_vf_mac(&self, pf: &str, vf: u16, mac: &str) -> Result<()>;
     /// Sets the e-switch mode of the PF at `pci`.
     fn set_eswitch_mode(&self, pci: &str, mode: &str) -> Result<()>;
+    /// Sets the InfiniBand node and port GUID of VF `vf` on PF netdev `pf`.
+    fn set_vf_guid(&self, pf: &str, vf: u16, guid: u64) -> Result<()>;
 }
 
 impl LinkOps for crate::pci::SysfsHost {
@@ -159,6 +161,13 @@ impl LinkOps for crate::pci::SysfsHost {
         Err(crate::Error::Unsupported {
             op: "set e-switch mode (devlink)",
             target: pci.to_owned(),
+        })
+    }
+
+    fn set_vf_guid(&self, pf: &str, vf: u16, _guid: u64) -> Result<()> {
+        Err(crate::Error::Unsupported {
+            op: "set VF InfiniBand GUID (netlink)",
+            target: format!("{pf} VF {vf}"),
         })
     }
 }

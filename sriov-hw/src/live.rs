@@ -51,6 +51,10 @@ impl LinkOps for LiveLinks {
         LinkOps::set_vf_mac(&self.netlink, pf, vf, mac)
     }
 
+    fn set_vf_guid(&self, pf: &str, vf: u16, guid: u64) -> Result<()> {
+        LinkOps::set_vf_guid(&self.netlink, pf, vf, guid)
+    }
+
     fn set_eswitch_mode(&self, pci: &str, mode: &str) -> Result<()> {
         match &self.devlink {
             Some(devlink) => devlink.set_eswitch_mode(pci, mode),

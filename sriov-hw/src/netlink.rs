@@ -21,7 +21,7 @@ use netlink_packet_core::{
 use netlink_packet_route::RouteNetlinkMessage;
 use netlink_packet_route::link::{
     InfoData, InfoKind, InfoVeth, LinkAttribute, LinkExtentMask, LinkFlags, LinkInfo, LinkMessage,
-    LinkVfInfo, Prop, VfInfo, VfInfoLinkState, VfInfoMac, VfInfoRate, VfInfoSpoofCheck,
+    LinkVfInfo, Prop, VfInfo, VfInfoGuid, VfInfoLinkState, VfInfoMac, VfInfoRate, VfInfoSpoofCheck,
     VfInfoTrust, VfInfoVlan, VfLinkState, VfVlan, VfVlanInfo, VlanProtocol,
 };
 use netlink_sys::{Socket, SocketAddr, protocols::NETLINK_ROUTE};
@@ -49,6 +49,10 @@ pub struct VfState {
     pub rate: Option<(u32, u32)>,
     /// Link state: `auto`, `enable` or `disable`.
     pub link_state: Option<String>,
+    /// InfiniBand node GUID, when the driver reports it.
+    pub ib_node_guid: Option<u64>,
+    /// InfiniBand port GUID, when the driver reports it.
+    pub ib_port_guid: Option<u64>,
 }
 
 /// PF-side settings for one VF; `None` leaves a setting alone.
@@ -68,6 +72,8 @@ pub struct VfSettings {
     pub rate: Option<(u32, u32)>,
     /// Link state: `auto`, `enable` or `disable`.
     pub link_state: Option<String>,
+    /// InfiniBand GUID, set as both the node and the port GUID.
+    pub ib_guid: Option<u64>,
 }
 
 /// A link as netlink reports it.
@@ -481,6 +487,10 @@ pub fn vf_infos(vf: u32, settings: &VfSettings) -> std::result::Result<Vec<VfInf
         };
         infos.push(VfInfo::LinkState(VfInfoLinkState::new(vf, state)));
     }
+    if let Some(guid) = settings.ib_guid {
+        infos.push(VfInfo::IbNodeGuid(VfInfoGuid::new(vf, guid)));
+        infos.push(VfInfo::IbPortGuid(VfInfoGuid::new(vf, guid)));
+    }
     Ok(infos)
 }
 
@@ -505,6 +515,8 @@ pub fn vf_state(infos: &[VfInfo]) -> VfState {
             VfInfo::SpoofCheck(s) => state.spoofchk = Some(s.enabled),
             VfInfo::Trust(t) => state.trust = Some(t.enabled),
             VfInfo::Rate(r) => state.rate = Some((r.min_tx_rate, r.max_tx_rate)),
+            VfInfo::IbNodeGuid(g) => state.ib_node_guid = Some(g.guid),
+            VfInfo::IbPortGuid(g) => state.ib_port_guid = Some(g.guid),
             VfInfo::LinkState(l) => {
                 state.link_state = Some(
                     match l.state {
@@ -558,5 +570,16 @@ impl crate::link::LinkOps for Netlink {
             op: "set e-switch mode (devlink)",
             target: pci.to_owned(),
         })
+    }
+
+    fn set_vf_guid(&self, pf: &str, vf: u16, guid: u64) -> Result<()> {
+        self.set_vf(
+            pf,
+            u32::from(vf),
+            &VfSettings {
+                ib_guid: Some(guid),
+                ..Default::default()
+            },
+        )
     }
 }

@@ -6,11 +6,12 @@ use std::time::Duration;
 use proptest::prelude::*;
 use sriov_core::api::{Interface, InterfaceExt, SriovNetworkNodeStateSpec, VfGroup};
 use sriov_core::nic::SupportedNics;
-use sriov_core::plan::{self, Disruption, Observed, Plan};
+use sriov_core::plan::{self, Action, CpuVendor, Disruption, Observed, Plan};
 use sriov_hw::apply::{self, HostOps, Wait};
 use sriov_hw::discover::{self, HostView, Options};
 use sriov_hw::fake::{FakeHost, presets};
 use sriov_hw::store::PfStore;
+use sriov_hw::system::{self, HostSystem};
 
 const PF: &str = "0000:81:00.0";
 const NO_WAIT: Wait = Wait {
@@ -44,11 +45,17 @@ fn plan_for(host: &FakeHost, spec: &SriovNetworkNodeStateSpec) -> Plan {
         }
     }
     let cmdline = vec!["intel_iommu=on".to_owned(), "iommu=pt".to_owned()];
+    let nics = SupportedNics::default();
+    let guids = system::guid_pool(host).expect("pool readable");
     plan::plan(
         Observed {
             interfaces: &interfaces,
             records: &records,
             cmdline: &cmdline,
+            iommu_active: true,
+            cpu: CpuVendor::Intel,
+            nics: &nics,
+            guids: guids.as_ref(),
         },
         spec,
     )
@@ -59,7 +66,9 @@ fn ops(host: &FakeHost) -> HostOps<'_> {
     HostOps {
         pci: host,
         links: host,
+        link_attrs: host,
         store: host,
+        system: host,
     }
 }
 
@@ -135,9 +144,16 @@ fn changing_the_vf_count_writes_zero_first_and_never_lowers_the_pf_mtu() {
     assert_eq!(plan.disruption, Disruption::Drain);
     apply::apply(ops(&host), &plan, NO_WAIT).unwrap();
     let calls = host.calls();
+    let num_vfs: Vec<&String> = calls
+        .iter()
+        .filter(|c| c.starts_with("set_num_vfs"))
+        .collect();
     assert_eq!(
-        calls[..2],
-        [format!("set_num_vfs {PF} 0"), format!("set_num_vfs {PF} 4")]
+        num_vfs,
+        [
+            &format!("set_num_vfs {PF} 0"),
+            &format!("set_num_vfs {PF} 4")
+        ]
     );
     assert!(
         !calls.iter().any(|c| c.starts_with("set_mtu ens801f0")),
@@ -302,4 +318,207 @@ fn applying_the_same_plan_twice_changes_nothing_the_second_time() {
             && !c.starts_with("unbind")),
         "second apply touched VFs: {again:?}"
     );
+}
+
+#[test]
+fn infiniband_vfs_get_their_guids_and_keep_them() {
+    let host = FakeHost::new();
+    host.add_pf(PF, presets::MLX_CX6_DX, "ibp129s0f0", 0)
+        .unwrap();
+    host.set_infiniband("ibp129s0f0");
+    let wanted = spec(PF, 2, None, vec![group("0-1", "netdevice", None)]);
+    let plan = plan_for(&host, &wanted);
+    apply::apply(ops(&host), &plan, NO_WAIT).unwrap();
+    let guids = |host: &FakeHost| -> Vec<Option<String>> {
+        status(host)[0]
+            .vfs
+            .iter()
+            .flatten()
+            .map(|v| v.guid.clone())
+            .collect()
+    };
+    let derived = guids(&host);
+    assert!(
+        derived
+            .iter()
+            .all(|g| g.as_deref().is_some_and(|g| g != "00:00:00:00:00:00:00:00")),
+        "{derived:?}"
+    );
+    assert_ne!(derived[0], derived[1]);
+    assert!(
+        plan_for(&host, &wanted).is_empty(),
+        "{:?}",
+        plan_for(&host, &wanted)
+    );
+
+    // A pool file assigns the GUIDs the fabric expects (VF i takes GUID i).
+    let host = FakeHost::new();
+    host.add_pf(PF, presets::MLX_CX6_DX, "ibp129s0f0", 0)
+        .unwrap();
+    host.set_infiniband("ibp129s0f0");
+    host.add_file(
+        system::GUID_POOL,
+        &format!(r#"[{{"pciAddress": "{PF}", "guids": ["02:00:00:00:00:00:00:01", "02:00:00:00:00:00:00:02"]}}]"#),
+    );
+    apply::apply(ops(&host), &plan_for(&host, &wanted), NO_WAIT).unwrap();
+    assert_eq!(
+        guids(&host),
+        [
+            Some("02:00:00:00:00:00:00:01".to_owned()),
+            Some("02:00:00:00:00:00:00:02".to_owned())
+        ]
+    );
+    // The VF was rebound after its GUID was set.
+    let calls = host.calls();
+    let set = calls
+        .iter()
+        .position(|c| c.starts_with("set_vf_guid ibp129s0f0 0 "))
+        .unwrap();
+    assert!(
+        calls[set + 1].starts_with("unbind ") && calls[set + 2].starts_with("bind "),
+        "{calls:?}"
+    );
+    // A broken pool file is an error naming it.
+    host.add_file(system::GUID_POOL, "[{}]");
+    let err = system::guid_pool(&host).unwrap_err().to_string();
+    assert!(
+        err.contains("etc/sriov-operator/infiniband/guids") && err.contains("entry 0"),
+        "{err}"
+    );
+}
+
+#[test]
+fn configured_pfs_get_udev_rules_that_a_reset_removes() {
+    let host = FakeHost::new();
+    host.add_pf(PF, presets::INTEL_E810_CQDA2, "ens801f0", 0)
+        .unwrap();
+    let wanted = spec(PF, 2, None, vec![group("0-1", "netdevice", None)]);
+    apply::apply(ops(&host), &plan_for(&host, &wanted), NO_WAIT).unwrap();
+    let rule = host
+        .file(&format!("etc/udev/rules.d/10-nm-disable-{PF}.rules"))
+        .expect("NetworkManager rule written");
+    assert!(rule.contains("0x1889") && rule.contains(PF), "{rule}");
+    assert!(host.file("etc/udev/disable-nm-sriov.sh").is_some());
+    apply::apply(
+        ops(&host),
+        &plan_for(&host, &SriovNetworkNodeStateSpec::default()),
+        NO_WAIT,
+    )
+    .unwrap();
+    assert_eq!(
+        host.file(&format!("etc/udev/rules.d/10-nm-disable-{PF}.rules")),
+        None
+    );
+
+    // switchdev: the PF-name rule, then a udev reload.
+    let mut switchdev = spec(PF, 2, None, vec![group("0-1", "netdevice", None)]);
+    let iface = &mut switchdev.interfaces.as_mut().unwrap()[0];
+    iface.e_switch_mode = Some("switchdev".into());
+    iface.name = Some("ens801f0".into());
+    apply::apply(ops(&host), &plan_for(&host, &switchdev), NO_WAIT).unwrap();
+    let name_rule = host
+        .file(&format!("etc/udev/rules.d/10-pf-name-{PF}.rules"))
+        .expect("PF name rule");
+    assert!(name_rule.contains("NAME=\"ens801f0\""), "{name_rule}");
+    let calls = host.calls();
+    assert_eq!(
+        calls
+            .iter()
+            .filter(|c| c.starts_with("run udevadm"))
+            .count(),
+        2,
+        "{calls:?}"
+    );
+}
+
+fn kernel_args(add: &[&str], remove: &[&str]) -> Plan {
+    Plan {
+        disruption: Disruption::Reboot,
+        reasons: vec![],
+        actions: vec![Action::SetKernelArgs {
+            add: add.iter().map(|s| (*s).to_owned()).collect(),
+            remove: remove.iter().map(|s| (*s).to_owned()).collect(),
+        }],
+    }
+}
+
+#[test]
+fn kernel_arguments_are_edited_with_the_hosts_own_tool() {
+    // ostree hosts: rpm-ostree.
+    let host = FakeHost::new();
+    host.add_file("run/ostree-booted", "");
+    apply::apply(
+        ops(&host),
+        &kernel_args(&["intel_iommu=on"], &["ib_core.netns_mode=1"]),
+        NO_WAIT,
+    )
+    .unwrap();
+    assert_eq!(
+        host.calls(),
+        ["run rpm-ostree kargs --append=intel_iommu=on --delete=ib_core.netns_mode=1"]
+    );
+    // grubby hosts.
+    let host = FakeHost::new();
+    host.add_file("usr/sbin/grubby", "");
+    apply::apply(
+        ops(&host),
+        &kernel_args(&["intel_iommu=on", "iommu=pt"], &[]),
+        NO_WAIT,
+    )
+    .unwrap();
+    assert_eq!(
+        host.calls(),
+        ["run /usr/sbin/grubby --update-kernel=ALL --args=intel_iommu=on iommu=pt"]
+    );
+    // Debian and Ubuntu: /etc/default/grub, then update-grub.
+    let host = FakeHost::new();
+    host.add_file(
+        "etc/default/grub",
+        "GRUB_DEFAULT=0\nGRUB_CMDLINE_LINUX=\"quiet\"\n",
+    );
+    host.add_file("usr/sbin/update-grub", "");
+    apply::apply(ops(&host), &kernel_args(&["iommu=pt"], &[]), NO_WAIT).unwrap();
+    assert_eq!(
+        host.file("etc/default/grub").unwrap(),
+        "GRUB_DEFAULT=0\nGRUB_CMDLINE_LINUX=\"quiet iommu=pt\"\n"
+    );
+    assert_eq!(host.calls().last().unwrap(), "run /usr/sbin/update-grub");
+    // Nothing to edit with: an error saying what to do, not a silent reboot loop.
+    let host = FakeHost::new();
+    let err = apply::apply(ops(&host), &kernel_args(&["iommu=pt"], &[]), NO_WAIT)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("add iommu=pt to the kernel command line yourself"),
+        "{err}"
+    );
+    // A failing tool fails the step with its name.
+    let host = FakeHost::new();
+    host.add_file("usr/sbin/grubby", "");
+    host.fail_next("run /usr/sbin/grubby", libc::EIO);
+    let err = apply::apply(ops(&host), &kernel_args(&["iommu=pt"], &[]), NO_WAIT)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.starts_with("edit kernel arguments: +iommu=pt: run /usr/sbin/grubby"),
+        "{err}"
+    );
+}
+
+#[test]
+fn rdma_mode_is_recorded_as_a_module_option() {
+    let host = FakeHost::new();
+    let plan = Plan {
+        disruption: Disruption::Reboot,
+        reasons: vec![],
+        actions: vec![Action::SetRdmaMode {
+            mode: "exclusive".into(),
+        }],
+    };
+    apply::apply(ops(&host), &plan, NO_WAIT).unwrap();
+    assert_eq!(
+        host.file(system::RDMA_MODPROBE).unwrap(),
+        "options ib_core netns_mode=0\n"
+    );
+    assert!(host.exists("etc/modprobe.d"));
 }

@@ -54,6 +54,7 @@ fn vf_settings_encode_to_ifla_vf_attributes_and_decode_back() {
         trust: Some(true),
         rate: Some((100, 10_000)),
         link_state: Some("enable".into()),
+        ib_guid: Some(0x0200_0000_00aa_0002),
     };
     let infos = netlink::vf_infos(3, &settings).unwrap();
     let state = netlink::vf_state(&round_trip(infos));
@@ -64,6 +65,10 @@ fn vf_settings_encode_to_ifla_vf_attributes_and_decode_back() {
     assert_eq!((state.spoofchk, state.trust), (Some(false), Some(true)));
     assert_eq!(state.rate, Some((100, 10_000)));
     assert_eq!(state.link_state.as_deref(), Some("enable"));
+    assert_eq!(
+        (state.ib_node_guid, state.ib_port_guid),
+        (Some(0x0200_0000_00aa_0002), Some(0x0200_0000_00aa_0002))
+    );
     assert_eq!(
         netlink::vf_infos(
             0,

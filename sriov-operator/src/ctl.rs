@@ -506,10 +506,17 @@ fn discover(
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> Status {
-    match discover_host(&SysfsHost::new(root.clone()), root, dev_mode) {
-        Ok(interfaces) => {
+    let discovered = discover_host(&SysfsHost::new(root.clone()), root, dev_mode).and_then(|i| {
+        let rdma_mode = sriov_hw::rdma::netns_mode(root, is_live(root))?;
+        Ok((i, rdma_mode))
+    });
+    match discovered {
+        Ok((interfaces, rdma_mode)) => {
             let status = SriovNetworkNodeStateStatus {
                 interfaces: Some(interfaces),
+                system: rdma_mode.map(|rdma_mode| sriov_core::api::System {
+                    rdma_mode: Some(rdma_mode),
+                }),
                 ..Default::default()
             };
             write_formatted(&status, format, out, err)
@@ -572,19 +579,32 @@ fn plan(
                 records.insert(iface.pci_address.clone(), record);
             }
         }
-        Ok((interfaces, records, sriov_hw::kernel::cmdline(root)?))
+        let system = sriov_hw::system::SystemHost::new(root.clone());
+        Ok((
+            interfaces,
+            records,
+            sriov_hw::kernel::cmdline(root)?,
+            sriov_hw::kernel::iommu_group_count(root)? > 0,
+            sriov_hw::kernel::cpu_vendor(root)?,
+            sriov_hw::system::guid_pool(&system)?,
+        ))
     });
-    let (interfaces, records, cmdline) = match observed {
+    let (interfaces, records, cmdline, iommu_active, cpu, guids) = match observed {
         Ok(observed) => observed,
         Err(e) => {
             let _ = writeln!(err, "error: reading host {}: {e}", root.path().display());
             return Status::Unreadable;
         }
     };
+    let nics = SupportedNics::default();
     let observed = sriov_core::plan::Observed {
         interfaces: &interfaces,
         records: &records,
         cmdline: &cmdline,
+        iommu_active,
+        cpu,
+        nics: &nics,
+        guids: guids.as_ref(),
     };
     let plan = match sriov_core::plan::plan(observed, &state.spec) {
         Ok(plan) => plan,
@@ -620,8 +640,12 @@ fn plan(
 /// and e-switch modes only when the host root is that kernel's `/` (a fake root's links
 /// are not the kernel's).
 fn live_links(root: &HostRoot) -> Option<LiveLinks> {
-    let is_live = std::fs::canonicalize(root.path()).is_ok_and(|p| p == std::path::Path::new("/"));
-    is_live.then(LiveLinks::new).and_then(Result::ok)
+    is_live(root).then(LiveLinks::new).and_then(Result::ok)
+}
+
+/// Whether the host root is this kernel's `/`.
+fn is_live(root: &HostRoot) -> bool {
+    std::fs::canonicalize(root.path()).is_ok_and(|p| p == std::path::Path::new("/"))
 }
 
 /// Discovers the host at `root` with the built-in NIC table (and netlink alt-names when the

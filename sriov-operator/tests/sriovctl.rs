@@ -329,6 +329,13 @@ fn discover_and_doctor_read_the_host_root_they_are_given() {
     let status: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
     assert_eq!(status["interfaces"][0]["name"], "ens801f0");
     assert_eq!(status["interfaces"][0]["Vfs"][1]["vfID"], 1);
+    assert_eq!(status.get("system"), None, "no RDMA on this host");
+    let params = fake.root().join("sys/module/ib_core/parameters");
+    std::fs::create_dir_all(&params).unwrap();
+    std::fs::write(params.join("netns_mode"), "N\n").unwrap();
+    let output = sriovctl(&["discover", "--host-root", &root, "-o", "json"], None);
+    let status: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
+    assert_eq!(status["system"]["rdmaMode"], "exclusive");
 
     let doctor = sriovctl(&["doctor", "--host-root", &root], None);
     assert_eq!(doctor.status.code(), Some(0), "{}", stdout(&doctor));
@@ -392,7 +399,7 @@ spec:
         ),
         "{text}"
     );
-    assert!(text.contains("  1. 0000:81:00.0: set sriov_numvfs to 0, then 2\n  2. 0000:81:00.0 VF 0: bind vfio-pci\n"), "{text}");
+    assert!(text.contains("  1. 0000:81:00.0: write udev rules (NetworkManager ignores its VFs)\n  2. 0000:81:00.0: set sriov_numvfs to 0, then 2\n  3. 0000:81:00.0 VF 0: bind vfio-pci\n"), "{text}");
 
     let json = sriovctl(
         &[
@@ -409,11 +416,19 @@ spec:
     let plan: serde_json::Value = serde_json::from_str(&stdout(&json)).unwrap();
     assert_eq!(plan["disruption"], "drain");
     assert_eq!(
-        plan["actions"][0],
+        plan["actions"][1],
         serde_json::json!({"action": "setNumVfs", "pf": "0000:81:00.0", "numVfs": 2})
     );
+    assert_eq!(plan["actions"][0]["action"], "writeUdevRules");
 
+    // IOMMU off (no groups) on an Intel host: vfio-pci needs kernel arguments and a reboot.
     fake.cmdline("root=/dev/sda2").unwrap();
+    std::fs::remove_dir_all(fake.root().join("sys/kernel/iommu_groups")).unwrap();
+    std::fs::write(
+        fake.root().join("proc/cpuinfo"),
+        "processor\t: 0\nvendor_id\t: GenuineIntel\n",
+    )
+    .unwrap();
     let reboot = sriovctl(
         &[
             "plan",
@@ -428,4 +443,8 @@ spec:
     );
     let plan: serde_json::Value = serde_json::from_str(&stdout(&reboot)).unwrap();
     assert_eq!(plan["disruption"], "reboot");
+    assert_eq!(
+        plan["actions"].as_array().unwrap().last().unwrap(),
+        &serde_json::json!({"action": "setKernelArgs", "add": ["intel_iommu=on", "iommu=pt"], "remove": []})
+    );
 }

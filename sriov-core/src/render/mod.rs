@@ -4,6 +4,7 @@
 //! - [`device_plugin`]: policies + a node → the device plugin's resource list;
 //! - [`net_attach`]: networks → NetworkAttachmentDefinitions;
 //! - [`cluster`]: a whole snapshot → everything above for every managed node and network.
+//! - [`udev`]: the daemon's udev rules and helper scripts for a PF.
 
 pub use cluster::{ClusterInputs, Desired, desired};
 
@@ -11,3 +12,4 @@ pub mod cluster;
 pub mod device_plugin;
 pub mod net_attach;
 pub mod node_state;
+pub mod udev;

@@ -33,6 +33,8 @@ struct Function {
     vfs: Vec<PciAddress>,
     netdev: Option<String>,
     netdev_base: String,
+    /// VF index on its PF (0 for a PF).
+    index: u16,
 }
 
 #[derive(Debug, Clone)]
@@ -42,6 +44,10 @@ struct Link {
     up: bool,
     speed: Option<i64>,
     vf_macs: BTreeMap<u16, String>,
+    /// IPoIB link: 20-byte address whose last 8 bytes are the port GUID.
+    infiniband: bool,
+    /// VF GUIDs set on this PF link, by VF index.
+    vf_guids: BTreeMap<u16, u64>,
 }
 
 #[derive(Debug, Default)]
@@ -53,6 +59,7 @@ struct State {
     calls: Vec<String>,
     failures: BTreeMap<String, i32>,
     next_group: u32,
+    files: BTreeMap<String, String>,
 }
 
 /// The in-memory kernel model.
@@ -100,6 +107,7 @@ impl FakeHost {
                     vfs: Vec::new(),
                     netdev: Some(name.to_owned()),
                     netdev_base: name.to_owned(),
+                    index: 0,
                 },
             );
             state.links.insert(
@@ -110,6 +118,8 @@ impl FakeHost {
                     up: true,
                     speed: Some(i64::from(nic.speed_mbps)),
                     vf_macs: BTreeMap::new(),
+                    infiniband: false,
+                    vf_guids: BTreeMap::new(),
                 },
             );
         }
@@ -118,6 +128,31 @@ impl FakeHost {
         }
         self.lock().calls.clear();
         Ok(pf)
+    }
+
+    /// Switches PF netdev `pf_name` to InfiniBand (IPoIB): its VFs' netdevs then carry
+    /// 20-byte addresses whose port GUID is what was set with
+    /// [`LinkOps::set_vf_guid`] when the VF driver last bound (zero before). Call it before
+    /// creating VFs.
+    pub fn set_infiniband(&self, pf_name: &str) {
+        if let Some(link) = self.lock().links.get_mut(pf_name) {
+            link.infiniband = true;
+            // 12 bytes of flags, QPN and subnet prefix, then the 8-byte port GUID.
+            let tail = link.mac.get(9..).unwrap_or("00:00:00").to_owned();
+            link.mac = format!("00:00:10:87:fe:80:00:00:00:00:00:00:0c:42:a1:03:00:{tail}");
+        }
+    }
+
+    /// Puts a file into the host's file system (path relative to the host root).
+    pub fn add_file(&self, path: &str, content: &str) {
+        self.lock()
+            .files
+            .insert(path.to_owned(), content.to_owned());
+    }
+
+    /// A file of the host's file system (path relative to the host root).
+    pub fn file(&self, path: &str) -> Option<String> {
+        self.lock().files.get(path).cloned()
     }
 
     /// Makes the next call whose log line starts with `prefix` fail with `errno`.
@@ -170,19 +205,36 @@ impl FakeHost {
         };
         let name = f.netdev_base.clone();
         f.netdev = Some(name.clone());
-        let mac = format!(
+        let (index, physfn) = (f.index, f.physfn);
+        let mut mac = format!(
             "02:00:{:02x}:{:02x}:{:02x}:{:02x}",
             address.bus(),
             address.device(),
             address.function(),
             0x10
         );
+        let pf_link = physfn
+            .and_then(|pf| state.functions.get(&pf))
+            .and_then(|pf| pf.netdev.as_ref())
+            .and_then(|n| state.links.get(n));
+        let infiniband = pf_link.is_some_and(|l| l.infiniband);
+        if let Some(pf_link) = pf_link.filter(|l| l.infiniband) {
+            let guid = pf_link.vf_guids.get(&index).copied().unwrap_or(0);
+            let bytes: Vec<String> = guid
+                .to_be_bytes()
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect();
+            mac = format!("00:00:10:87:fe:80:00:00:00:00:00:00:{}", bytes.join(":"));
+        }
         state.links.entry(name).or_insert(Link {
-            mtu: 1500,
+            mtu: if infiniband { 2044 } else { 1500 },
             mac,
             up: true,
             speed: None,
             vf_macs: BTreeMap::new(),
+            infiniband,
+            vf_guids: BTreeMap::new(),
         });
     }
 
@@ -315,6 +367,7 @@ impl PciSysfs for FakeHost {
                     vfs: Vec::new(),
                     netdev: None,
                     netdev_base: format!("{}v{i}", f.netdev_base),
+                    index: i,
                 },
             );
             Self::attach_netdev(&mut state, &address);
@@ -385,7 +438,11 @@ impl LinkSysfs for FakeHost {
             admin_up: link.up,
             operstate: Some(if link.up { "up" } else { "down" }.to_owned()),
             speed_mbps: link.speed.filter(|_| link.up),
-            layer: Some(LinkLayer::Ethernet),
+            layer: Some(if link.infiniband {
+                LinkLayer::Infiniband
+            } else {
+                LinkLayer::Ethernet
+            }),
             phys_port_name: None,
             phys_switch_id: None,
         })
@@ -445,6 +502,25 @@ impl LinkOps for FakeHost {
         Ok(())
     }
 
+    fn set_vf_guid(&self, pf: &str, vf: u16, guid: u64) -> Result<()> {
+        let mut state = self.lock();
+        Self::call(
+            &mut state,
+            format!("set_vf_guid {pf} {vf} {guid:016x}"),
+            "set VF GUID",
+            pf,
+        )?;
+        let link = state
+            .links
+            .get_mut(pf)
+            .ok_or_else(|| kernel("set VF GUID", pf, libc::ENODEV))?;
+        if !link.infiniband {
+            return Err(kernel("set VF GUID", pf, libc::EOPNOTSUPP));
+        }
+        link.vf_guids.insert(vf, guid);
+        Ok(())
+    }
+
     fn set_eswitch_mode(&self, pci: &str, mode: &str) -> Result<()> {
         let mut state = self.lock();
         Self::call(
@@ -497,5 +573,53 @@ impl PfStore for FakeHost {
         )?;
         state.records.remove(pci);
         Ok(())
+    }
+}
+
+impl crate::system::HostSystem for FakeHost {
+    fn read_file(&self, path: &str) -> Result<Option<String>> {
+        Ok(self.lock().files.get(path).cloned())
+    }
+
+    fn write_file(&self, path: &str, content: &str, mode: u32) -> Result<()> {
+        let mut state = self.lock();
+        Self::call(
+            &mut state,
+            format!("write_file {path} {mode:o}"),
+            "write file",
+            path,
+        )?;
+        state.files.insert(path.to_owned(), content.to_owned());
+        Ok(())
+    }
+
+    fn remove_file(&self, path: &str) -> Result<()> {
+        let mut state = self.lock();
+        if state.files.contains_key(path) {
+            Self::call(
+                &mut state,
+                format!("remove_file {path}"),
+                "remove file",
+                path,
+            )?;
+            state.files.remove(path);
+        }
+        Ok(())
+    }
+
+    fn exists(&self, path: &str) -> bool {
+        let state = self.lock();
+        let dir = format!("{path}/");
+        state.files.contains_key(path) || state.files.keys().any(|k| k.starts_with(&dir))
+    }
+
+    fn run(&self, program: &str, args: &[&str]) -> Result<String> {
+        let mut state = self.lock();
+        let line = std::iter::once(program)
+            .chain(args.iter().copied())
+            .collect::<Vec<_>>()
+            .join(" ");
+        Self::call(&mut state, format!("run {line}"), "run", program)?;
+        Ok(String::new())
     }
 }
