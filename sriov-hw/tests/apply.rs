@@ -271,9 +271,19 @@ proptest! {
         first_vfio in any::<bool>(),
         vf_mtu in proptest::option::of(prop_oneof![Just(1500), Just(9000)]),
         pf_mtu in proptest::option::of(prop_oneof![Just(1000), Just(9000)]),
+        infiniband in any::<bool>(),
     ) {
         let host = FakeHost::new();
-        host.add_pf(PF, presets::INTEL_E810_CQDA2, "ens801f0", initial).unwrap();
+        if infiniband {
+            host.add_pf(PF, presets::MLX_CX6_DX, "ens801f0", 0).unwrap();
+            host.set_infiniband("ens801f0");
+            if initial > 0 {
+                use sriov_hw::pci::PciSysfs;
+                host.set_num_vfs(&PF.parse().unwrap(), initial).unwrap();
+            }
+        } else {
+            host.add_pf(PF, presets::INTEL_E810_CQDA2, "ens801f0", initial).unwrap();
+        }
         let mut groups = Vec::new();
         if num_vfs > 0 {
             let split = split.min(num_vfs - 1);
