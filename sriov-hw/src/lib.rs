@@ -21,6 +21,7 @@
 //!   alt-names, PF-side VF settings), usable inside another network namespace without
 //!   switching the process.
 //!
+//! - [`netns`]: network namespaces opened, created, pinned and entered from helper threads;
 //! - [`devlink`]: e-switch mode over generic netlink; [`live::LiveLinks`] combines it with
 //!   rtnetlink as the link side of a real host.
 //!
@@ -45,6 +46,7 @@ pub mod kernel;
 pub mod link;
 pub mod live;
 pub mod netlink;
+pub mod netns;
 pub mod pci;
 pub mod rdma;
 pub mod root;

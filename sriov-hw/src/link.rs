@@ -194,3 +194,12 @@ impl LinkQuery for NoNetlink {
         None
     }
 }
+
+/// The PF side of VFs: the per-VF state a PF reports (`IFLA_VFINFO_LIST`) and the
+/// settings it applies to one VF (`IFLA_VF_*`): what the CNI plugin configures and restores.
+pub trait VfControl: Sync {
+    /// The VFs PF netdev `pf` reports, in VF order.
+    fn vf_states(&self, pf: &str) -> Result<Vec<crate::netlink::VfState>>;
+    /// Applies `settings` to VF `vf` of PF netdev `pf`; `None` fields are left alone.
+    fn set_vf(&self, pf: &str, vf: u32, settings: &crate::netlink::VfSettings) -> Result<()>;
+}

@@ -11,20 +11,25 @@
 
 use std::fs::File;
 use std::io;
-use std::os::fd::AsFd;
 use std::sync::Mutex;
 
 use netlink_packet_core::{
     NLM_F_ACK, NLM_F_CREATE, NLM_F_DUMP, NLM_F_EXCL, NLM_F_REQUEST, NetlinkHeader, NetlinkMessage,
     NetlinkPayload,
 };
+use netlink_packet_route::AddressFamily;
 use netlink_packet_route::RouteNetlinkMessage;
+use netlink_packet_route::address::{AddressAttribute, AddressMessage};
 use netlink_packet_route::link::{
     InfoData, InfoKind, InfoVeth, LinkAttribute, LinkExtentMask, LinkFlags, LinkInfo, LinkMessage,
     LinkVfInfo, Prop, VfInfo, VfInfoGuid, VfInfoLinkState, VfInfoMac, VfInfoRate, VfInfoSpoofCheck,
     VfInfoTrust, VfInfoVlan, VfLinkState, VfVlan, VfVlanInfo, VlanProtocol,
 };
+use netlink_packet_route::route::{
+    RouteAddress, RouteAttribute, RouteHeader, RouteMessage, RouteProtocol, RouteScope, RouteType,
+};
 use netlink_sys::{Socket, SocketAddr, protocols::NETLINK_ROUTE};
+use std::net::IpAddr;
 
 use crate::error::{Error, Result};
 
@@ -135,28 +140,7 @@ impl Netlink {
     /// A connection inside the network namespace `netns` (a `/proc/<pid>/ns/net` or
     /// `/run/netns/<name>` file), made from a thread that joins it and exits.
     pub fn in_netns(netns: &File) -> Result<Self> {
-        std::thread::scope(|scope| {
-            scope
-                .spawn(|| {
-                    nix::sched::setns(netns.as_fd(), nix::sched::CloneFlags::CLONE_NEWNET)
-                        .map_err(|e| {
-                            io_err(
-                                "join network namespace",
-                                "setns",
-                                io::Error::from_raw_os_error(e as i32),
-                            )
-                        })?;
-                    Self::new()
-                })
-                .join()
-                .unwrap_or_else(|_| {
-                    Err(io_err(
-                        "join network namespace",
-                        "thread",
-                        io::Error::other("panicked"),
-                    ))
-                })
-        })
+        crate::netns::run_in(netns, Self::new)?
     }
 
     /// Sends one request and collects the replies until the ACK or the end of the dump.
@@ -329,6 +313,122 @@ impl Netlink {
         .map(|_| ())
     }
 
+    /// Removes an alternative name (`ip link property del ... altname ...`).
+    pub fn del_alt_name(&self, name: &str, alt_name: &str) -> Result<()> {
+        let index = self.get(name, false)?.header.index;
+        let mut message = LinkMessage::default();
+        message.header.index = index;
+        message
+            .attributes
+            .push(LinkAttribute::PropList(vec![Prop::AltIfName(
+                alt_name.to_owned(),
+            )]));
+        self.request(
+            RouteNetlinkMessage::DelLinkProp(message),
+            NLM_F_ACK,
+            name,
+            "remove alt-name",
+        )
+        .map(|_| ())
+    }
+
+    /// Adds an IP address with its prefix length to a link.
+    pub fn add_address(&self, name: &str, address: IpAddr, prefix_len: u8) -> Result<()> {
+        let index = self.get(name, false)?.header.index;
+        let mut message = AddressMessage::default();
+        message.header.family = family(address);
+        message.header.prefix_len = prefix_len;
+        message.header.index = index;
+        message.attributes.push(AddressAttribute::Local(address));
+        message.attributes.push(AddressAttribute::Address(address));
+        self.request(
+            RouteNetlinkMessage::NewAddress(message),
+            NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL,
+            name,
+            "add address",
+        )
+        .map(|_| ())
+    }
+
+    /// The IP addresses of a link, with prefix lengths.
+    pub fn addresses(&self, name: &str) -> Result<Vec<(IpAddr, u8)>> {
+        let index = self.get(name, false)?.header.index;
+        let replies = self.request(
+            RouteNetlinkMessage::GetAddress(AddressMessage::default()),
+            NLM_F_DUMP,
+            name,
+            "list addresses",
+        )?;
+        let mut out = Vec::new();
+        for reply in replies {
+            let RouteNetlinkMessage::NewAddress(m) = reply else {
+                continue;
+            };
+            if m.header.index != index {
+                continue;
+            }
+            let address = m.attributes.iter().find_map(|a| match a {
+                AddressAttribute::Address(ip) => Some(*ip),
+                _ => None,
+            });
+            if let Some(address) = address {
+                out.push((address, m.header.prefix_len));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Adds a route through a link: to `destination` (`None`: the default route) via
+    /// `gateway` (`None`: directly connected).
+    pub fn add_route(
+        &self,
+        name: &str,
+        destination: Option<(IpAddr, u8)>,
+        gateway: Option<IpAddr>,
+    ) -> Result<()> {
+        let index = self.get(name, false)?.header.index;
+        let v6 = match (destination, gateway) {
+            (Some((d, _)), _) => d.is_ipv6(),
+            (None, Some(g)) => g.is_ipv6(),
+            (None, None) => false,
+        };
+        let mut message = RouteMessage::default();
+        message.header.address_family = if v6 {
+            AddressFamily::Inet6
+        } else {
+            AddressFamily::Inet
+        };
+        message.header.table = RouteHeader::RT_TABLE_MAIN;
+        message.header.protocol = RouteProtocol::Boot;
+        message.header.kind = RouteType::Unicast;
+        message.header.scope = if gateway.is_some() {
+            RouteScope::Universe
+        } else {
+            RouteScope::Link
+        };
+        if let Some((dst, len)) = destination
+            && len > 0
+        {
+            message.header.destination_prefix_length = len;
+            message
+                .attributes
+                .push(RouteAttribute::Destination(RouteAddress::from(dst)));
+        }
+        if let Some(gw) = gateway {
+            message
+                .attributes
+                .push(RouteAttribute::Gateway(RouteAddress::from(gw)));
+        }
+        message.attributes.push(RouteAttribute::Oif(index));
+        self.request(
+            RouteNetlinkMessage::NewRoute(message),
+            NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL,
+            name,
+            "add route",
+        )
+        .map(|_| ())
+    }
+
     /// Creates a veth pair (for tests standing in for VF netdevs).
     pub fn add_veth(&self, name: &str, peer: &str) -> Result<()> {
         let mut message = Self::link_message(name);
@@ -371,6 +471,14 @@ impl Netlink {
             m.attributes
                 .push(LinkAttribute::VfInfoList(vec![LinkVfInfo(infos)]))
         })
+    }
+}
+
+fn family(address: IpAddr) -> AddressFamily {
+    if address.is_ipv6() {
+        AddressFamily::Inet6
+    } else {
+        AddressFamily::Inet
     }
 }
 
@@ -581,5 +689,15 @@ impl crate::link::LinkOps for Netlink {
                 ..Default::default()
             },
         )
+    }
+}
+
+impl crate::link::VfControl for Netlink {
+    fn vf_states(&self, pf: &str) -> Result<Vec<VfState>> {
+        Netlink::vf_states(self, pf)
+    }
+
+    fn set_vf(&self, pf: &str, vf: u32, settings: &VfSettings) -> Result<()> {
+        Netlink::set_vf(self, pf, vf, settings)
     }
 }

@@ -161,6 +161,9 @@ fn links_in_another_namespace_are_changed_without_switching_the_process() {
             );
             use sriov_hw::link::LinkQuery;
             assert_eq!(nl_a.alt_names("net1"), ["enp59s0f0v0-long-alternative"]);
+            nl_a.del_alt_name("net1", "enp59s0f0v0-long-alternative")
+                .unwrap();
+            assert!(nl_a.link("net1").unwrap().alt_names.is_empty());
         }
         Err(e) if e.errno() == Some(libc::EOPNOTSUPP) => {
             eprintln!("\n*** alt-names not supported by this kernel: part skipped ***\n");
@@ -200,4 +203,74 @@ fn vf_settings_on_a_link_without_vfs_fail_with_the_kernels_errno() {
     // The kernel parsed the IFLA_VFINFO_LIST nest and reached the driver, which has no VFs.
     assert!(err.to_string().starts_with("set VF pf0: "), "{err}");
     assert!(err.errno().is_some(), "{err:?}");
+}
+
+#[test]
+fn addresses_and_routes_are_configured_inside_a_namespace() {
+    if !privileged("addresses_and_routes_are_configured_inside_a_namespace") {
+        return;
+    }
+    let ns = new_netns();
+    let nl = Netlink::in_netns(&ns).unwrap();
+    nl.add_veth("net1", "peer1").unwrap();
+    nl.set_admin_up("net1", true).unwrap();
+    nl.set_admin_up("peer1", true).unwrap();
+    nl.add_address("net1", "10.56.217.2".parse().unwrap(), 24)
+        .unwrap();
+    nl.add_address("net1", "fd00::2".parse().unwrap(), 64)
+        .unwrap();
+    let mut addresses = nl.addresses("net1").unwrap();
+    addresses
+        .retain(|(ip, _)| !matches!(ip, std::net::IpAddr::V6(v6) if v6.segments()[0] == 0xfe80));
+    addresses.sort();
+    assert_eq!(
+        addresses,
+        [
+            ("10.56.217.2".parse().unwrap(), 24),
+            ("fd00::2".parse().unwrap(), 64)
+        ]
+    );
+    // Adding the same address twice is the kernel's EEXIST.
+    assert_eq!(
+        nl.add_address("net1", "10.56.217.2".parse().unwrap(), 24)
+            .unwrap_err()
+            .errno(),
+        Some(libc::EEXIST)
+    );
+    nl.add_route("net1", None, Some("10.56.217.1".parse().unwrap()))
+        .unwrap();
+    nl.add_route(
+        "net1",
+        Some(("192.168.0.0".parse().unwrap(), 16)),
+        Some("10.56.217.254".parse().unwrap()),
+    )
+    .unwrap();
+    // The kernel read them back: a second default route is EEXIST.
+    assert_eq!(
+        nl.add_route("net1", None, Some("10.56.217.1".parse().unwrap()))
+            .unwrap_err()
+            .errno(),
+        Some(libc::EEXIST)
+    );
+}
+
+#[test]
+fn pinned_namespaces_outlive_their_handles_until_deleted() {
+    if !privileged("pinned_namespaces_outlive_their_handles_until_deleted") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("pod");
+    let pinned = sriov_hw::netns::NamedNetns::create(&path).unwrap();
+    {
+        let nl = Netlink::in_netns(&pinned.open().unwrap()).unwrap();
+        nl.add_veth("a0", "b0").unwrap();
+    }
+    // A new handle opened by path sees what the first one made.
+    let again = Netlink::in_netns(&sriov_hw::netns::open(&path).unwrap()).unwrap();
+    assert_eq!(names(&again), ["a0", "b0", "lo"]);
+    let here = sriov_hw::netns::current().unwrap();
+    assert!(!sriov_hw::netns::same(&here, &pinned.open().unwrap()));
+    pinned.delete().unwrap();
+    assert!(!path.exists());
 }

@@ -43,7 +43,8 @@ struct Link {
     mac: String,
     up: bool,
     speed: Option<i64>,
-    vf_macs: BTreeMap<u16, String>,
+    /// PF-side state of each VF, by index.
+    vfs: BTreeMap<u16, crate::netlink::VfState>,
     /// IPoIB link: 20-byte address whose last 8 bytes are the port GUID.
     infiniband: bool,
     /// VF GUIDs set on this PF link, by VF index.
@@ -66,6 +67,21 @@ struct State {
 #[derive(Debug, Default)]
 pub struct FakeHost {
     state: Mutex<State>,
+}
+
+const ZERO_MAC: &str = "00:00:00:00:00:00";
+
+/// A VF's PF-side state right after it was created.
+fn idle_vf(index: u16) -> crate::netlink::VfState {
+    crate::netlink::VfState {
+        index: u32::from(index),
+        mac: ZERO_MAC.to_owned(),
+        spoofchk: Some(true),
+        trust: Some(false),
+        rate: Some((0, 0)),
+        link_state: Some("auto".to_owned()),
+        ..Default::default()
+    }
 }
 
 fn kernel(op: &'static str, target: impl Into<String>, errno: i32) -> Error {
@@ -117,7 +133,7 @@ impl FakeHost {
                     mac: format!("02:00:00:{:02x}:{:02x}:ff", pf.bus(), pf.function()),
                     up: true,
                     speed: Some(i64::from(nic.speed_mbps)),
-                    vf_macs: BTreeMap::new(),
+                    vfs: BTreeMap::new(),
                     infiniband: false,
                     vf_guids: BTreeMap::new(),
                 },
@@ -181,7 +197,13 @@ impl FakeHost {
 
     /// The administrative MAC of VF `vf` on PF netdev `pf`.
     pub fn vf_admin_mac(&self, pf: &str, vf: u16) -> Option<String> {
-        self.lock().links.get(pf)?.vf_macs.get(&vf).cloned()
+        self.lock()
+            .links
+            .get(pf)?
+            .vfs
+            .get(&vf)
+            .map(|s| s.mac.clone())
+            .filter(|m| m != ZERO_MAC)
     }
 
     /// Records a call, or fails it when a failure was injected for it.
@@ -232,7 +254,7 @@ impl FakeHost {
             mac,
             up: true,
             speed: None,
-            vf_macs: BTreeMap::new(),
+            vfs: BTreeMap::new(),
             infiniband,
             vf_guids: BTreeMap::new(),
         });
@@ -335,6 +357,9 @@ impl PciSysfs for FakeHost {
         }
         if num_vfs > f.total_vfs {
             return Err(kernel("write sriov_numvfs", target, libc::ERANGE));
+        }
+        if let Some(link) = f.netdev.as_ref().and_then(|n| state.links.get_mut(n)) {
+            link.vfs = (0..num_vfs).map(|i| (i, idle_vf(i))).collect();
         }
         if num_vfs == 0 {
             for vf in &f.vfs {
@@ -498,7 +523,7 @@ impl LinkOps for FakeHost {
             .links
             .get_mut(pf)
             .ok_or_else(|| kernel("set VF MAC", pf, libc::ENODEV))?;
-        link.vf_macs.insert(vf, mac.to_owned());
+        link.vfs.entry(vf).or_insert_with(|| idle_vf(vf)).mac = mac.to_owned();
         Ok(())
     }
 
@@ -621,5 +646,89 @@ impl crate::system::HostSystem for FakeHost {
             .join(" ");
         Self::call(&mut state, format!("run {line}"), "run", program)?;
         Ok(String::new())
+    }
+}
+
+impl crate::link::VfControl for FakeHost {
+    fn vf_states(&self, pf: &str) -> Result<Vec<crate::netlink::VfState>> {
+        let state = self.lock();
+        let link = state
+            .links
+            .get(pf)
+            .ok_or_else(|| kernel("read VF info", pf, libc::ENODEV))?;
+        Ok(link.vfs.values().cloned().collect())
+    }
+
+    fn set_vf(&self, pf: &str, vf: u32, settings: &crate::netlink::VfSettings) -> Result<()> {
+        let mut state = self.lock();
+        let mut parts = Vec::new();
+        if let Some((vlan, qos)) = settings.vlan {
+            parts.push(format!(
+                "vlan={vlan} qos={qos} proto={}",
+                if settings.vlan_qinq {
+                    "802.1ad"
+                } else {
+                    "802.1q"
+                }
+            ));
+        }
+        if let Some(mac) = &settings.mac {
+            parts.push(format!("mac={mac}"));
+        }
+        if let Some((min, max)) = settings.rate {
+            parts.push(format!("rate={min}-{max}"));
+        }
+        if let Some(on) = settings.spoofchk {
+            parts.push(format!("spoofchk={on}"));
+        }
+        if let Some(on) = settings.trust {
+            parts.push(format!("trust={on}"));
+        }
+        if let Some(link_state) = &settings.link_state {
+            parts.push(format!("link_state={link_state}"));
+        }
+        if let Some(guid) = settings.ib_guid {
+            parts.push(format!("guid={guid:016x}"));
+        }
+        Self::call(
+            &mut state,
+            format!("set_vf {pf} {vf} {}", parts.join(" ")),
+            "set VF",
+            pf,
+        )?;
+        let link = state
+            .links
+            .get_mut(pf)
+            .ok_or_else(|| kernel("set VF", pf, libc::ENODEV))?;
+        let index = u16::try_from(vf).map_err(|_| kernel("set VF", pf, libc::EINVAL))?;
+        let entry = link
+            .vfs
+            .get_mut(&index)
+            .ok_or_else(|| kernel("set VF", pf, libc::EINVAL))?;
+        if settings
+            .vlan
+            .is_some_and(|(vlan, qos)| vlan > 4095 || qos > 7)
+        {
+            return Err(kernel("set VF VLAN", pf, libc::EINVAL));
+        }
+        if let Some((vlan, qos)) = settings.vlan {
+            (entry.vlan, entry.qos, entry.vlan_qinq) = (vlan, qos, settings.vlan_qinq);
+        }
+        if let Some(mac) = &settings.mac {
+            entry.mac = mac.clone();
+        }
+        if let Some(rate) = settings.rate {
+            entry.rate = Some(rate);
+        }
+        if let Some(on) = settings.spoofchk {
+            entry.spoofchk = Some(on);
+        }
+        if let Some(on) = settings.trust {
+            entry.trust = Some(on);
+        }
+        if let Some(link_state) = &settings.link_state {
+            entry.link_state = Some(link_state.clone());
+        }
+        Ok(())
     }
 }

@@ -1,0 +1,145 @@
+//! Network namespaces without switching the process: open one by path, create one, run a
+//! closure inside one (on a helper thread that joins it and ends), and pin one to a path the
+//! way `ip netns add` does.
+
+use std::fs::File;
+use std::os::fd::AsFd;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+
+use nix::sched::CloneFlags;
+
+use crate::error::{Error, Result};
+
+fn nix_err(op: &'static str, path: impl Into<PathBuf>, e: nix::errno::Errno) -> Error {
+    Error::io(op, path, std::io::Error::from_raw_os_error(e as i32))
+}
+
+/// Opens the network namespace at `path` (`/proc/<pid>/ns/net`, `/run/netns/<name>`).
+pub fn open(path: &Path) -> Result<File> {
+    File::open(path).map_err(|e| Error::io("open network namespace", path, e))
+}
+
+/// This thread's network namespace.
+pub fn current() -> Result<File> {
+    open(Path::new("/proc/thread-self/ns/net"))
+}
+
+/// Whether two handles refer to the same namespace.
+pub fn same(a: &File, b: &File) -> bool {
+    match (a.metadata(), b.metadata()) {
+        (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
+        _ => false,
+    }
+}
+
+/// Runs `f` on a helper thread that has joined `netns`; the calling thread stays where it
+/// is. Errors from joining are returned; `f`'s own result is passed through.
+pub fn run_in<T: Send>(netns: &File, f: impl FnOnce() -> T + Send) -> Result<T> {
+    std::thread::scope(|scope| {
+        scope
+            .spawn(|| {
+                nix::sched::setns(netns.as_fd(), CloneFlags::CLONE_NEWNET)
+                    .map_err(|e| nix_err("join network namespace", "setns", e))?;
+                Ok(f())
+            })
+            .join()
+            .unwrap_or_else(|_| {
+                Err(Error::io(
+                    "run in network namespace",
+                    "thread",
+                    std::io::Error::other("panicked"),
+                ))
+            })
+    })
+}
+
+/// A new, empty network namespace, alive as long as the returned handle (or anything
+/// inside it) is.
+pub fn create() -> Result<File> {
+    std::thread::spawn(|| {
+        nix::sched::unshare(CloneFlags::CLONE_NEWNET)
+            .map_err(|e| nix_err("create network namespace", "unshare", e))?;
+        current()
+    })
+    .join()
+    .unwrap_or_else(|_| {
+        Err(Error::io(
+            "create network namespace",
+            "thread",
+            std::io::Error::other("panicked"),
+        ))
+    })
+}
+
+/// A network namespace pinned to a file by a bind mount, as `ip netns add` does: it lives
+/// until [`NamedNetns::delete`], whoever holds it.
+#[derive(Debug)]
+pub struct NamedNetns {
+    path: PathBuf,
+}
+
+impl NamedNetns {
+    /// Creates a namespace and pins it at `path` (the file is created).
+    pub fn create(path: &Path) -> Result<Self> {
+        File::create(path).map_err(|e| Error::io("create", path, e))?;
+        let pinned = std::thread::scope(|scope| {
+            scope
+                .spawn(|| {
+                    nix::sched::unshare(CloneFlags::CLONE_NEWNET)
+                        .map_err(|e| nix_err("create network namespace", "unshare", e))?;
+                    nix::mount::mount(
+                        Some("/proc/thread-self/ns/net"),
+                        path,
+                        None::<&str>,
+                        nix::mount::MsFlags::MS_BIND,
+                        None::<&str>,
+                    )
+                    .map_err(|e| nix_err("pin network namespace", path, e))
+                })
+                .join()
+                .unwrap_or_else(|_| {
+                    Err(Error::io(
+                        "create network namespace",
+                        "thread",
+                        std::io::Error::other("panicked"),
+                    ))
+                })
+        });
+        match pinned {
+            Ok(()) => Ok(Self {
+                path: path.to_owned(),
+            }),
+            Err(e) => {
+                let _ = std::fs::remove_file(path);
+                Err(e)
+            }
+        }
+    }
+
+    /// Where it is pinned.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Opens it.
+    pub fn open(&self) -> Result<File> {
+        open(&self.path)
+    }
+
+    /// Unpins it and removes the file; the namespace ends when nothing else holds it.
+    pub fn delete(self) -> Result<()> {
+        let path = self.path.clone();
+        std::mem::forget(self);
+        nix::mount::umount2(&path, nix::mount::MntFlags::MNT_DETACH)
+            .map_err(|e| nix_err("unpin network namespace", &path, e))?;
+        std::fs::remove_file(&path).map_err(|e| Error::io("remove", &path, e))
+    }
+}
+
+impl Drop for NamedNetns {
+    fn drop(&mut self) {
+        let _ = nix::mount::umount2(&self.path, nix::mount::MntFlags::MNT_DETACH);
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
