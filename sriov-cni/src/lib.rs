@@ -1,19 +1,98 @@
 //! The SR-IOV CNI plugin (binary `sriov`), invoked by Multus for each pod attachment.
 //!
-//! **Status: not yet implemented.** This crate is reserved by the workspace layout; the CNI
-//! issue fills it. Nothing here is usable yet and no API is promised.
-//!
-//! What it will own: the CNI protocol (spec 1.1.0 with version negotiation, ADD, DEL, CHECK,
-//! GC, STATUS, VERSION, error JSON with codes), the upstream-compatible `NetConf`, moving a
-//! VF netdev into the pod network namespace, PF-side VF configuration (VLAN, MAC, spoofchk,
-//! trust, rates, link state), IPAM delegation, and a cache of the original VF state so every
-//! failure rolls back completely and DEL is idempotent.
+//! It speaks CNI 0.1.0 to 1.1.0 ([`version`], [`result`], [`error`]), reads the
+//! upstream-compatible configuration ([`conf`]) and environment ([`env`]), resolves the VF
+//! named by `deviceID` ([`vf`]), configures it on its PF, moves its netdev into the pod
+//! ([`pod`]), delegates IP addressing ([`ipam`]) and announces the addresses
+//! ([`announce`]). Its state ([`state`]) sits where upstream's does, in the same format.
+//! [`plugin`] holds the commands; [`main`] is what the binary runs.
 //!
 //! What it must not do: run an async runtime or talk to Kubernetes; host access goes through
 //! `sriov-hw`.
 //!
 //! ```text
-//! stdin (NetConf JSON) + CNI_* env --> ADD/DEL/CHECK --> sriov-hw (netlink, sysfs)
-//!                                                    --> IPAM plugin via CNI_PATH
+//! stdin (NetConf JSON) + CNI_* env --> ADD/DEL/CHECK/GC/STATUS --> sriov-hw (netlink, sysfs)
+//!                                                               --> IPAM plugin via CNI_PATH
 //! stdout <-- result or error JSON
 //! ```
+
+use std::collections::BTreeMap;
+use std::io::{Read, Write};
+
+pub mod announce;
+pub mod conf;
+pub mod env;
+pub mod error;
+pub mod ipam;
+pub mod log;
+pub mod plugin;
+pub mod pod;
+pub mod result;
+pub mod state;
+pub mod version;
+pub mod vf;
+
+pub use error::{CniError, Result};
+
+/// The binary: reads the environment and stdin, runs the command against this host
+/// (`SRIOV_HOST_ROOT`, default `/`; state in `SRIOV_CNI_STATE_DIR`, default
+/// `/var/lib/cni/sriov`), prints the result or the error JSON, and returns the exit code.
+pub fn main() -> i32 {
+    let vars: BTreeMap<String, String> = std::env::vars().collect();
+    let mut stdin = Vec::new();
+    let _ = std::io::stdin().read_to_end(&mut stdin);
+    let requested = serde_json::from_slice::<serde_json::Value>(&stdin)
+        .ok()
+        .and_then(|v| {
+            v.get("cniVersion")
+                .and_then(|v| v.as_str())
+                .map(str::to_owned)
+        })
+        .filter(|v| version::SUPPORTED.contains(&v.as_str()))
+        .unwrap_or_else(|| version::CURRENT.to_owned());
+    let mut log = log::Logger::new(log::Level::Info, None);
+    let outcome = env::Env::from_vars(vars.clone()).and_then(|env| {
+        log = log::Logger::new(log::Level::Info, None)
+            .with("containerID", &env.container_id)
+            .with("netns", &env.netns)
+            .with("ifname", &env.ifname);
+        let root = sriov_hw::HostRoot::new(
+            vars.get("SRIOV_HOST_ROOT")
+                .filter(|r| !r.is_empty())
+                .map_or("/", String::as_str),
+        );
+        let sysfs = sriov_hw::SysfsHost::new(root);
+        let netlink = sriov_hw::netlink::Netlink::new().map_err(|e| {
+            CniError::new(error::code::IO, "failed to open netlink").details(e.to_string())
+        })?;
+        let state = state::StateDir::from_env(vars.get("SRIOV_CNI_STATE_DIR").map(String::as_str));
+        plugin::run(
+            &env,
+            &stdin,
+            plugin::Host {
+                pci: &sysfs,
+                vfs: &netlink,
+                state: &state,
+                lock_timeout: state::LOCK_TIMEOUT,
+            },
+            &mut log,
+        )
+    });
+    let mut out = std::io::stdout();
+    match outcome {
+        Ok(text) => {
+            if !text.is_empty() {
+                let _ = writeln!(out, "{text}");
+            }
+            0
+        }
+        Err(e) => {
+            log.error(
+                "command failed",
+                &[("code", &e.code.to_string()), ("error", &e.to_string())],
+            );
+            let _ = writeln!(out, "{}", e.to_json(&requested));
+            1
+        }
+    }
+}

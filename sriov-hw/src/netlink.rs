@@ -96,6 +96,8 @@ pub struct Link {
     pub address: Option<String>,
     /// Administratively up.
     pub up: bool,
+    /// Operationally running (carrier).
+    pub running: bool,
 }
 
 /// An rtnetlink connection in one network namespace.
@@ -169,6 +171,7 @@ impl Netlink {
         let mut link = Link {
             index: message.header.index,
             up: message.header.flags.contains(LinkFlags::Up),
+            running: message.header.flags.contains(LinkFlags::Running),
             ..Default::default()
         };
         for attribute in &message.attributes {

@@ -1,0 +1,5 @@
+//! `sriov`: the SR-IOV CNI plugin binary.
+
+fn main() {
+    std::process::exit(sriov_cni::main());
+}
