@@ -333,7 +333,8 @@ impl NetConf {
             .or_else(|| self.mac.clone()))
     }
 
-    /// Whether any PF-side VF setting is configured.
+    /// Whether any PF-side VF setting is configured (`mac`: the MAC to set as the VF's
+    /// administrative MAC, if any).
     pub fn wants_pf_settings(&self, mac: Option<&str>) -> bool {
         self.vlan.is_some()
             || mac.is_some()

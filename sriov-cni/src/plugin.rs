@@ -142,7 +142,9 @@ fn add(env: &Env, stdin: &[u8], conf: &NetConf, host: Host<'_>, log: &Logger) ->
         );
         host.state.remove_allocation(&pci)?;
     }
-    let wants_pf = conf.wants_pf_settings(mac.as_deref());
+    // Without a visible PF (a VF passed through to a VM) a requested MAC still goes on the
+    // netdev; only the settings that exist solely on the PF side are impossible.
+    let wants_pf = conf.wants_pf_settings(vf.pf.as_ref().and(mac.as_deref()));
     if wants_pf && vf.pf.is_none() {
         return Err(CniError::new(
             code::VF_CONFIG,
@@ -387,12 +389,19 @@ fn release_netdev(
     })?;
     match vf::lookup(host.pci, &address) {
         Ok(found) => match found.netdev {
-            Some(current) => {
+            Some(current) if host_nl.link(&current).is_ok() => {
                 log.info(
                     "restoring the VF netdev found in the host namespace",
                     &[("netdev", &current)],
                 );
                 pod::restore_in_host(&host_nl, &current, &restore)
+            }
+            Some(current) => {
+                log.info(
+                    "VF netdev is not in the host namespace; nothing to release",
+                    &[("netdev", &current)],
+                );
+                Ok(())
             }
             None => Ok(()),
         },

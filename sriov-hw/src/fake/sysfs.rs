@@ -277,6 +277,57 @@ impl FakeSysfs {
         put(&self.root.join("proc/modules"), &text)
     }
 
+    /// Adds a VF without a visible PF (no `physfn`), as a guest sees a VF passed through to
+    /// it: model `nic`'s VF IDs, bound to `driver`, with netdev `netdev` when given. Tests map
+    /// such VFs to real stand-in interfaces (veth) of the same name.
+    pub fn passthrough_vf(
+        &self,
+        address: &str,
+        nic: Nic,
+        driver: &str,
+        netdev: Option<&str>,
+    ) -> Result<PciAddress> {
+        let address: PciAddress = address.parse().map_err(|_| Error::Parse {
+            path: self.root.path().to_owned(),
+            content: address.to_owned(),
+            expected: "a PCI address",
+        })?;
+        let dir = self.function(
+            &address,
+            nic.vendor,
+            nic.vf_device,
+            Some(driver),
+            None,
+            true,
+        )?;
+        if let Some(name) = netdev {
+            self.netdev(
+                &dir,
+                &Netdev {
+                    name,
+                    mac: "02:00:00:00:00:00",
+                    mtu: 1500,
+                    up: false,
+                    speed: None,
+                    infiniband: false,
+                },
+            )?;
+        }
+        Ok(address)
+    }
+
+    /// Renames the netdev entry of the function at `address` (as the kernel shows a device
+    /// under its new name after a rename or a namespace move back to the host).
+    pub fn rename_netdev(&self, address: &str, from: &str, to: &str) -> Result<()> {
+        let device = self.root.join("sys/bus/pci/devices").join(address);
+        let dir = std::fs::canonicalize(&device).map_err(|e| Error::io("resolve", &device, e))?;
+        let (old, new) = (dir.join("net").join(from), dir.join("net").join(to));
+        std::fs::rename(&old, &new).map_err(|e| Error::io("rename", &old, e))?;
+        let class = self.root.join("sys/class/net");
+        let _ = std::fs::remove_file(class.join(from));
+        link(&new, &class.join(to))
+    }
+
     /// Starts describing a PF at `address` of model `nic`.
     pub fn pf<'a>(&'a self, address: &str, nic: Nic) -> PfBuilder<'a> {
         PfBuilder {

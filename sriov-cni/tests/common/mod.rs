@@ -1,0 +1,229 @@
+//! A lab for running the `sriov` binary for real: a "host" network namespace (where the
+//! plugin runs, through `nsenter`), pod namespaces, veth pairs standing in for VF netdevs,
+//! and a FakeSysfs tree mapping VF PCI addresses to those veths.
+#![allow(dead_code, unreachable_pub)]
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use serde_json::Value;
+use sriov_hw::fake::{FakeSysfs, presets};
+use sriov_hw::netlink::Netlink;
+use sriov_hw::netns::NamedNetns;
+
+/// Whether privileged tests may run: root, else a loud skip (or a failure when
+/// `SRIOV_REQUIRE_PRIVILEGED=1`).
+pub fn privileged(test: &str) -> bool {
+    if nix::unistd::geteuid().is_root() {
+        return true;
+    }
+    assert!(
+        std::env::var_os("SRIOV_REQUIRE_PRIVILEGED").is_none_or(|v| v != "1"),
+        "{test} needs root (SRIOV_REQUIRE_PRIVILEGED=1 is set)"
+    );
+    eprintln!("\n*** SKIPPED {test}: needs root to create network namespaces ***\n");
+    false
+}
+
+/// Where Debian's containernetworking-plugins live.
+pub const CNI_PATH: &str = "/usr/lib/cni";
+
+/// The VFs of the lab: PCI address and veth name.
+pub const VFS: [(&str, &str); 2] = [("0000:af:06.0", "vf0"), ("0000:af:06.1", "vf1")];
+
+pub struct Lab {
+    pub dir: tempfile::TempDir,
+    pub fake: FakeSysfs,
+    pub host: NamedNetns,
+    pub state: PathBuf,
+}
+
+/// A link's observable state: name, MAC, MTU, up.
+pub type LinkView = (String, Option<String>, Option<u32>, bool);
+
+impl Lab {
+    pub fn new() -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let host = NamedNetns::create(&dir.path().join("host")).expect("host netns");
+        let nl = Netlink::in_netns(&host.open().expect("open")).expect("netlink");
+        let fake = FakeSysfs::new().expect("fake sysfs");
+        for (i, (pci, name)) in VFS.iter().enumerate() {
+            nl.add_veth(name, &format!("wire{i}")).expect("veth");
+            nl.set_address(name, &format!("02:00:00:00:0a:0{i}"))
+                .expect("mac");
+            nl.set_admin_up(&format!("wire{i}"), true).expect("up");
+            fake.passthrough_vf(pci, presets::INTEL_E810_CQDA2, "iavf", Some(name))
+                .expect("fake VF");
+        }
+        let state = dir.path().join("state");
+        Self {
+            dir,
+            fake,
+            host,
+            state,
+        }
+    }
+
+    pub fn pod(&self, name: &str) -> NamedNetns {
+        NamedNetns::create(&self.dir.path().join(name)).expect("pod netns")
+    }
+
+    pub fn host_nl(&self) -> Netlink {
+        Netlink::in_netns(&self.host.open().expect("open")).expect("netlink")
+    }
+
+    pub fn links(ns: &Path) -> Vec<LinkView> {
+        let nl = Netlink::in_netns(&sriov_hw::netns::open(ns).expect("open")).expect("netlink");
+        let mut links: Vec<LinkView> = nl
+            .links()
+            .expect("links")
+            .into_iter()
+            .map(|l| (l.name, l.address, l.mtu, l.up))
+            .collect();
+        links.sort();
+        links
+    }
+
+    pub fn host_links(&self) -> Vec<LinkView> {
+        Self::links(self.host.path())
+    }
+
+    /// Runs the plugin in the host namespace.
+    pub fn run(&self, command: &str, cid: &str, netns: &str, ifname: &str, conf: &str) -> Output {
+        self.run_with(command, cid, netns, ifname, conf, &[])
+    }
+
+    pub fn run_with(
+        &self,
+        command: &str,
+        cid: &str,
+        netns: &str,
+        ifname: &str,
+        conf: &str,
+        extra: &[(&str, &str)],
+    ) -> Output {
+        let mut cmd = Command::new("nsenter");
+        cmd.arg(format!("--net={}", self.host.path().display()))
+            .arg(env!("CARGO_BIN_EXE_sriov"))
+            .env_clear()
+            .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
+            .env("CNI_COMMAND", command)
+            .env("CNI_CONTAINERID", cid)
+            .env("CNI_NETNS", netns)
+            .env("CNI_IFNAME", ifname)
+            .env("CNI_PATH", CNI_PATH)
+            .env("SRIOV_HOST_ROOT", self.fake.path())
+            .env("SRIOV_CNI_STATE_DIR", &self.state)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        for (k, v) in extra {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().expect("nsenter runs");
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(conf.as_bytes())
+            .expect("write stdin");
+        child.wait_with_output().expect("plugin finishes")
+    }
+
+    /// Runs a Debian plugin (e.g. `tuning`) in the host namespace.
+    pub fn run_plugin(
+        &self,
+        plugin: &str,
+        command: &str,
+        cid: &str,
+        netns: &str,
+        ifname: &str,
+        conf: &str,
+    ) -> Output {
+        let mut child = Command::new("nsenter")
+            .arg(format!("--net={}", self.host.path().display()))
+            .arg(Path::new(CNI_PATH).join(plugin))
+            .env_clear()
+            .env("CNI_COMMAND", command)
+            .env("CNI_CONTAINERID", cid)
+            .env("CNI_NETNS", netns)
+            .env("CNI_IFNAME", ifname)
+            .env("CNI_PATH", CNI_PATH)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("plugin runs");
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(conf.as_bytes())
+            .expect("write stdin");
+        child.wait_with_output().expect("plugin finishes")
+    }
+
+    pub fn data_dir(&self) -> String {
+        self.dir.path().join("ipam").display().to_string()
+    }
+
+    /// A configuration for VF `pci` with `extra` keys (`"key": value, ...`).
+    pub fn conf(&self, pci: &str, extra: &str) -> String {
+        let sep = if extra.is_empty() { "" } else { "," };
+        format!(
+            r#"{{"cniVersion":"1.0.0","name":"sriov-net","type":"sriov","deviceID":"{pci}"{sep}{extra}}}"#
+        )
+    }
+
+    pub fn host_local(&self) -> String {
+        format!(
+            r#""ipam":{{"type":"host-local","subnet":"10.56.217.0/24","gateway":"10.56.217.1","routes":[{{"dst":"0.0.0.0/0"}}],"dataDir":"{}"}}"#,
+            self.data_dir()
+        )
+    }
+
+    pub fn state_files(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        for dir in [self.state.clone(), self.state.join("pci")] {
+            if let Ok(entries) = std::fs::read_dir(&dir) {
+                for e in entries.flatten() {
+                    if e.file_type().is_ok_and(|t| t.is_file()) {
+                        out.push(e.file_name().to_string_lossy().into_owned());
+                    }
+                }
+            }
+        }
+        out.sort();
+        out
+    }
+}
+
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// The JSON a successful run printed.
+pub fn success(o: &Output) -> Value {
+    assert!(
+        o.status.success(),
+        "plugin failed: {}\nstderr: {}",
+        stdout(o),
+        stderr(o)
+    );
+    let text = stdout(o);
+    if text.trim().is_empty() {
+        return Value::Null;
+    }
+    serde_json::from_str(&text).expect("stdout is JSON")
+}
+
+/// The error JSON a failed run printed.
+pub fn failure(o: &Output) -> Value {
+    assert!(!o.status.success(), "expected failure, got {}", stdout(o));
+    serde_json::from_str(&stdout(o)).expect("error JSON on stdout")
+}
