@@ -2,6 +2,13 @@
 //! gratuitous ARP per IPv4 address and one unsolicited Neighbor Advertisement (override
 //! flag, to all-nodes) per IPv6 address, after waiting briefly for carrier. Best effort,
 //! as upstream: a failure here never fails the attachment.
+//!
+//! With the interface's `arp_notify` and `ndisc_notify` on (the plugin turns them on, as
+//! upstream does), the kernel itself sends exactly these announcements when the link's MAC
+//! is set, so re-setting the current MAC is the whole job: one netlink request. Sending
+//! from user space (an `AF_PACKET` socket for ARP, a raw ICMPv6 socket for NA) is the
+//! fallback; closing an `AF_PACKET` socket waits for an RCU grace period (about 10 ms
+//! here), which is most of what upstream's announcement costs a pod start.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::os::fd::AsRawFd;
@@ -13,12 +20,14 @@ use nix::sys::socket::{
 };
 use sriov_hw::netlink::Netlink;
 
-/// Waits up to 200 ms for the link to be up and running (polling 2 ms, growing ×1.5).
+/// Waits up to 200 ms for the link to be up with carrier (polling 2 ms, growing ×1.5).
+/// Carrier is read from `IFF_LOWER_UP`: upstream waits for `IFF_RUNNING`, which follows the
+/// operational state that the kernel's link-watch may publish up to a second late.
 pub fn wait_for_carrier(nl: &Netlink, ifname: &str) -> bool {
     let start = Instant::now();
     let mut pause = Duration::from_millis(2);
     while start.elapsed() < Duration::from_millis(200) {
-        if nl.link(ifname).is_ok_and(|l| l.up && l.running) {
+        if nl.link(ifname).is_ok_and(|l| l.up && l.carrier) {
             return true;
         }
         std::thread::sleep(pause);
@@ -126,12 +135,19 @@ fn mac_bytes(text: &str) -> Option<[u8; 6]> {
     bytes.try_into().ok()
 }
 
-/// Announces `ips` on `ifname` (call from a thread inside the pod's namespace). Returns how
-/// many announcements were sent.
-pub fn announce(nl: &Netlink, ifname: &str, ips: &[IpAddr]) -> usize {
+/// Announces `ips` on `ifname` (call from a thread inside the pod's namespace): through the
+/// kernel when `kernel_notify` (its ARP/ND notifications are on), else from user space.
+/// Returns how many announcements were sent.
+pub fn announce(nl: &Netlink, ifname: &str, ips: &[IpAddr], kernel_notify: bool) -> usize {
     wait_for_carrier(nl, ifname);
     let Ok(link) = nl.link(ifname) else { return 0 };
-    let Some(mac) = link.address.as_deref().and_then(mac_bytes) else {
+    let Some(text) = link.address.as_deref() else {
+        return 0;
+    };
+    if kernel_notify && nl.set_address(ifname, text).is_ok() {
+        return ips.len();
+    }
+    let Some(mac) = mac_bytes(text) else {
         return 0;
     };
     ips.iter()

@@ -197,6 +197,7 @@ fn add(env: &Env, stdin: &[u8], conf: &NetConf, host: Host<'_>, log: &Logger) ->
         .save_cache(&env.container_id, &env.ifname, &cache)?;
 
     let mut done = Done::default();
+    let mut kernel_notify = false;
     let outcome = (|| -> Result<Success> {
         if let (true, Some((pf, index))) = (wants_pf, &vf.pf) {
             done.pf_settings = true;
@@ -208,15 +209,9 @@ fn add(env: &Env, stdin: &[u8], conf: &NetConf, host: Host<'_>, log: &Logger) ->
         }
         if let Some(name) = &vf.netdev {
             log.debug("moving the VF netdev into the pod", &[("netdev", name)]);
-            pod::move_in(
-                &host_ns,
-                &host_nl,
-                name,
-                &pod_ns,
-                &env.ifname,
-                mac.as_deref(),
-            )?;
+            pod::move_in(&host_nl, name, &pod_ns, &env.ifname)?;
             done.moved = true;
+            kernel_notify = pod::setup(&pod_ns, name, &env.ifname, mac.as_deref())?;
         }
         let reported_mac = mac.clone().or_else(|| {
             if cache.dpdk {
@@ -277,7 +272,7 @@ fn add(env: &Env, stdin: &[u8], conf: &NetConf, host: Host<'_>, log: &Logger) ->
             .collect();
         let ifname = env.ifname.clone();
         let _ = netns::run_in(&pod_ns, move || {
-            Netlink::new().map(|nl| announce::announce(&nl, &ifname, &ips))
+            Netlink::new().map(|nl| announce::announce(&nl, &ifname, &ips, kernel_notify))
         });
     }
     if let Some(prev) = &conf.prev_result {

@@ -39,74 +39,71 @@ fn drop_alt_name(nl: &Netlink, link: &str, name: &str) {
     }
 }
 
-fn sysctl(pod: &File, path: String) {
-    // Best effort, as upstream: a missing knob (IPv6 disabled) is no reason to fail.
-    let _ = netns::run_in(pod, move || std::fs::write(path, "1"));
+/// Sets the pod-side knobs to 1 (in one visit to the pod namespace): `arp_notify` and
+/// `ndisc_notify` (the kernel then announces the interface's addresses when it comes up or
+/// its MAC is set) and `optimistic_dad`. Best effort, as upstream: a missing knob (IPv6
+/// disabled) is no reason to fail. Returns whether both notifications are on.
+fn sysctls(pod: &File, ifname: &str) -> bool {
+    let paths = [
+        format!("/proc/sys/net/ipv4/conf/{ifname}/arp_notify"),
+        format!("/proc/sys/net/ipv6/conf/{ifname}/ndisc_notify"),
+        format!("/proc/sys/net/ipv6/conf/{ifname}/optimistic_dad"),
+    ];
+    netns::run_in(pod, move || {
+        let done: Vec<bool> = paths
+            .iter()
+            .map(|p| std::fs::write(p, "1").is_ok())
+            .collect();
+        done[0] && done[1]
+    })
+    .unwrap_or(false)
 }
 
 /// How many times the netdev MAC is set and checked.
 const MAC_RETRIES: u32 = 20;
 
-/// Moves host netdev `vf` into `pod` as `ifname`; on failure it is back in `host` under its
-/// name. Then (in the pod) enables ARP/ND notifications, sets `mac` if given (verified),
-/// enables optimistic DAD and brings the link up.
-pub fn move_in(
-    host: &File,
-    host_nl: &Netlink,
-    vf: &str,
-    pod: &File,
-    ifname: &str,
-    mac: Option<&str>,
-) -> Result<()> {
-    let temp = netns::create().map_err(|e| pod_err("failed to create a temporary namespace", e))?;
-    host_nl
-        .move_to_netns(vf, &temp)
-        .map_err(|e| pod_err(format!("failed to move {vf} out of the host namespace"), e))?;
-    let temp_nl = connect(&temp, "temporary")?;
-    let moved = (|| {
-        if vf != ifname {
-            temp_nl
-                .rename(vf, ifname)
-                .map_err(|e| pod_err(format!("failed to rename {vf} to {ifname}"), e))?;
-        }
-        drop_alt_name(&temp_nl, ifname, vf);
-        temp_nl.move_to_netns(ifname, pod).map_err(|e| {
-            if e.errno() == Some(libc::EEXIST) {
-                CniError::new(
-                    code::POD_INTERFACE,
-                    format!("interface {ifname} already exists in the pod"),
-                )
-                .details(e.to_string())
-            } else {
-                pod_err(format!("failed to move {ifname} into the pod"), e)
-            }
-        })
-    })();
-    if let Err(e) = moved {
-        // Back to the host under the original name; whatever name it has now.
-        let current = if temp_nl.link(ifname).is_ok() {
-            ifname
-        } else {
-            vf
-        };
-        if current != vf {
-            let _ = temp_nl.rename(current, vf);
-        }
-        drop_alt_name(&temp_nl, vf, ifname);
-        if let Err(back) = temp_nl.move_to_netns(vf, host) {
-            return Err(CniError {
-                details: format!("{}; rollback failed: {back}", e.details),
-                ..e
-            });
-        }
-        return Err(e);
-    }
+/// Moves host netdev `vf` into `pod` as `ifname`, in one netlink request (move and
+/// rename). The kernel renames after the move, so a name taken in the pod is refused
+/// before anything moves, and a rename that still fails sends the netdev back.
+pub fn move_in(host_nl: &Netlink, vf: &str, pod: &File, ifname: &str) -> Result<()> {
     let pod_nl = connect(pod, "pod")?;
-    sysctl(pod, format!("/proc/sys/net/ipv4/conf/{ifname}/arp_notify"));
-    sysctl(
-        pod,
-        format!("/proc/sys/net/ipv6/conf/{ifname}/ndisc_notify"),
-    );
+    let taken = || {
+        CniError::new(
+            code::POD_INTERFACE,
+            format!("interface {ifname} already exists in the pod"),
+        )
+    };
+    if pod_nl.link(ifname).is_ok() {
+        return Err(taken());
+    }
+    if let Err(e) = host_nl.move_to_netns_as(vf, pod, ifname) {
+        // Moved but not renamed: bring it back under its own name.
+        if pod_nl.link(vf).is_ok() {
+            let host =
+                netns::current().map_err(|e2| pod_err("failed to open the host namespace", e2))?;
+            if let Err(back) = pod_nl.move_to_netns_as(vf, &host, vf) {
+                return Err(pod_err(
+                    format!("failed to rename {vf} to {ifname} in the pod"),
+                    format!("{e}; moving it back failed: {back}"),
+                ));
+            }
+        }
+        return Err(if e.errno() == Some(libc::EEXIST) {
+            taken().details(e.to_string())
+        } else {
+            pod_err(format!("failed to move {vf} into the pod as {ifname}"), e)
+        });
+    }
+    Ok(())
+}
+
+/// In the pod: drops an alt-name left from the host name `vf`, enables ARP/ND
+/// notifications and optimistic DAD, sets `mac` if given (verified) and brings `ifname` up.
+/// Returns whether the kernel's ARP/ND notifications are on (see [`crate::announce`]).
+pub fn setup(pod: &File, vf: &str, ifname: &str, mac: Option<&str>) -> Result<bool> {
+    let pod_nl = connect(pod, "pod")?;
+    drop_alt_name(&pod_nl, ifname, vf);
+    let notify = sysctls(pod, ifname);
     if let Some(mac) = mac {
         let mut verified = false;
         let mut last = String::new();
@@ -134,13 +131,10 @@ pub fn move_in(
             .details(last));
         }
     }
-    sysctl(
-        pod,
-        format!("/proc/sys/net/ipv6/conf/{ifname}/optimistic_dad"),
-    );
     pod_nl
         .set_admin_up(ifname, true)
-        .map_err(|e| pod_err("error bringing interface up in container ns", e))
+        .map_err(|e| pod_err("error bringing interface up in container ns", e))?;
+    Ok(notify)
 }
 
 /// What to put back when the netdev leaves the pod.
@@ -154,46 +148,72 @@ pub struct Restore {
     pub mtu: u32,
 }
 
+/// Puts back MAC and MTU (the link is set down first when it is up); only what differs is
+/// changed.
 fn restore_link(nl: &Netlink, link: &str, restore: &Restore) -> Result<()> {
-    nl.set_admin_up(link, false)
-        .map_err(|e| pod_err(format!("failed to set {link} down"), e))?;
-    if !restore.mac.is_empty() {
+    let current = nl
+        .link(link)
+        .map_err(|e| pod_err(format!("failed to read {link}"), e))?;
+    if current.up {
+        nl.set_admin_up(link, false)
+            .map_err(|e| pod_err(format!("failed to set {link} down"), e))?;
+    }
+    if !restore.mac.is_empty() && current.address.as_deref() != Some(restore.mac.as_str()) {
         nl.set_address(link, &restore.mac)
             .map_err(|e| pod_err(format!("failed to restore the MAC of {link}"), e))?;
     }
-    if restore.mtu > 0 {
+    if restore.mtu > 0 && current.mtu != Some(restore.mtu) {
         nl.set_mtu(link, restore.mtu)
             .map_err(|e| pod_err(format!("failed to restore the MTU of {link}"), e))?;
     }
     Ok(())
 }
 
-/// Moves `ifname` from `pod` back to `host`, restoring name, MAC and MTU.
+/// Moves `ifname` from `pod` back to `host`, restoring name, MAC and MTU. When the original
+/// name is taken in the host meanwhile, the netdev still leaves the pod, under a name
+/// derived from this process, and the error says so.
 pub fn release(pod: &File, ifname: &str, host: &File, restore: &Restore) -> Result<()> {
     let pod_nl = connect(pod, "pod")?;
-    restore_link(&pod_nl, ifname, restore)?;
-    let temp = netns::create().map_err(|e| pod_err("failed to create a temporary namespace", e))?;
-    pod_nl
-        .move_to_netns(ifname, &temp)
-        .map_err(|e| pod_err(format!("failed to move {ifname} out of the pod"), e))?;
-    let temp_nl = connect(&temp, "temporary")?;
-    let name = if restore.name.is_empty() {
+    let host_nl = connect(host, "host")?;
+    let wanted = if restore.name.is_empty() {
         ifname
     } else {
         restore.name.as_str()
     };
-    if name != ifname {
-        temp_nl
-            .rename(ifname, name)
-            .map_err(|e| pod_err(format!("failed to rename {ifname} back to {name}"), e))?;
+    let fallback = format!("sriov{}", std::process::id() % 100_000);
+    let name = if host_nl.link(wanted).is_ok() {
+        fallback.as_str()
+    } else {
+        wanted
+    };
+    drop_alt_name(&pod_nl, ifname, name);
+    // The move closes the link (no separate "down", which would wait for a second RCU grace
+    // period); MAC and MTU are restored once it is back, still down.
+    if let Err(e) = pod_nl.move_to_netns_as(ifname, host, name) {
+        // Moved but not renamed: it is in the host under its pod name; rename it there.
+        if host_nl.link(ifname).is_ok() && pod_nl.link(ifname).is_err() {
+            host_nl.rename(ifname, name).map_err(|e2| {
+                pod_err(
+                    format!("failed to rename {ifname} back to {name}"),
+                    format!("{e}; {e2}"),
+                )
+            })?;
+        } else {
+            return Err(pod_err(
+                format!("failed to move {ifname} back to the host namespace as {name}"),
+                e,
+            ));
+        }
     }
-    drop_alt_name(&temp_nl, name, ifname);
-    temp_nl.move_to_netns(name, host).map_err(|e| {
-        pod_err(
-            format!("failed to move {name} back to the host namespace"),
-            e,
-        )
-    })
+    drop_alt_name(&host_nl, name, ifname);
+    restore_link(&host_nl, name, restore)?;
+    if name != wanted {
+        return Err(pod_err(
+            format!("{wanted} is taken in the host namespace; the VF came back as {name}"),
+            "rename it by hand once the other interface is gone",
+        ));
+    }
+    Ok(())
 }
 
 /// Puts a VF netdev that is already in the host namespace (its pod namespace was deleted)

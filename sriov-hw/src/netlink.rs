@@ -96,8 +96,9 @@ pub struct Link {
     pub address: Option<String>,
     /// Administratively up.
     pub up: bool,
-    /// Operationally running (carrier).
-    pub running: bool,
+    /// Carrier (`IFF_LOWER_UP`, which the kernel reports at once; `IFF_RUNNING` follows
+    /// the operational state, which link-watch may update up to a second later).
+    pub carrier: bool,
 }
 
 /// An rtnetlink connection in one network namespace.
@@ -171,7 +172,7 @@ impl Netlink {
         let mut link = Link {
             index: message.header.index,
             up: message.header.flags.contains(LinkFlags::Up),
-            running: message.header.flags.contains(LinkFlags::Running),
+            carrier: message.header.flags.contains(LinkFlags::LowerUp),
             ..Default::default()
         };
         for attribute in &message.attributes {
@@ -294,6 +295,19 @@ impl Netlink {
         let fd = netns.as_raw_fd();
         self.set(name, "move link to network namespace", |m| {
             m.attributes.push(LinkAttribute::NetNsFd(fd))
+        })
+    }
+
+    /// Moves the link into `netns` and gives it `new_name` there, in one request: the name
+    /// is checked only in the target namespace, so neither side's names can clash on the
+    /// way (EEXIST means `new_name` is taken in the target).
+    pub fn move_to_netns_as(&self, name: &str, netns: &File, new_name: &str) -> Result<()> {
+        use std::os::fd::AsRawFd;
+        let fd = netns.as_raw_fd();
+        self.set(name, "move link to network namespace", |m| {
+            m.attributes.push(LinkAttribute::NetNsFd(fd));
+            m.attributes
+                .push(LinkAttribute::IfName(new_name.to_owned()));
         })
     }
 
