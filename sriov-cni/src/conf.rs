@@ -317,8 +317,18 @@ impl NetConf {
             .filter(|k| *k != "MAC" && *k != "IgnoreUnknown")
             .collect();
         if !unknown.is_empty() && !ignore_unknown {
-            return Err(CniError::config(format!(
-                "SRIOV-CNI failed to parse args: ARGS: unknown args {unknown:?}"
+            let pairs: Vec<String> = args
+                .iter()
+                .filter(|(k, _)| unknown.contains(&k.as_str()))
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect();
+            return Err(CniError::new(
+                code::UNSUPPORTED_FIELD,
+                format!("SRIOV-CNI failed to parse args: ARGS: unknown args {unknown:?}"),
+            )
+            .details(format!(
+                "CNI_ARGS {}: only MAC is understood; add IgnoreUnknown=1 to pass others",
+                pairs.join(";")
             )));
         }
         let from_args = args
@@ -404,6 +414,8 @@ mod tests {
             err.msg,
             "SRIOV-CNI failed to parse args: ARGS: unknown args [\"K8S_POD_NAME\"]"
         );
+        assert_eq!(err.code, 2);
+        assert!(err.details.contains("K8S_POD_NAME=p"), "{}", err.details);
     }
 
     #[test]

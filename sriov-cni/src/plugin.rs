@@ -52,6 +52,24 @@ fn host_netlink() -> Result<(File, Netlink)> {
     Ok((ns, nl))
 }
 
+/// Test hook for fault injection: ADD fails right after `step` when the environment
+/// variable `SRIOV_CNI_TEST_FAILPOINT` names it (the rollback tests use it; nothing sets it
+/// in production). Steps: `pf-settings`, `moved`, `setup`, `ipam`, `addresses`,
+/// `allocation`.
+fn failpoint(env: &Env, step: &str) -> Result<()> {
+    if env
+        .vars
+        .get("SRIOV_CNI_TEST_FAILPOINT")
+        .is_some_and(|f| f == step)
+    {
+        return Err(CniError::new(
+            code::TRY_AGAIN_LATER,
+            format!("injected failure after step {step}"),
+        ));
+    }
+    Ok(())
+}
+
 /// Whether a netns path still opens.
 fn netns_alive(path: &str) -> bool {
     !path.is_empty() && File::open(path).is_ok()
@@ -124,6 +142,12 @@ struct Done {
 fn add(env: &Env, stdin: &[u8], conf: &NetConf, host: Host<'_>, log: &Logger) -> Result<String> {
     let address = conf.validate_for_add()?;
     let mac = conf.effective_mac(&env.args)?;
+    // Chained after another plugin: its result is extended (checked before anything moves).
+    let prev = conf
+        .prev_result
+        .as_ref()
+        .map(|p| Success::parse(p, conf.cni_version))
+        .transpose()?;
     let ipam_type = ipam_plugin(conf, env)?;
     let vf = vf::lookup(host.pci, &address)?;
     let pci = address.to_string();
@@ -206,12 +230,15 @@ fn add(env: &Env, stdin: &[u8], conf: &NetConf, host: Host<'_>, log: &Logger) ->
                 msg: format!("SRIOV-CNI failed to configure VF: {}", e.msg),
                 ..e
             })?;
+            failpoint(env, "pf-settings")?;
         }
         if let Some(name) = &vf.netdev {
             log.debug("moving the VF netdev into the pod", &[("netdev", name)]);
             pod::move_in(&host_nl, name, &pod_ns, &env.ifname)?;
             done.moved = true;
+            failpoint(env, "moved")?;
             kernel_notify = pod::setup(&pod_ns, name, &env.ifname, mac.as_deref())?;
+            failpoint(env, "setup")?;
         }
         let reported_mac = mac.clone().or_else(|| {
             if cache.dpdk {
@@ -235,14 +262,20 @@ fn add(env: &Env, stdin: &[u8], conf: &NetConf, host: Host<'_>, log: &Logger) ->
         if let Some(plugin) = &ipam_type {
             let ipam_result = ipam::add(env, plugin, stdin, conf.cni_version)?;
             done.ipam = true;
+            failpoint(env, "ipam")?;
             if !cache.dpdk {
                 pod::configure_ips(&pod_ns, &env.ifname, &ipam_result)?;
+                failpoint(env, "addresses")?;
             }
             result.ips = ipam_result.ips;
             result.routes = ipam_result.routes;
             result.dns = ipam_result.dns;
         }
         host.state.save_allocation(&pci, &env.netns)?;
+        if let Err(e) = failpoint(env, "allocation") {
+            let _ = host.state.remove_allocation(&pci);
+            return Err(e);
+        }
         Ok(result)
     })();
     let mut result = match outcome {
@@ -275,9 +308,7 @@ fn add(env: &Env, stdin: &[u8], conf: &NetConf, host: Host<'_>, log: &Logger) ->
             Netlink::new().map(|nl| announce::announce(&nl, &ifname, &ips, kernel_notify))
         });
     }
-    if let Some(prev) = &conf.prev_result {
-        // Chained after another plugin: extend its result.
-        let mut merged = Success::parse(prev, conf.cni_version)?;
+    if let Some(mut merged) = prev {
         let index = merged.interfaces.len();
         merged.interfaces.append(&mut result.interfaces);
         for ip in &mut result.ips {

@@ -400,3 +400,55 @@ fn results_follow_the_requested_version() {
         success(&lab.run("DEL", "c1", &netns, "net1", &conf));
     }
 }
+
+#[test]
+fn a_failure_injected_after_each_add_step_is_fully_rolled_back() {
+    require_root!();
+    let lab = Lab::new();
+    let pod = lab.pod("pod1");
+    let netns = pod.path().display().to_string();
+    let before = lab.host_links();
+    let conf = lab.conf(
+        VF,
+        &format!(
+            r#""runtimeConfig":{{"mac":"0a:00:00:00:00:55"}},{}"#,
+            lab.host_local()
+        ),
+    );
+    let leases = || {
+        std::fs::read_dir(std::path::Path::new(&lab.data_dir()).join("sriov-net"))
+            .map(|d| {
+                d.flatten()
+                    .filter(|e| e.file_name().to_string_lossy().starts_with("10."))
+                    .count()
+            })
+            .unwrap_or(0)
+    };
+    for step in ["moved", "setup", "ipam", "addresses", "allocation"] {
+        let out = lab.run_with(
+            "ADD",
+            "c1",
+            &netns,
+            "net1",
+            &conf,
+            &[("SRIOV_CNI_TEST_FAILPOINT", step)],
+        );
+        let err = failure(&out);
+        assert_eq!(err["msg"], format!("injected failure after step {step}"));
+        assert_eq!(lab.host_links(), before, "host after a failure at {step}");
+        assert_eq!(
+            Lab::links(pod.path()).len(),
+            1,
+            "pod after a failure at {step}"
+        );
+        assert!(
+            lab.state_files().is_empty(),
+            "state after {step}: {:?}",
+            lab.state_files()
+        );
+        assert_eq!(leases(), 0, "IPAM lease released after {step}");
+    }
+    // Without the failure the same ADD works.
+    success(&lab.run("ADD", "c1", &netns, "net1", &conf));
+    success(&lab.run("DEL", "c1", &netns, "net1", &conf));
+}

@@ -52,7 +52,16 @@ impl Bench {
     }
 
     fn run(&self, command: &str, conf: &str) -> sriov_cni::Result<String> {
-        let vars: BTreeMap<String, String> = [
+        self.run_with(command, conf, None)
+    }
+
+    fn run_with(
+        &self,
+        command: &str,
+        conf: &str,
+        failpoint: Option<&str>,
+    ) -> sriov_cni::Result<String> {
+        let mut vars: BTreeMap<String, String> = [
             ("CNI_COMMAND", command),
             ("CNI_CONTAINERID", "c1"),
             ("CNI_NETNS", self.pod.path().to_str().unwrap()),
@@ -62,6 +71,9 @@ impl Bench {
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v.to_owned()))
         .collect();
+        if let Some(step) = failpoint {
+            vars.insert("SRIOV_CNI_TEST_FAILPOINT".into(), step.into());
+        }
         let env = Env::from_vars(vars)?;
         let host = Host {
             pci: &self.fake,
@@ -186,6 +198,23 @@ fn a_failure_at_any_pf_step_restores_everything() {
         assert_eq!(bench.host_links(), before);
         assert_eq!(bench.files(), 0, "no cache after a failing {step}");
     }
+}
+
+#[test]
+fn a_failure_after_the_pf_settings_restores_them() {
+    if !privileged("a_failure_after_the_pf_settings_restores_them") {
+        return;
+    }
+    let bench = Bench::new();
+    let original = bench.vf0();
+    let before = bench.host_links();
+    let err = bench
+        .run_with("ADD", FULL, Some("pf-settings"))
+        .unwrap_err();
+    assert_eq!(err.msg, "injected failure after step pf-settings");
+    assert_eq!(bench.vf0(), original);
+    assert_eq!(bench.host_links(), before);
+    assert_eq!(bench.files(), 0);
 }
 
 #[test]
