@@ -1,7 +1,7 @@
 //! The SR-IOV CNI plugin (binary `sriov`), invoked by Multus for each pod attachment.
 //!
 //! It speaks CNI 0.1.0 to 1.1.0 ([`version`], [`result`], [`error`]), reads the
-//! upstream-compatible configuration ([`conf`]) and environment ([`env`]), resolves the VF
+//! upstream-compatible configuration ([`conf`]) and environment ([`mod@env`]), resolves the VF
 //! named by `deviceID` ([`vf`]), configures it on its PF, moves its netdev into the pod
 //! ([`pod`]), delegates IP addressing ([`ipam`]) and announces the addresses
 //! ([`announce`]). Its state ([`state`]) sits where upstream's does, in the same format.
