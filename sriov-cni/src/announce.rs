@@ -136,9 +136,16 @@ fn mac_bytes(text: &str) -> Option<[u8; 6]> {
 }
 
 /// Announces `ips` on `ifname` (call from a thread inside the pod's namespace): through the
-/// kernel when `kernel_notify` (its ARP/ND notifications are on), else from user space.
-/// Returns how many announcements were sent.
-pub fn announce(nl: &Netlink, ifname: &str, ips: &[IpAddr], kernel_notify: bool) -> usize {
+/// kernel when its notifications cover every address family present, else from user
+/// space. Returns how many announcements were sent.
+pub fn announce(nl: &Netlink, ifname: &str, ips: &[IpAddr], notify: crate::pod::Notify) -> usize {
+    let kernel_notify = ips.iter().all(|ip| {
+        if ip.is_ipv4() {
+            notify.arp
+        } else {
+            notify.ndisc
+        }
+    });
     wait_for_carrier(nl, ifname);
     let Ok(link) = nl.link(ifname) else { return 0 };
     let Some(text) = link.address.as_deref() else {

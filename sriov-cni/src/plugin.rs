@@ -221,7 +221,7 @@ fn add(env: &Env, stdin: &[u8], conf: &NetConf, host: Host<'_>, log: &Logger) ->
         .save_cache(&env.container_id, &env.ifname, &cache)?;
 
     let mut done = Done::default();
-    let mut kernel_notify = false;
+    let mut kernel_notify = pod::Notify::default();
     let outcome = (|| -> Result<Success> {
         if let (true, Some((pf, index))) = (wants_pf, &vf.pf) {
             done.pf_settings = true;

@@ -42,8 +42,8 @@ fn drop_alt_name(nl: &Netlink, link: &str, name: &str) {
 /// Sets the pod-side knobs to 1 (in one visit to the pod namespace): `arp_notify` and
 /// `ndisc_notify` (the kernel then announces the interface's addresses when it comes up or
 /// its MAC is set) and `optimistic_dad`. Best effort, as upstream: a missing knob (IPv6
-/// disabled) is no reason to fail. Returns whether both notifications are on.
-fn sysctls(pod: &File, ifname: &str) -> bool {
+/// disabled) is no reason to fail. Returns which notifications are on.
+fn sysctls(pod: &File, ifname: &str) -> Notify {
     let paths = [
         format!("/proc/sys/net/ipv4/conf/{ifname}/arp_notify"),
         format!("/proc/sys/net/ipv6/conf/{ifname}/ndisc_notify"),
@@ -54,9 +54,21 @@ fn sysctls(pod: &File, ifname: &str) -> bool {
             .iter()
             .map(|p| std::fs::write(p, "1").is_ok())
             .collect();
-        done[0] && done[1]
+        Notify {
+            arp: done[0],
+            ndisc: done[1],
+        }
     })
-    .unwrap_or(false)
+    .unwrap_or_default()
+}
+
+/// Which of the kernel's address announcements are on for an interface.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Notify {
+    /// `arp_notify`: gratuitous ARP for IPv4 addresses.
+    pub arp: bool,
+    /// `ndisc_notify`: unsolicited Neighbor Advertisements for IPv6 addresses.
+    pub ndisc: bool,
 }
 
 /// How many times the netdev MAC is set and checked.
@@ -99,8 +111,8 @@ pub fn move_in(host_nl: &Netlink, vf: &str, pod: &File, ifname: &str) -> Result<
 
 /// In the pod: drops an alt-name left from the host name `vf`, enables ARP/ND
 /// notifications and optimistic DAD, sets `mac` if given (verified) and brings `ifname` up.
-/// Returns whether the kernel's ARP/ND notifications are on (see [`crate::announce`]).
-pub fn setup(pod: &File, vf: &str, ifname: &str, mac: Option<&str>) -> Result<bool> {
+/// Returns which of the kernel's ARP/ND notifications are on (see [`crate::announce`]).
+pub fn setup(pod: &File, vf: &str, ifname: &str, mac: Option<&str>) -> Result<Notify> {
     let pod_nl = connect(pod, "pod")?;
     drop_alt_name(&pod_nl, ifname, vf);
     let notify = sysctls(pod, ifname);

@@ -452,3 +452,43 @@ fn a_failure_injected_after_each_add_step_is_fully_rolled_back() {
     success(&lab.run("ADD", "c1", &netns, "net1", &conf));
     success(&lab.run("DEL", "c1", &netns, "net1", &conf));
 }
+
+#[test]
+fn the_pods_address_is_announced_to_its_neighbours() {
+    require_root!();
+    let lab = Lab::new();
+    let pod = lab.pod("pod1");
+    let netns = pod.path().display().to_string();
+    // The VF's wire end plays the neighbour: it learns from gratuitous ARP (arp_accept).
+    let nl = lab.host_nl();
+    nl.add_address("wire0", "10.56.217.1".parse().unwrap(), 24)
+        .unwrap();
+    let host = lab.host.open().unwrap();
+    sriov_hw::netns::run_in(&host, || {
+        std::fs::write("/proc/sys/net/ipv4/conf/wire0/arp_accept", "1")
+    })
+    .unwrap()
+    .unwrap();
+    let conf = lab.conf(VF, &lab.host_local());
+    success(&lab.run("ADD", "c1", &netns, "net1", &conf));
+    let learned = || {
+        sriov_hw::netns::run_in(&host, || {
+            std::fs::read_to_string("/proc/thread-self/net/arp").unwrap()
+        })
+        .unwrap()
+    };
+    let mut table = learned();
+    for _ in 0..50 {
+        if table.contains("10.56.217.2 ") {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+        table = learned();
+    }
+    let entry = table
+        .lines()
+        .find(|l| l.starts_with("10.56.217.2 "))
+        .unwrap_or_else(|| panic!("no ARP entry for the pod's address:\n{table}"));
+    assert!(entry.contains("02:00:00:00:0a:00"), "{entry}");
+    success(&lab.run("DEL", "c1", &netns, "net1", &conf));
+}
