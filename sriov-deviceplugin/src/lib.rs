@@ -1,8 +1,5 @@
 //! The SR-IOV device plugin (binary `sriovdp`): advertises VF pools to the kubelet.
 //!
-//! **Status: not yet implemented.** This crate is reserved by the workspace layout; the
-//! device-plugin issue fills it. Nothing here is usable yet and no API is promised.
-//!
 //! What it will own: the upstream `resourceList` config format and its selectors, VF
 //! discovery through `sriov-hw`, the kubelet `v1beta1` device-plugin and
 //! `pluginregistration/v1` gRPC services, `Allocate` output (PCI env vars, device specs,
@@ -15,3 +12,11 @@
 //! config file + sysfs --> pools --> ListAndWatch --> kubelet
 //!                                   Allocate     --> env vars, /dev/vfio/N, devinfo, CDI
 //! ```
+
+pub mod api;
+pub mod config;
+
+/// The binary's entry point; returns the exit code.
+pub fn main() -> i32 {
+    0
+}

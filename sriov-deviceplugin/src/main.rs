@@ -1,0 +1,5 @@
+//! `sriovdp`: the SR-IOV device plugin binary.
+
+fn main() {
+    std::process::exit(sriov_deviceplugin::main());
+}
