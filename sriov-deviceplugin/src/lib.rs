@@ -15,6 +15,8 @@
 
 pub mod api;
 pub mod config;
+pub mod device;
+pub mod pool;
 
 /// The binary's entry point; returns the exit code.
 pub fn main() -> i32 {
