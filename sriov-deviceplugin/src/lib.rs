@@ -13,6 +13,7 @@
 //!                                   Allocate     --> env vars, /dev/vfio/N, devinfo, CDI
 //! ```
 
+pub mod allocate;
 pub mod api;
 pub mod config;
 pub mod device;
