@@ -17,9 +17,13 @@ pub mod allocate;
 pub mod api;
 pub mod config;
 pub mod device;
+pub mod manager;
 pub mod pool;
+pub mod server;
+
+pub mod cli;
 
 /// The binary's entry point; returns the exit code.
 pub fn main() -> i32 {
-    0
+    cli::main(std::env::args().collect())
 }

@@ -1,0 +1,383 @@
+//! The plugin's life: read the configuration, discover, build pools, serve one socket per
+//! non-empty pool and register it (plugin-watcher mode when the `plugins_registry`
+//! directory exists, else `Register` on `kubelet.sock`), then rescan on a timer: a changed
+//! configuration adds and removes pools, changed devices and health are re-advertised
+//! through `ListAndWatch`, and a socket that disappeared (the kubelet restarted and wiped
+//! its directory) is recreated and registered again. On shutdown every socket,
+//! device-info file and CDI spec is removed.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use sriov_hw::HostRoot;
+use tokio::net::UnixListener;
+use tokio::sync::{oneshot, watch};
+use tokio_stream::wrappers::UnixListenerStream;
+
+use crate::allocate;
+use crate::api::pluginregistration::registration_server::RegistrationServer;
+use crate::api::v1beta1::device_plugin_server::DevicePluginServer;
+use crate::config::{Config, ConfigError};
+use crate::device::{self, Inventory};
+use crate::pool::{self, Pool};
+use crate::server::{self, PluginService, PoolState, WatcherRegistration};
+
+/// Where everything is, and how the plugin behaves.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// The configuration file.
+    pub config_file: PathBuf,
+    /// Prefix for resources that set none.
+    pub resource_prefix: String,
+    /// Answer `Allocate` with CDI annotations and write CDI specs.
+    pub use_cdi: bool,
+    /// Host root (`sys/`, `dev/`, `proc/`).
+    pub host_root: HostRoot,
+    /// The kubelet's device-plugin directory (holding `kubelet.sock`).
+    pub device_plugin_dir: PathBuf,
+    /// The kubelet's plugin-watcher directory; watcher mode when it exists.
+    pub plugins_registry_dir: PathBuf,
+    /// Where device-info files go.
+    pub device_info_dir: PathBuf,
+    /// Where CDI specs go.
+    pub cdi_dir: PathBuf,
+    /// Time between rescans.
+    pub rescan_interval: Duration,
+}
+
+impl Options {
+    /// Upstream's defaults under `host_root` = `/`.
+    pub fn defaults() -> Self {
+        Self {
+            config_file: "/etc/pcidp/config.json".into(),
+            resource_prefix: "intel.com".into(),
+            use_cdi: false,
+            host_root: HostRoot::new("/"),
+            device_plugin_dir: "/var/lib/kubelet/device-plugins".into(),
+            plugins_registry_dir: "/var/lib/kubelet/plugins_registry".into(),
+            device_info_dir: "/var/run/k8s.cni.cncf.io/devinfo/dp".into(),
+            cdi_dir: "/var/run/cdi".into(),
+            rescan_interval: Duration::from_secs(5),
+        }
+    }
+}
+
+/// Why the plugin stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// The configuration file could not be read.
+    #[error("reading {path}: {source}")]
+    ReadConfig {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The configuration is invalid.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// Discovery failed.
+    #[error("discovering devices: {0}")]
+    Discover(#[from] sriov_hw::Error),
+}
+
+struct Running {
+    state: Arc<PoolState>,
+    socket: PathBuf,
+    stop: Option<oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<()>,
+    registered: bool,
+}
+
+/// What the manager reports to observers (tests, logs).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Snapshot {
+    /// Served pools: resource name → socket path.
+    pub sockets: BTreeMap<String, PathBuf>,
+    /// Completed rescans.
+    pub scans: u64,
+}
+
+fn read_config(options: &Options) -> Result<(String, Config), RunError> {
+    let text =
+        std::fs::read_to_string(&options.config_file).map_err(|source| RunError::ReadConfig {
+            path: options.config_file.clone(),
+            source,
+        })?;
+    let config = Config::parse(&text, &options.resource_prefix)?;
+    Ok((text, config))
+}
+
+async fn scan(root: &HostRoot) -> Result<Inventory, RunError> {
+    let root = root.clone();
+    tokio::task::spawn_blocking(move || device::discover(&root))
+        .await
+        .unwrap_or_else(|e| {
+            Err(sriov_hw::Error::Io {
+                op: "discover",
+                path: "sys/bus/pci/devices".into(),
+                source: std::io::Error::other(e.to_string()),
+            })
+        })
+        .map_err(RunError::from)
+}
+
+fn remove_cdi_specs(dir: &Path) {
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for e in entries.flatten() {
+            if e.file_name().to_string_lossy().starts_with("sriov-dp-") {
+                let _ = std::fs::remove_file(e.path());
+            }
+        }
+    }
+}
+
+fn write_cdi_spec(options: &Options, pool: &Pool, vhost_net: bool) {
+    if !options.use_cdi {
+        return;
+    }
+    let path = allocate::cdi_spec_path(&options.cdi_dir, pool);
+    let text = allocate::cdi_spec(pool, vhost_net).to_string();
+    if std::fs::read_to_string(&path).ok().as_deref() == Some(text.as_str()) {
+        return;
+    }
+    let written =
+        std::fs::create_dir_all(&options.cdi_dir).and_then(|()| std::fs::write(&path, text));
+    if let Err(e) = written {
+        tracing::error!(path = %path.display(), error = %e, "cannot write the CDI spec");
+    }
+}
+
+async fn start(options: &Options, pool: Pool, vhost_net: bool) -> std::io::Result<Running> {
+    let watcher = options.plugins_registry_dir.is_dir();
+    let socket_name = format!("{}_{}.sock", pool.config.prefix, pool.config.name);
+    let dir = if watcher {
+        &options.plugins_registry_dir
+    } else {
+        &options.device_plugin_dir
+    };
+    std::fs::create_dir_all(dir)?;
+    let socket = dir.join(&socket_name);
+    let _ = std::fs::remove_file(&socket);
+    allocate::clear_device_info(&options.device_info_dir, &pool);
+    write_cdi_spec(options, &pool, vhost_net);
+    let listener = UnixListener::bind(&socket)?;
+    let resource = pool.resource_name();
+    let state = Arc::new(PoolState {
+        devices: watch::channel(server::device_list(&pool)).0,
+        pool: RwLock::new(pool),
+        vhost_net: RwLock::new(vhost_net),
+        device_info_dir: options.device_info_dir.clone(),
+        use_cdi: options.use_cdi,
+        endpoint: socket.clone(),
+    });
+    let (stop_tx, stop_rx) = oneshot::channel::<()>();
+    let incoming = UnixListenerStream::new(listener);
+    let plugin = DevicePluginServer::new(PluginService::new(state.clone()));
+    let shutdown = async {
+        let _ = stop_rx.await;
+    };
+    let task = if watcher {
+        let registration = WatcherRegistration::new(resource.clone(), socket.clone());
+        let router = tonic::transport::Server::builder()
+            .add_service(plugin)
+            .add_service(RegistrationServer::new(registration));
+        tokio::spawn(async move {
+            if let Err(e) = router
+                .serve_with_incoming_shutdown(incoming, shutdown)
+                .await
+            {
+                tracing::error!(error = %e, "gRPC server stopped");
+            }
+        })
+    } else {
+        let router = tonic::transport::Server::builder().add_service(plugin);
+        tokio::spawn(async move {
+            if let Err(e) = router
+                .serve_with_incoming_shutdown(incoming, shutdown)
+                .await
+            {
+                tracing::error!(error = %e, "gRPC server stopped");
+            }
+        })
+    };
+    tracing::info!(resource = %resource, socket = %socket.display(), mode = if watcher { "plugin-watcher" } else { "kubelet.sock" }, "serving");
+    let mut running = Running {
+        state,
+        socket,
+        stop: Some(stop_tx),
+        task,
+        // In watcher mode the kubelet finds the socket itself.
+        registered: watcher,
+    };
+    if !watcher {
+        running.registered = register(options, &resource, &socket_name).await;
+    }
+    Ok(running)
+}
+
+async fn register(options: &Options, resource: &str, socket_name: &str) -> bool {
+    let kubelet = options.device_plugin_dir.join("kubelet.sock");
+    match server::register(&kubelet, socket_name, resource).await {
+        Ok(()) => {
+            tracing::info!(resource = %resource, "registered with the kubelet");
+            true
+        }
+        Err(e) => {
+            tracing::error!(resource = %resource, error = %e, "registration failed; retrying at the next scan");
+            false
+        }
+    }
+}
+
+async fn stop(options: &Options, mut running: Running) {
+    if let Some(stop) = running.stop.take() {
+        let _ = stop.send(());
+    }
+    let _ = tokio::time::timeout(Duration::from_secs(5), &mut running.task).await;
+    running.task.abort();
+    let _ = std::fs::remove_file(&running.socket);
+    let pool = running
+        .state
+        .pool
+        .read()
+        .unwrap_or_else(|e| e.into_inner())
+        .clone();
+    allocate::clear_device_info(&options.device_info_dir, &pool);
+    if options.use_cdi {
+        let _ = std::fs::remove_file(allocate::cdi_spec_path(&options.cdi_dir, &pool));
+    }
+}
+
+/// Runs until `shutdown` resolves. Fails at start on an unreadable or invalid
+/// configuration (later edits that break it are logged and the last good one is kept).
+/// `observer` receives a snapshot after every scan.
+pub async fn run(
+    options: Options,
+    shutdown: impl std::future::Future<Output = ()>,
+    observer: Option<watch::Sender<Snapshot>>,
+) -> Result<(), RunError> {
+    let (mut config_text, mut config) = read_config(&options)?;
+    remove_cdi_specs(&options.cdi_dir);
+    let mut running: BTreeMap<String, Running> = BTreeMap::new();
+    let mut pools: Vec<Pool> = Vec::new();
+    let mut scans = 0u64;
+    tokio::pin!(shutdown);
+    loop {
+        // 1. Configuration changes.
+        if scans > 0 {
+            match std::fs::read_to_string(&options.config_file) {
+                Ok(text) if text != config_text => {
+                    match Config::parse(&text, &options.resource_prefix) {
+                        Ok(new) => {
+                            tracing::info!(file = %options.config_file.display(), "configuration changed");
+                            config = new;
+                            config_text = text;
+                        }
+                        Err(e) => {
+                            tracing::error!(error = %e, "configuration change ignored; keeping the last good one")
+                        }
+                    }
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::error!(file = %options.config_file.display(), error = %e, "cannot read the configuration; keeping the last good one")
+                }
+            }
+        }
+        // 2. Devices.
+        match scan(&options.host_root).await {
+            Ok(inventory) => {
+                let fresh = pool::assign(&config, &inventory);
+                pools = pool::evolve(&pools, fresh, &inventory);
+                // Pools gone from the configuration.
+                let wanted: Vec<String> = pools.iter().map(Pool::resource_name).collect();
+                let gone: Vec<String> = running
+                    .keys()
+                    .filter(|k| !wanted.contains(k))
+                    .cloned()
+                    .collect();
+                for name in gone {
+                    if let Some(r) = running.remove(&name) {
+                        tracing::info!(resource = %name, "pool removed from the configuration");
+                        stop(&options, r).await;
+                    }
+                }
+                for pool in &pools {
+                    let name = pool.resource_name();
+                    // A socket wiped by a kubelet restart: serve and register again.
+                    if let Some(r) = running.get(&name)
+                        && !r.socket.exists()
+                    {
+                        tracing::info!(resource = %name, "socket gone (kubelet restart?); recreating");
+                        if let Some(r) = running.remove(&name) {
+                            stop(&options, r).await;
+                        }
+                    }
+                    match running.get_mut(&name) {
+                        Some(r) => {
+                            let config_changed = r
+                                .state
+                                .pool
+                                .read()
+                                .map(|p| p.config != pool.config)
+                                .unwrap_or(false);
+                            r.state.update(pool.clone(), inventory.vhost_net);
+                            if config_changed || options.use_cdi {
+                                write_cdi_spec(&options, pool, inventory.vhost_net);
+                            }
+                            if !r.registered {
+                                let socket_name = r
+                                    .socket
+                                    .file_name()
+                                    .map(|n| n.to_string_lossy().into_owned())
+                                    .unwrap_or_default();
+                                let kubelet = options.device_plugin_dir.join("kubelet.sock");
+                                r.registered = server::register(&kubelet, &socket_name, &name)
+                                    .await
+                                    .is_ok();
+                            }
+                        }
+                        None if !pool.is_empty() => {
+                            match start(&options, pool.clone(), inventory.vhost_net).await {
+                                Ok(r) => {
+                                    running.insert(name, r);
+                                }
+                                Err(e) => {
+                                    tracing::error!(resource = %name, error = %e, "cannot serve the pool")
+                                }
+                            }
+                        }
+                        None => {
+                            tracing::debug!(resource = %name, "no devices; not advertised");
+                        }
+                    }
+                }
+            }
+            Err(e) if scans == 0 => return Err(e),
+            Err(e) => tracing::error!(error = %e, "rescan failed; keeping the last view"),
+        }
+        scans += 1;
+        if let Some(observer) = &observer {
+            observer.send_replace(Snapshot {
+                sockets: running
+                    .iter()
+                    .map(|(k, r)| (k.clone(), r.socket.clone()))
+                    .collect(),
+                scans,
+            });
+        }
+        tokio::select! {
+            () = &mut shutdown => break,
+            () = tokio::time::sleep(options.rescan_interval) => {}
+        }
+    }
+    for (_, r) in std::mem::take(&mut running) {
+        stop(&options, r).await;
+    }
+    remove_cdi_specs(&options.cdi_dir);
+    tracing::info!("stopped; sockets, device-info files and CDI specs removed");
+    Ok(())
+}
