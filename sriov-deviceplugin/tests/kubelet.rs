@@ -1,0 +1,591 @@
+//! The plugin against a kubelet stand-in written here: a `Registration` server on
+//! `kubelet.sock` (legacy mode) or a plugin-watcher client (watcher mode), and
+//! `DevicePlugin` clients over the plugin's Unix sockets, all in a temp dir, with a
+//! FakeSysfs host.
+
+// Test helpers panic on setup failures by design: that is the test failing.
+#![allow(clippy::unwrap_used)]
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use sriov_deviceplugin::api::pluginregistration as reg;
+use sriov_deviceplugin::api::v1beta1 as dp;
+use sriov_deviceplugin::manager::{self, Options, Snapshot};
+use sriov_deviceplugin::server::unix_channel;
+use sriov_hw::fake::{FakeSysfs, presets};
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio_stream::StreamExt;
+
+const CONFIG: &str = r#"{"resourceList":[
+  {"resourceName":"net","selectors":{"drivers":["iavf"]}},
+  {"resourceName":"dpdk","selectors":{"drivers":["vfio-pci"]}}
+]}"#;
+
+struct Kubelet {
+    registrations: mpsc::UnboundedReceiver<dp::RegisterRequest>,
+    _stop: oneshot::Sender<()>,
+}
+
+#[derive(Clone)]
+struct Registrar(mpsc::UnboundedSender<dp::RegisterRequest>);
+
+#[tonic::async_trait]
+impl dp::registration_server::Registration for Registrar {
+    async fn register(
+        &self,
+        request: tonic::Request<dp::RegisterRequest>,
+    ) -> Result<tonic::Response<dp::Empty>, tonic::Status> {
+        let _ = self.0.send(request.into_inner());
+        Ok(tonic::Response::new(dp::Empty {}))
+    }
+}
+
+async fn kubelet(dir: &Path) -> Kubelet {
+    std::fs::create_dir_all(dir).unwrap();
+    let path = dir.join("kubelet.sock");
+    let _ = std::fs::remove_file(&path);
+    let listener = tokio::net::UnixListener::bind(&path).unwrap();
+    let (tx, rx) = mpsc::unbounded_channel();
+    let (stop, stopped) = oneshot::channel::<()>();
+    tokio::spawn(async move {
+        tonic::transport::Server::builder()
+            .add_service(dp::registration_server::RegistrationServer::new(Registrar(
+                tx,
+            )))
+            .serve_with_incoming_shutdown(
+                tokio_stream::wrappers::UnixListenerStream::new(listener),
+                async {
+                    let _ = stopped.await;
+                },
+            )
+            .await
+            .unwrap();
+    });
+    Kubelet {
+        registrations: rx,
+        _stop: stop,
+    }
+}
+
+struct Plugin {
+    dir: tempfile::TempDir,
+    fake: FakeSysfs,
+    options: Options,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<Result<(), manager::RunError>>>,
+    snapshots: watch::Receiver<Snapshot>,
+}
+
+impl Plugin {
+    fn host() -> (tempfile::TempDir, FakeSysfs) {
+        let dir = tempfile::tempdir().unwrap();
+        let fake = FakeSysfs::new().unwrap();
+        fake.pf("0000:81:00.0", presets::INTEL_E810_CQDA2)
+            .name("ens801f0")
+            .num_vfs(2)
+            .build()
+            .unwrap();
+        fake.pf("0000:81:00.1", presets::INTEL_E810_CQDA2)
+            .name("ens801f1")
+            .num_vfs(2)
+            .numa_node(Some(1))
+            .vf_driver("vfio-pci")
+            .build()
+            .unwrap();
+        (dir, fake)
+    }
+
+    fn options(dir: &Path, fake: &FakeSysfs, config: &str) -> Options {
+        let config_file = dir.join("config.json");
+        std::fs::write(&config_file, config).unwrap();
+        Options {
+            config_file,
+            resource_prefix: "intel.com".into(),
+            use_cdi: false,
+            host_root: fake.root(),
+            device_plugin_dir: dir.join("device-plugins"),
+            plugins_registry_dir: dir.join("plugins_registry"),
+            device_info_dir: dir.join("devinfo"),
+            cdi_dir: dir.join("cdi"),
+            rescan_interval: Duration::from_millis(100),
+        }
+    }
+
+    fn start(dir: tempfile::TempDir, fake: FakeSysfs, options: Options) -> Self {
+        let (stop, stopped) = oneshot::channel::<()>();
+        let (tx, snapshots) = watch::channel(Snapshot::default());
+        let task = tokio::spawn(manager::run(
+            options.clone(),
+            async {
+                let _ = stopped.await;
+            },
+            Some(tx),
+        ));
+        Self {
+            dir,
+            fake,
+            options,
+            stop: Some(stop),
+            task: Some(task),
+            snapshots,
+        }
+    }
+
+    async fn scans(&mut self, n: u64) {
+        let target = self.snapshots.borrow().scans + n;
+        tokio::time::timeout(
+            Duration::from_secs(10),
+            self.snapshots.wait_for(|s| s.scans >= target),
+        )
+        .await
+        .expect("the plugin keeps scanning")
+        .unwrap();
+    }
+
+    async fn socket(&mut self, resource: &str) -> PathBuf {
+        let resource = resource.to_owned();
+        tokio::time::timeout(
+            Duration::from_secs(10),
+            self.snapshots
+                .wait_for(|s| s.sockets.contains_key(&resource)),
+        )
+        .await
+        .expect("the pool is served")
+        .unwrap()
+        .sockets[&resource]
+            .clone()
+    }
+
+    /// Stops the plugin; the temp dir is handed back so its contents can be checked.
+    async fn shutdown(mut self) -> tempfile::TempDir {
+        let _ = self.stop.take().unwrap().send(());
+        self.task.take().unwrap().await.unwrap().unwrap();
+        self.dir
+    }
+}
+
+async fn client(
+    socket: &Path,
+) -> dp::device_plugin_client::DevicePluginClient<tonic::transport::Channel> {
+    dp::device_plugin_client::DevicePluginClient::new(unix_channel(socket).await.unwrap())
+}
+
+fn health(list: &dp::ListAndWatchResponse) -> Vec<(String, String)> {
+    let mut out: Vec<_> = list
+        .devices
+        .iter()
+        .map(|d| (d.id.clone(), d.health.clone()))
+        .collect();
+    out.sort();
+    out
+}
+
+#[tokio::test]
+async fn legacy_registration_list_and_allocate() {
+    let (dir, fake) = Plugin::host();
+    let mut kubelet = kubelet(&dir.path().join("device-plugins")).await;
+    let options = Plugin::options(dir.path(), &fake, CONFIG);
+    let mut plugin = Plugin::start(dir, fake, options);
+    let mut names = Vec::new();
+    for _ in 0..2 {
+        let r = tokio::time::timeout(Duration::from_secs(10), kubelet.registrations.recv())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(r.version, "v1beta1");
+        names.push((r.resource_name, r.endpoint));
+    }
+    names.sort();
+    assert_eq!(
+        names,
+        [
+            (
+                "intel.com/dpdk".to_owned(),
+                "intel.com_dpdk.sock".to_owned()
+            ),
+            ("intel.com/net".to_owned(), "intel.com_net.sock".to_owned())
+        ]
+    );
+    let socket = plugin.socket("intel.com/net").await;
+    assert_eq!(
+        socket,
+        plugin.options.device_plugin_dir.join("intel.com_net.sock")
+    );
+    let mut net = client(&socket).await;
+    let options = net
+        .get_device_plugin_options(dp::Empty {})
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(options.get_preferred_allocation_available && !options.pre_start_required);
+    let mut stream = net.list_and_watch(dp::Empty {}).await.unwrap().into_inner();
+    let first = stream.next().await.unwrap().unwrap();
+    assert_eq!(
+        health(&first),
+        [
+            ("0000:82:00.0".to_owned(), "Healthy".to_owned()),
+            ("0000:82:00.1".to_owned(), "Healthy".to_owned())
+        ]
+    );
+    assert_eq!(first.devices[0].topology.as_ref().unwrap().nodes[0].id, 0);
+
+    let response = net
+        .allocate(dp::AllocateRequest {
+            container_requests: vec![dp::ContainerAllocateRequest {
+                devices_ids: vec!["0000:82:00.1".into()],
+            }],
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let c = &response.container_responses[0];
+    assert_eq!(c.envs["PCIDEVICE_INTEL_COM_NET"], "0000:82:00.1");
+    assert_eq!(
+        c.envs["PCIDEVICE_INTEL_COM_NET_INFO"],
+        r#"{"0000:82:00.1":{"generic":{"deviceID":"0000:82:00.1"}}}"#
+    );
+    assert!(
+        c.devices.is_empty(),
+        "kernel netdev VFs need no device nodes"
+    );
+    let info = plugin
+        .options
+        .device_info_dir
+        .join("intel.com-net-0000:82:00.1-device.json");
+    assert!(
+        std::fs::read_to_string(&info)
+            .unwrap()
+            .contains("\"pci-address\":\"0000:82:00.1\"")
+    );
+
+    let mut dpdk = client(&plugin.socket("intel.com/dpdk").await).await;
+    let response = dpdk
+        .allocate(dp::AllocateRequest {
+            container_requests: vec![dp::ContainerAllocateRequest {
+                devices_ids: vec!["0000:83:00.0".into(), "0000:83:00.1".into()],
+            }],
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let specs: Vec<&str> = response.container_responses[0]
+        .devices
+        .iter()
+        .map(|d| d.host_path.as_str())
+        .collect();
+    assert_eq!(
+        specs.iter().filter(|p| **p == "/dev/vfio/vfio").count(),
+        1,
+        "{specs:?}"
+    );
+    assert_eq!(specs.len(), 3, "{specs:?}");
+    let err = dpdk
+        .allocate(dp::AllocateRequest {
+            container_requests: vec![dp::ContainerAllocateRequest {
+                devices_ids: vec!["0000:99:00.0".into()],
+            }],
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), tonic::Code::InvalidArgument);
+    assert!(
+        err.message().contains("\"0000:99:00.0\""),
+        "{}",
+        err.message()
+    );
+    // Preferred allocation: one NUMA node.
+    let preferred = dpdk
+        .get_preferred_allocation(dp::PreferredAllocationRequest {
+            container_requests: vec![dp::ContainerPreferredAllocationRequest {
+                available_device_i_ds: vec!["0000:83:00.0".into(), "0000:83:00.1".into()],
+                must_include_device_i_ds: vec![],
+                allocation_size: 1,
+            }],
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(preferred.container_responses[0].device_i_ds.len(), 1);
+
+    let options = plugin.options.clone();
+    let _dir = plugin.shutdown().await;
+    assert!(options.device_plugin_dir.join("kubelet.sock").exists());
+    assert!(
+        !options
+            .device_plugin_dir
+            .join("intel.com_net.sock")
+            .exists()
+    );
+    assert!(
+        !options
+            .device_plugin_dir
+            .join("intel.com_dpdk.sock")
+            .exists()
+    );
+    assert!(options.device_info_dir.exists());
+    assert!(!info.exists(), "device-info files removed on shutdown");
+}
+
+#[tokio::test]
+async fn plugin_watcher_mode_answers_get_info_and_serves_on_the_same_socket() {
+    let (dir, fake) = Plugin::host();
+    std::fs::create_dir_all(dir.path().join("plugins_registry")).unwrap();
+    let options = Plugin::options(dir.path(), &fake, CONFIG);
+    let mut plugin = Plugin::start(dir, fake, options);
+    let socket = plugin.socket("intel.com/dpdk").await;
+    assert_eq!(
+        socket,
+        plugin
+            .options
+            .plugins_registry_dir
+            .join("intel.com_dpdk.sock")
+    );
+    let mut registration =
+        reg::registration_client::RegistrationClient::new(unix_channel(&socket).await.unwrap());
+    let info = registration
+        .get_info(reg::InfoRequest {})
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(info.r#type, "DevicePlugin");
+    assert_eq!(info.name, "intel.com/dpdk");
+    assert_eq!(info.endpoint, socket.display().to_string());
+    assert_eq!(info.supported_versions, ["v1alpha1", "v1beta1"]);
+    registration
+        .notify_registration_status(reg::RegistrationStatus {
+            plugin_registered: true,
+            error: String::new(),
+        })
+        .await
+        .unwrap();
+    let mut dpdk = client(&socket).await;
+    let first = dpdk
+        .list_and_watch(dp::Empty {})
+        .await
+        .unwrap()
+        .into_inner()
+        .next()
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(first.devices.len(), 2);
+    assert_eq!(first.devices[0].topology.as_ref().unwrap().nodes[0].id, 1);
+    plugin.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_kubelet_restart_wiping_the_sockets_brings_re_registration() {
+    let (dir, fake) = Plugin::host();
+    let kubelet_dir = dir.path().join("device-plugins");
+    let mut kubelet = kubelet(&kubelet_dir).await;
+    let options = Plugin::options(dir.path(), &fake, CONFIG);
+    let mut plugin = Plugin::start(dir, fake, options);
+    for _ in 0..2 {
+        tokio::time::timeout(Duration::from_secs(10), kubelet.registrations.recv())
+            .await
+            .unwrap()
+            .unwrap();
+    }
+    plugin.socket("intel.com/net").await;
+    // The kubelet restarts: its directory is wiped and its socket comes back.
+    drop(kubelet);
+    std::fs::remove_dir_all(&kubelet_dir).unwrap();
+    let mut kubelet = self::kubelet(&kubelet_dir).await;
+    let mut again = Vec::new();
+    for _ in 0..2 {
+        let r = tokio::time::timeout(Duration::from_secs(10), kubelet.registrations.recv())
+            .await
+            .expect("re-registered without a restart")
+            .unwrap();
+        again.push(r.resource_name);
+    }
+    again.sort();
+    assert_eq!(again, ["intel.com/dpdk", "intel.com/net"]);
+    assert!(kubelet_dir.join("intel.com_net.sock").exists());
+    let socket = plugin.socket("intel.com/net").await;
+    let first = client(&socket)
+        .await
+        .list_and_watch(dp::Empty {})
+        .await
+        .unwrap()
+        .into_inner()
+        .next()
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(first.devices.len(), 2);
+    plugin.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_vf_that_vanishes_turns_unhealthy_and_healthy_again_when_it_returns() {
+    let (dir, fake) = Plugin::host();
+    std::fs::create_dir_all(dir.path().join("plugins_registry")).unwrap();
+    let options = Plugin::options(dir.path(), &fake, CONFIG);
+    let mut plugin = Plugin::start(dir, fake, options);
+    let socket = plugin.socket("intel.com/net").await;
+    let mut stream = client(&socket)
+        .await
+        .list_and_watch(dp::Empty {})
+        .await
+        .unwrap()
+        .into_inner();
+    let first = stream.next().await.unwrap().unwrap();
+    assert!(health(&first).iter().all(|(_, h)| h == "Healthy"));
+    let link = plugin.fake.path().join("sys/bus/pci/devices/0000:82:00.1");
+    let hidden = plugin.fake.path().join("hidden-vf");
+    std::fs::rename(&link, &hidden).unwrap();
+    let next = tokio::time::timeout(Duration::from_secs(10), stream.next())
+        .await
+        .expect("a new list within the rescan interval")
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        health(&next),
+        [
+            ("0000:82:00.0".to_owned(), "Healthy".to_owned()),
+            ("0000:82:00.1".to_owned(), "Unhealthy".to_owned())
+        ]
+    );
+    std::fs::rename(&hidden, &link).unwrap();
+    let back = tokio::time::timeout(Duration::from_secs(10), stream.next())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert!(
+        health(&back).iter().all(|(_, h)| h == "Healthy"),
+        "{back:?}"
+    );
+    plugin.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_config_edit_adds_and_removes_pools_without_a_restart() {
+    let (dir, fake) = Plugin::host();
+    std::fs::create_dir_all(dir.path().join("plugins_registry")).unwrap();
+    let options = Plugin::options(
+        dir.path(),
+        &fake,
+        r#"{"resourceList":[{"resourceName":"net","selectors":{"drivers":["iavf"]}}]}"#,
+    );
+    let mut plugin = Plugin::start(dir, fake, options);
+    plugin.socket("intel.com/net").await;
+    assert!(
+        !plugin
+            .snapshots
+            .borrow()
+            .sockets
+            .contains_key("intel.com/dpdk")
+    );
+    std::fs::write(&plugin.options.config_file, CONFIG).unwrap();
+    let socket = plugin.socket("intel.com/dpdk").await;
+    assert!(socket.exists());
+    // A broken edit is ignored: the last good configuration stays.
+    std::fs::write(&plugin.options.config_file, "{").unwrap();
+    plugin.scans(2).await;
+    assert!(
+        plugin
+            .snapshots
+            .borrow()
+            .sockets
+            .contains_key("intel.com/dpdk")
+    );
+    // Removing a pool stops its socket.
+    std::fs::write(
+        &plugin.options.config_file,
+        r#"{"resourceList":[{"resourceName":"dpdk","selectors":{"drivers":["vfio-pci"]}}]}"#,
+    )
+    .unwrap();
+    plugin.scans(2).await;
+    let sockets = plugin.snapshots.borrow().sockets.clone();
+    assert_eq!(sockets.keys().collect::<Vec<_>>(), ["intel.com/dpdk"]);
+    assert!(
+        !plugin
+            .options
+            .plugins_registry_dir
+            .join("intel.com_net.sock")
+            .exists()
+    );
+    plugin.shutdown().await;
+}
+
+#[tokio::test]
+async fn cdi_mode_writes_specs_and_annotates() {
+    let (dir, fake) = Plugin::host();
+    std::fs::create_dir_all(dir.path().join("plugins_registry")).unwrap();
+    let mut options = Plugin::options(dir.path(), &fake, CONFIG);
+    options.use_cdi = true;
+    let mut plugin = Plugin::start(dir, fake, options);
+    let socket = plugin.socket("intel.com/dpdk").await;
+    let spec_path = plugin.options.cdi_dir.join("sriov-dp-intel.com-dpdk.json");
+    let spec: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&spec_path).unwrap()).unwrap();
+    assert_eq!(spec["kind"], "intel.com/dpdk");
+    assert_eq!(spec["devices"].as_array().unwrap().len(), 2);
+    let response = client(&socket)
+        .await
+        .allocate(dp::AllocateRequest {
+            container_requests: vec![dp::ContainerAllocateRequest {
+                devices_ids: vec!["0000:83:00.0".into()],
+            }],
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let c = &response.container_responses[0];
+    assert!(c.devices.is_empty());
+    assert_eq!(
+        c.annotations["cdi.k8s.io/intel.com_dpdk"],
+        "intel.com/dpdk=0000:83:00.0"
+    );
+    let cdi_dir = plugin.options.cdi_dir.clone();
+    let _dir = plugin.shutdown().await;
+    assert!(cdi_dir.exists());
+    assert!(!spec_path.exists());
+    assert_eq!(std::fs::read_dir(cdi_dir).unwrap().count(), 0);
+}
+
+#[test]
+fn a_broken_configuration_is_an_error_exit_naming_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config.json");
+    let run = |text: &str| {
+        std::fs::write(&config, text).unwrap();
+        std::process::Command::new(env!("CARGO_BIN_EXE_sriovdp"))
+            .arg(format!("--config-file={}", config.display()))
+            .arg(format!("--host-root={}", dir.path().display()))
+            .arg(format!(
+                "--device-plugin-dir={}",
+                dir.path().join("dp").display()
+            ))
+            .output()
+            .unwrap()
+    };
+    for (text, expected) in [
+        (r#"{"resourceList":[]}"#, "resourceList is empty"),
+        (
+            r#"{"resourceList":[{"resourceName":"x","selectors":{"driver":["iavf"]}}]}"#,
+            "resourceList[0] (x): selectors[0].driver: not a netDevice selector key",
+        ),
+        ("not json", "config: expected"),
+    ] {
+        let out = run(text);
+        assert_eq!(out.status.code(), Some(1), "{text}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(expected), "{text}: {stderr}");
+    }
+    std::fs::remove_file(&config).unwrap();
+    let out = run_missing(&config, dir.path());
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("reading "));
+}
+
+fn run_missing(config: &Path, root: &Path) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_sriovdp"))
+        .arg(format!("--config-file={}", config.display()))
+        .arg(format!("--host-root={}", root.display()))
+        .output()
+        .unwrap()
+}
