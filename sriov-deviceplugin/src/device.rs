@@ -118,30 +118,47 @@ fn default_route_interfaces(root: &HostRoot) -> BTreeSet<String> {
         .collect()
 }
 
-struct Function {
-    address: String,
-    dir: DirHandle,
+/// What is read once per PF (or standalone function) and shared with its VFs.
+#[derive(Debug, Clone)]
+struct Parent {
     vendor: String,
     device: String,
     class: u8,
-    driver: Option<String>,
-    physfn: Option<String>,
-    num_vfs: Option<u16>,
-    total_vfs: bool,
-    netdevs: Vec<String>,
+    numa: Option<i64>,
+    netdev: Option<String>,
+    link_type: Option<String>,
+    carrier: Option<bool>,
 }
 
-fn link_type(root: &HostRoot, netdev: &str) -> Option<String> {
-    let text = sysfs::read_optional(&root.class_net(netdev).join("type"))
+fn class_of(dir: &DirHandle) -> sriov_hw::Result<u8> {
+    Ok(dir
+        .read("class")?
+        .and_then(|c| u32::from_str_radix(c.trim_start_matches("0x"), 16).ok())
+        .map_or(0, |c| (c >> 16) as u8))
+}
+
+fn numa_of(dir: &DirHandle) -> sriov_hw::Result<Option<i64>> {
+    Ok(dir
+        .read("numa_node")?
+        .and_then(|n| n.parse::<i64>().ok())
+        .filter(|n| *n >= 0))
+}
+
+/// `ether` or `infiniband` from a netdev's `type`, read relative to its PCI function.
+fn link_type_at(dir: &DirHandle, netdev: &str) -> sriov_hw::Result<Option<String>> {
+    Ok(dir
+        .read(&format!("net/{netdev}/type"))?
+        .map(|t| if t == "32" { "infiniband" } else { "ether" }.to_owned()))
+}
+
+fn carrier_at(dir: &DirHandle, netdev: &str) -> Option<bool> {
+    if let Ok(Some(text)) = dir.read(&format!("net/{netdev}/carrier")) {
+        return Some(text == "1");
+    }
+    dir.read(&format!("net/{netdev}/operstate"))
         .ok()
-        .flatten()?;
-    Some(
-        match text.as_str() {
-            "32" => "infiniband",
-            _ => "ether",
-        }
-        .to_owned(),
-    )
+        .flatten()
+        .map(|s| s == "up")
 }
 
 /// Whether a netdev has carrier; `None` when unknown.
@@ -156,186 +173,259 @@ pub fn carrier(root: &HostRoot, netdev: &str) -> Option<bool> {
         .map(|s| s == "up")
 }
 
-/// Reads every network and accelerator function under `root`.
+struct Found {
+    address: String,
+    dir: DirHandle,
+    physfn: Option<String>,
+}
+
+/// The extras only some functions have: RDMA, uio, vDPA.
+struct Extras {
+    vdpa_bus: bool,
+    noiommu_mode: bool,
+}
+
+fn rdma_of(dir: &DirHandle) -> sriov_hw::Result<Rdma> {
+    let mut rdma = Rdma {
+        devices: dir.list("infiniband")?,
+        char_devices: Vec::new(),
+    };
+    if !rdma.devices.is_empty() {
+        for verbs in dir.list("infiniband_verbs")? {
+            rdma.char_devices.push(format!("/dev/infiniband/{verbs}"));
+        }
+        for mad in dir.list("infiniband_mad")? {
+            rdma.char_devices.push(format!("/dev/infiniband/{mad}"));
+        }
+        rdma.char_devices.push("/dev/infiniband/rdma_cm".to_owned());
+    }
+    Ok(rdma)
+}
+
+fn vdpa_of(root: &HostRoot, address: &str) -> sriov_hw::Result<Option<Vdpa>> {
+    let name = format!("vdpa:{address}");
+    let Some(v) = DirHandle::open(&root.join("sys/bus/vdpa/devices").join(&name))? else {
+        return Ok(None);
+    };
+    let kind = match v.link_basename("driver")?.as_deref() {
+        Some("vhost_vdpa") => "vhost",
+        Some("virtio_vdpa") => "virtio",
+        _ => return Ok(None),
+    };
+    let path = v
+        .list(".")?
+        .into_iter()
+        .find(|e| e.starts_with("vhost-vdpa-"))
+        .map(|e| format!("/dev/{e}"));
+    Ok(Some(Vdpa {
+        name,
+        kind: kind.to_owned(),
+        path,
+    }))
+}
+
+#[allow(clippy::too_many_arguments)]
+fn function(
+    root: &HostRoot,
+    extras: &Extras,
+    found: &Found,
+    parent: &Parent,
+    pf: Option<(String, Option<String>)>,
+    index: Option<u16>,
+    is_vf: bool,
+) -> sriov_hw::Result<HostDevice> {
+    let dir = &found.dir;
+    let driver = dir.link_basename("driver")?.unwrap_or_default();
+    let iommu_group = dir.link_basename("iommu_group")?;
+    let noiommu = match (&iommu_group, extras.noiommu_mode) {
+        (Some(g), true) => {
+            sysfs::read_optional(&root.join("sys/kernel/iommu_groups").join(g).join("name"))?
+                .is_some_and(|n| n == "vfio-noiommu")
+        }
+        _ => false,
+    };
+    let netdev = if is_vf {
+        dir.list("net")?.into_iter().next()
+    } else {
+        parent.netdev.clone()
+    };
+    // A VF has its PF's link layer; read its own only when it has a netdev and no PF
+    // answered.
+    let link_type = match (&parent.link_type, &netdev) {
+        (Some(t), _) => Some(t.clone()),
+        (None, Some(n)) => link_type_at(dir, n)?,
+        (None, None) => None,
+    };
+    let rdma = rdma_of(dir)?;
+    let pkey = match rdma.devices.first() {
+        Some(dev) if link_type.as_deref() == Some("infiniband") => {
+            dir.read(&format!("infiniband/{dev}/ports/1/pkeys/0"))?
+        }
+        _ => None,
+    };
+    let uio = dir
+        .list("uio")?
+        .into_iter()
+        .next()
+        .map(|u| format!("/dev/{u}"));
+    let vdpa = if extras.vdpa_bus && is_vf {
+        vdpa_of(root, &found.address)?
+    } else {
+        None
+    };
+    let acpi_index = if is_vf { None } else { dir.read("acpi_index")? };
+    let unhealthy = if driver.is_empty() {
+        Some("no driver bound".to_owned())
+    } else if let (true, Some(false), Some((_, Some(pf_name)))) = (is_vf, parent.carrier, &pf) {
+        Some(format!("PF {pf_name} has no carrier"))
+    } else {
+        None
+    };
+    Ok(HostDevice {
+        id: found.address.clone(),
+        pci: found.address.clone(),
+        vendor: parent.vendor.clone(),
+        device: parent.device.clone(),
+        class: parent.class,
+        driver,
+        numa: parent.numa,
+        acpi_index,
+        iommu_group,
+        noiommu,
+        pf,
+        index,
+        netdev,
+        link_type,
+        rdma,
+        uio,
+        vdpa,
+        pkey,
+        ddp_profile: None,
+        aux_type: None,
+        unhealthy,
+    })
+}
+
+/// Reads every network and accelerator function under `root`: PFs and standalone functions
+/// fully; a PF's VFs share its IDs' source (the first VF's), NUMA node and link layer, so
+/// each VF costs a handful of system calls.
 pub fn discover(root: &HostRoot) -> sriov_hw::Result<Inventory> {
     let devices_dir = root.join("sys/bus/pci/devices");
-    let mut functions = Vec::new();
+    let mut parents_found = Vec::new();
+    let mut vfs_found: BTreeMap<String, Vec<Found>> = BTreeMap::new();
     for address in sysfs::list_dir(&devices_dir)? {
         let Some(dir) = DirHandle::open(&devices_dir.join(&address))? else {
             continue;
         };
-        let class = dir
-            .read("class")?
-            .and_then(|c| u32::from_str_radix(c.trim_start_matches("0x"), 16).ok())
-            .map_or(0, |c| (c >> 16) as u8);
+        let physfn = dir.link_basename("physfn")?;
+        let found = Found {
+            address,
+            dir,
+            physfn: physfn.clone(),
+        };
+        match physfn {
+            Some(pf) => vfs_found.entry(pf).or_default().push(found),
+            None => parents_found.push(found),
+        }
+    }
+    let extras = Extras {
+        vdpa_bus: sysfs::list_dir(&root.join("sys/bus/vdpa/devices"))
+            .map(|l| !l.is_empty())
+            .unwrap_or(false),
+        noiommu_mode: sysfs::read_optional(
+            &root.join("sys/module/vfio/parameters/enable_unsafe_noiommu_mode"),
+        )?
+        .is_some_and(|v| v == "Y" || v == "1"),
+    };
+    let default_route = default_route_interfaces(root);
+    let mut out = Vec::new();
+    for found in parents_found {
+        let dir = &found.dir;
+        let class = class_of(dir)?;
         if class != CLASS_NETWORK && class != CLASS_ACCELERATOR {
             continue;
         }
-        let physfn = dir.link_basename("physfn")?;
-        let (total_vfs, num_vfs) = if physfn.is_none() {
-            let total = dir.read("sriov_totalvfs")?;
-            let num = dir.read("sriov_numvfs")?.and_then(|n| n.parse().ok());
-            (total.is_some(), num)
-        } else {
-            (false, None)
-        };
-        functions.push(Function {
+        let netdevs = dir.list("net")?;
+        let netdev = netdevs.first().cloned();
+        let parent = Parent {
             vendor: hex_id(dir.read("vendor")?).unwrap_or_default(),
             device: hex_id(dir.read("device")?).unwrap_or_default(),
             class,
-            driver: dir.link_basename("driver")?,
-            physfn,
-            num_vfs,
-            total_vfs,
-            netdevs: dir.list("net")?,
-            address,
-            dir,
-        });
-    }
-    // VF index and PF netdev, from the PFs.
-    let mut vf_of: BTreeMap<String, (String, u16)> = BTreeMap::new();
-    let mut pf_netdev: BTreeMap<String, Option<String>> = BTreeMap::new();
-    for f in functions.iter().filter(|f| f.total_vfs) {
-        pf_netdev.insert(f.address.clone(), f.netdevs.first().cloned());
-        if f.num_vfs.unwrap_or(0) == 0 {
-            continue;
-        }
-        for entry in f.dir.list(".")? {
-            if let Some(index) = entry
-                .strip_prefix("virtfn")
-                .and_then(|i| i.parse::<u16>().ok())
-                && let Some(vf) = f.dir.link_basename(&entry)?
-            {
-                vf_of.insert(vf, (f.address.clone(), index));
-            }
-        }
-    }
-    let default_route = default_route_interfaces(root);
-    let vdpa_dir = root.join("sys/bus/vdpa/devices");
-    let mut out = Vec::new();
-    for f in functions {
-        // An unbound function is kept (with an empty driver) so that pools holding it can
-        // report it unhealthy; no selector takes a new one.
-        let driver = f.driver.clone().unwrap_or_default();
-        // A PF whose VFs are enabled is not offered (its VFs are), nor a NIC carrying the
-        // default route.
-        if f.total_vfs && f.num_vfs.unwrap_or(0) > 0 {
-            continue;
-        }
-        if f.netdevs.iter().any(|n| default_route.contains(n)) {
-            continue;
-        }
-        let numa = f
-            .dir
-            .read("numa_node")?
-            .and_then(|n| n.parse::<i64>().ok())
-            .filter(|n| *n >= 0);
-        let iommu_group = f.dir.link_basename("iommu_group")?;
-        let noiommu = match &iommu_group {
-            Some(g) => {
-                sysfs::read_optional(&root.join("sys/kernel/iommu_groups").join(g).join("name"))?
-                    .is_some_and(|n| n == "vfio-noiommu")
-            }
-            None => false,
-        };
-        let (pf, index) = match f.physfn.as_ref() {
-            Some(pf) => {
-                let index = vf_of.get(&f.address).map(|(_, i)| *i);
-                let name = match pf_netdev.get(pf) {
-                    Some(name) => name.clone(),
-                    None => sysfs::list_dir(&root.pci_device(pf).join("net"))?
-                        .into_iter()
-                        .next(),
-                };
-                (Some((pf.clone(), name)), index)
-            }
-            None => (None, None),
-        };
-        let netdev = f.netdevs.first().cloned();
-        let link_type = netdev
-            .as_deref()
-            .or_else(|| pf.as_ref().and_then(|(_, n)| n.as_deref()))
-            .and_then(|n| link_type(root, n));
-        let mut rdma = Rdma {
-            devices: f.dir.list("infiniband")?,
-            char_devices: Vec::new(),
-        };
-        if !rdma.devices.is_empty() {
-            for verbs in f.dir.list("infiniband_verbs")? {
-                rdma.char_devices.push(format!("/dev/infiniband/{verbs}"));
-            }
-            for mad in f.dir.list("infiniband_mad")? {
-                rdma.char_devices.push(format!("/dev/infiniband/{mad}"));
-            }
-            rdma.char_devices.push("/dev/infiniband/rdma_cm".to_owned());
-        }
-        let pkey = match rdma.devices.first() {
-            Some(dev) if link_type.as_deref() == Some("infiniband") => {
-                f.dir.read(&format!("infiniband/{dev}/ports/1/pkeys/0"))?
-            }
-            _ => None,
-        };
-        let uio = f
-            .dir
-            .list("uio")?
-            .into_iter()
-            .next()
-            .map(|u| format!("/dev/{u}"));
-        let vdpa_name = format!("vdpa:{}", f.address);
-        let vdpa = match DirHandle::open(&vdpa_dir.join(&vdpa_name))? {
-            None => None,
-            Some(v) => {
-                let kind = match v.link_basename("driver")?.as_deref() {
-                    Some("vhost_vdpa") => "vhost",
-                    Some("virtio_vdpa") => "virtio",
-                    _ => "",
-                };
-                let path = v
-                    .list(".")?
-                    .into_iter()
-                    .find(|e| e.starts_with("vhost-vdpa-"))
-                    .map(|e| format!("/dev/{e}"));
-                (!kind.is_empty()).then(|| Vdpa {
-                    name: vdpa_name.clone(),
-                    kind: kind.to_owned(),
-                    path,
-                })
-            }
-        };
-        let acpi_index = f.dir.read("acpi_index")?;
-        out.push(HostDevice {
-            id: f.address.clone(),
-            pci: f.address,
-            vendor: f.vendor,
-            device: f.device,
-            class: f.class,
-            driver,
-            numa,
-            acpi_index,
-            iommu_group,
-            noiommu,
-            pf,
-            index,
+            numa: numa_of(dir)?,
+            link_type: match &netdev {
+                Some(n) => link_type_at(dir, n)?,
+                None => None,
+            },
+            carrier: netdev.as_deref().and_then(|n| carrier_at(dir, n)),
             netdev,
-            link_type,
-            rdma,
-            uio,
-            vdpa,
-            pkey,
-            ddp_profile: None,
-            aux_type: None,
-            unhealthy: None,
-        });
+        };
+        let num_vfs: u16 = dir
+            .read("sriov_numvfs")?
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0);
+        let sriov_pf = dir.read("sriov_totalvfs")?.is_some();
+        let vfs = vfs_found.remove(&found.address).unwrap_or_default();
+        if sriov_pf && num_vfs > 0 {
+            // Its VFs are offered, not the PF. Indexes from its virtfn links.
+            let mut index_of: BTreeMap<String, u16> = BTreeMap::new();
+            for i in 0..num_vfs {
+                if let Some(vf) = dir.link_basename(&format!("virtfn{i}"))? {
+                    index_of.insert(vf, i);
+                }
+            }
+            let mut vf_parent: Option<Parent> = None;
+            for vf in &vfs {
+                let p = match &vf_parent {
+                    Some(p) => p.clone(),
+                    None => {
+                        let p = Parent {
+                            vendor: hex_id(vf.dir.read("vendor")?).unwrap_or_default(),
+                            device: hex_id(vf.dir.read("device")?).unwrap_or_default(),
+                            class: class_of(&vf.dir)?,
+                            ..parent.clone()
+                        };
+                        vf_parent = Some(p.clone());
+                        p
+                    }
+                };
+                out.push(function(
+                    root,
+                    &extras,
+                    vf,
+                    &p,
+                    Some((found.address.clone(), parent.netdev.clone())),
+                    index_of.get(&vf.address).copied(),
+                    true,
+                )?);
+            }
+            continue;
+        }
+        if netdevs.iter().any(|n| default_route.contains(n)) {
+            continue;
+        }
+        out.push(function(root, &extras, &found, &parent, None, None, false)?);
     }
-    for d in &mut out {
-        if d.driver.is_empty() {
-            d.unhealthy = Some("no driver bound".to_owned());
-        } else if let Some((_, Some(pf))) = &d.pf
-            && carrier(root, pf) == Some(false)
-        {
-            d.unhealthy = Some(format!("PF {pf} has no carrier"));
+    // VFs whose PF is not visible (passed through to this machine) stand alone.
+    for (_, vfs) in vfs_found {
+        for vf in vfs {
+            let class = class_of(&vf.dir)?;
+            if class != CLASS_NETWORK && class != CLASS_ACCELERATOR {
+                continue;
+            }
+            let parent = Parent {
+                vendor: hex_id(vf.dir.read("vendor")?).unwrap_or_default(),
+                device: hex_id(vf.dir.read("device")?).unwrap_or_default(),
+                class,
+                numa: numa_of(&vf.dir)?,
+                netdev: None,
+                link_type: None,
+                carrier: None,
+            };
+            let pf = vf.physfn.clone().map(|p| (p, None));
+            out.push(function(root, &extras, &vf, &parent, pf, None, true)?);
         }
     }
+    out.sort_by(|a, b| a.id.cmp(&b.id));
     out.extend(auxiliary(root)?);
     let vhost_net = root.join("dev/vhost-net").exists() && root.join("dev/net/tun").exists();
     Ok(Inventory {
@@ -384,10 +474,10 @@ fn auxiliary(root: &HostRoot) -> sriov_hw::Result<Vec<HostDevice>> {
             acpi_index: None,
             iommu_group: None,
             noiommu: false,
-            link_type: netdev
-                .as_deref()
-                .or(pf_name.as_deref())
-                .and_then(|n| link_type(root, n)),
+            link_type: match &pf_name {
+                Some(n) => link_type_at(&p, n)?,
+                None => None,
+            },
             pf: Some((parent_pci, pf_name)),
             index: aux.read("sfnum")?.and_then(|n| n.parse().ok()),
             netdev,
