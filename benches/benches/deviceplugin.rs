@@ -63,3 +63,33 @@ fn rescan_without_changes_1024_vfs(bencher: divan::Bencher<'_, '_>) {
         pool::evolve(&pools, pool::assign(&config, &inventory), &inventory)
     });
 }
+
+/// The plugin's own work in one `Allocate` of 2 vfio VFs from a pool of 512: envs, device
+/// specs and the device-info files (on tmpfs, as `/var/run` is), without the gRPC transport.
+#[divan::bench(sample_count = 200)]
+fn allocate_two_vfio_vfs(bencher: divan::Bencher<'_, '_>) {
+    use sriov_deviceplugin::allocate;
+    let fake = host();
+    let config = Config::parse(CONFIG, "intel.com").expect("config");
+    let inventory = device::discover(&fake.root()).expect("discovers");
+    let pools = pool::assign(&config, &inventory);
+    let dpdk = &pools[2];
+    assert_eq!(dpdk.members.len(), 512);
+    let ids: Vec<String> = dpdk
+        .members
+        .values()
+        .filter(|m| m.device.is_vfio())
+        .take(2)
+        .map(|m| m.device.id.clone())
+        .collect();
+    assert_eq!(ids.len(), 2);
+    let dir = tempfile::Builder::new()
+        .tempdir_in("/dev/shm")
+        .or_else(|_| tempfile::tempdir())
+        .expect("temp dir");
+    bencher.bench(|| {
+        let a = allocate::allocate(dpdk, &ids, false, false).expect("allocates");
+        allocate::write_device_info(dir.path(), dpdk, &ids).expect("writes");
+        a
+    });
+}

@@ -167,7 +167,7 @@ async fn start(options: &Options, pool: Pool, vhost_net: bool) -> std::io::Resul
     let resource = pool.resource_name();
     let state = Arc::new(PoolState {
         devices: watch::channel(server::device_list(&pool)).0,
-        pool: RwLock::new(pool),
+        pool: RwLock::new(Arc::new(pool)),
         vhost_net: RwLock::new(vhost_net),
         device_info_dir: options.device_info_dir.clone(),
         use_cdi: options.use_cdi,
@@ -239,12 +239,7 @@ async fn stop(options: &Options, mut running: Running) {
     let _ = tokio::time::timeout(Duration::from_secs(5), &mut running.task).await;
     running.task.abort();
     let _ = std::fs::remove_file(&running.socket);
-    let pool = running
-        .state
-        .pool
-        .read()
-        .unwrap_or_else(|e| e.into_inner())
-        .clone();
+    let pool = running.state.pool();
     allocate::clear_device_info(&options.device_info_dir, &pool);
     if options.use_cdi {
         let _ = std::fs::remove_file(allocate::cdi_spec_path(&options.cdi_dir, &pool));
@@ -318,12 +313,7 @@ pub async fn run(
                     }
                     match running.get_mut(&name) {
                         Some(r) => {
-                            let config_changed = r
-                                .state
-                                .pool
-                                .read()
-                                .map(|p| p.config != pool.config)
-                                .unwrap_or(false);
+                            let config_changed = r.state.pool().config != pool.config;
                             r.state.update(pool.clone(), inventory.vhost_net);
                             if config_changed || options.use_cdi {
                                 write_cdi_spec(&options, pool, inventory.vhost_net);

@@ -21,8 +21,8 @@ use crate::pool::Pool;
 /// What a pool's service reads: the pool as last scanned, and where to write files.
 #[derive(Debug)]
 pub struct PoolState {
-    /// The pool.
-    pub pool: RwLock<Pool>,
+    /// The pool (shared, so a call never copies it).
+    pub pool: RwLock<Arc<Pool>>,
     /// `/dev/vhost-net` and `/dev/net/tun` exist.
     pub vhost_net: RwLock<bool>,
     /// Device list updates for `ListAndWatch`.
@@ -63,7 +63,7 @@ impl PoolState {
     /// it differs.
     pub fn update(&self, pool: Pool, vhost_net: bool) {
         let list = device_list(&pool);
-        *self.pool.write().unwrap_or_else(|e| e.into_inner()) = pool;
+        *self.pool.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(pool);
         *self.vhost_net.write().unwrap_or_else(|e| e.into_inner()) = vhost_net;
         self.devices.send_if_modified(|current| {
             if *current == list {
@@ -75,7 +75,8 @@ impl PoolState {
         });
     }
 
-    fn pool(&self) -> Pool {
+    /// The pool as last scanned.
+    pub fn pool(&self) -> Arc<Pool> {
         self.pool.read().unwrap_or_else(|e| e.into_inner()).clone()
     }
 }
