@@ -589,3 +589,117 @@ fn run_missing(config: &Path, root: &Path) -> std::process::Output {
         .output()
         .unwrap()
 }
+
+#[tokio::test]
+async fn rdma_and_vhost_pools_hand_out_their_character_devices() {
+    let dir = tempfile::tempdir().unwrap();
+    let fake = FakeSysfs::new().unwrap();
+    fake.pf("0000:3b:00.0", presets::MLX_CX6_DX)
+        .name("ens1f0")
+        .num_vfs(2)
+        .build()
+        .unwrap();
+    for (i, n) in [(0, 3), (1, 4)] {
+        let vf = fake
+            .path()
+            .join(format!("sys/bus/pci/devices/0000:3c:00.{i}"));
+        std::fs::create_dir_all(vf.join(format!("infiniband/mlx5_{n}"))).unwrap();
+        std::fs::create_dir_all(vf.join(format!("infiniband_verbs/uverbs{n}"))).unwrap();
+    }
+    std::fs::create_dir_all(fake.path().join("dev/net")).unwrap();
+    std::fs::write(fake.path().join("dev/vhost-net"), "").unwrap();
+    std::fs::write(fake.path().join("dev/net/tun"), "").unwrap();
+    std::fs::create_dir_all(dir.path().join("plugins_registry")).unwrap();
+    let options = Plugin::options(
+        dir.path(),
+        &fake,
+        r#"{"resourceList":[{"resourceName":"rdma","resourcePrefix":"nvidia.com","selectors":{"isRdma":true,"needVhostNet":true}}]}"#,
+    );
+    let mut plugin = Plugin::start(dir, fake, options);
+    let socket = plugin.socket("nvidia.com/rdma").await;
+    let response = client(&socket)
+        .await
+        .allocate(dp::AllocateRequest {
+            container_requests: vec![dp::ContainerAllocateRequest {
+                devices_ids: vec!["0000:3c:00.0".into(), "0000:3c:00.1".into()],
+            }],
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let c = &response.container_responses[0];
+    let mut paths: Vec<&str> = c.devices.iter().map(|d| d.host_path.as_str()).collect();
+    paths.sort_unstable();
+    assert_eq!(
+        paths,
+        [
+            "/dev/infiniband/rdma_cm",
+            "/dev/infiniband/uverbs3",
+            "/dev/infiniband/uverbs4",
+            "/dev/net/tun",
+            "/dev/vhost-net"
+        ]
+    );
+    let info: serde_json::Value =
+        serde_json::from_str(&c.envs["PCIDEVICE_NVIDIA_COM_RDMA_INFO"]).unwrap();
+    assert_eq!(info["0000:3c:00.1"]["rdma"]["rdma_dev"], "mlx5_4");
+    assert_eq!(info["0000:3c:00.1"]["vhost"]["tun-mount"], "/dev/net/tun");
+    let devinfo = std::fs::read_to_string(
+        plugin
+            .options
+            .device_info_dir
+            .join("nvidia.com-rdma-0000:3c:00.0-device.json"),
+    )
+    .unwrap();
+    assert!(devinfo.contains("\"rdma-device\":\"mlx5_3\""), "{devinfo}");
+    plugin.shutdown().await;
+}
+
+#[test]
+fn sigterm_stops_the_binary_and_removes_its_sockets() {
+    let (dir, fake) = Plugin::host();
+    std::fs::create_dir_all(dir.path().join("plugins_registry")).unwrap();
+    let options = Plugin::options(dir.path(), &fake, CONFIG);
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_sriovdp"))
+        .arg(format!("--config-file={}", options.config_file.display()))
+        .arg(format!("--host-root={}", fake.path().display()))
+        .arg(format!(
+            "--plugins-registry-dir={}",
+            options.plugins_registry_dir.display()
+        ))
+        .arg(format!(
+            "--device-plugin-dir={}",
+            options.device_plugin_dir.display()
+        ))
+        .arg(format!(
+            "--device-info-dir={}",
+            options.device_info_dir.display()
+        ))
+        .arg(format!("--cdi-dir={}", options.cdi_dir.display()))
+        .arg("--use-cdi")
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let socket = options.plugins_registry_dir.join("intel.com_net.sock");
+    let spec = options.cdi_dir.join("sriov-dp-intel.com-net.json");
+    let start = std::time::Instant::now();
+    while !(socket.exists() && spec.exists()) {
+        assert!(start.elapsed() < Duration::from_secs(20), "never served");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(i32::try_from(child.id()).unwrap()),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(0));
+    assert!(!socket.exists());
+    assert!(
+        !options
+            .plugins_registry_dir
+            .join("intel.com_dpdk.sock")
+            .exists()
+    );
+    assert!(!spec.exists());
+}
