@@ -495,3 +495,22 @@ fn auxiliary(root: &HostRoot) -> sriov_hw::Result<Vec<HostDevice>> {
     }
     Ok(out)
 }
+
+/// Fills each device's Intel DDP profile from its PF's running `fw.app.name` (what
+/// `devlink dev info` shows), asking `lookup` once per PF.
+pub fn fill_ddp_profiles(inventory: &mut Inventory, lookup: impl Fn(&str) -> Option<String>) {
+    let mut cache: BTreeMap<String, Option<String>> = BTreeMap::new();
+    for device in &mut inventory.devices {
+        let pf = device
+            .pf
+            .as_ref()
+            .map_or_else(|| device.pci.clone(), |(a, _)| a.clone());
+        let profile = cache.entry(pf.clone()).or_insert_with(|| lookup(&pf));
+        device.ddp_profile = profile.clone();
+    }
+}
+
+/// The DDP profile of the PF at `pci` through devlink, when the kernel and driver report one.
+pub fn devlink_ddp_profile(devlink: &sriov_hw::devlink::Devlink, pci: &str) -> Option<String> {
+    devlink.running_versions(pci).ok()?.remove("fw.app.name")
+}

@@ -284,7 +284,22 @@ pub async fn run(
         }
         // 2. Devices.
         match scan(&options.host_root).await {
-            Ok(inventory) => {
+            Ok(mut inventory) => {
+                if config
+                    .resources
+                    .iter()
+                    .flat_map(|r| &r.selectors)
+                    .any(|s| !s.ddp_profiles.is_empty())
+                {
+                    match sriov_hw::devlink::Devlink::new() {
+                        Ok(devlink) => device::fill_ddp_profiles(&mut inventory, |pci| {
+                            device::devlink_ddp_profile(&devlink, pci)
+                        }),
+                        Err(e) => {
+                            tracing::warn!(error = %e, "ddpProfiles selectors need devlink, which this kernel lacks; they match nothing")
+                        }
+                    }
+                }
                 let fresh = pool::assign(&config, &inventory);
                 pools = pool::evolve(&pools, fresh, &inventory);
                 // Pools gone from the configuration.

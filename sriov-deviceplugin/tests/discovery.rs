@@ -185,3 +185,39 @@ fn unbound_vfs_and_a_pf_without_carrier_are_unhealthy() {
         Some("PF ens801f0 has no carrier")
     );
 }
+
+#[test]
+fn ddp_profiles_come_from_the_pf_once_per_pf_and_feed_the_selector() {
+    use sriov_deviceplugin::config::Config;
+    use sriov_deviceplugin::device::fill_ddp_profiles;
+    use sriov_deviceplugin::pool::assign;
+    let fake = FakeSysfs::new().unwrap();
+    fake.pf("0000:81:00.0", presets::INTEL_E810_CQDA2)
+        .name("ens801f0")
+        .num_vfs(2)
+        .build()
+        .unwrap();
+    fake.pf("0000:81:00.1", presets::INTEL_E810_CQDA2)
+        .name("ens801f1")
+        .num_vfs(2)
+        .build()
+        .unwrap();
+    let mut inventory = discover(&fake.root()).unwrap();
+    let asked = std::cell::RefCell::new(Vec::new());
+    fill_ddp_profiles(&mut inventory, |pci| {
+        asked.borrow_mut().push(pci.to_owned());
+        (pci == "0000:81:00.1").then(|| "ICE COMMS Package".to_owned())
+    });
+    assert_eq!(*asked.borrow(), ["0000:81:00.0", "0000:81:00.1"]);
+    let config = Config::parse(
+        r#"{"resourceList":[{"resourceName":"comms","selectors":{"ddpProfiles":["ICE COMMS Package"]}}]}"#,
+        "intel.com",
+    )
+    .unwrap();
+    let ids: Vec<String> = assign(&config, &inventory)[0]
+        .members
+        .keys()
+        .cloned()
+        .collect();
+    assert_eq!(ids, ["0000:83:00.0", "0000:83:00.1"]);
+}

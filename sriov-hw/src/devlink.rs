@@ -25,6 +25,10 @@ const DEVLINK_CMD_ESWITCH_SET: u8 = 30;
 const DEVLINK_ATTR_BUS_NAME: u16 = 1;
 const DEVLINK_ATTR_DEV_NAME: u16 = 2;
 const DEVLINK_ATTR_ESWITCH_MODE: u16 = 25;
+const DEVLINK_CMD_INFO_GET: u8 = 51;
+const DEVLINK_ATTR_INFO_VERSION_RUNNING: u16 = 101;
+const DEVLINK_ATTR_INFO_VERSION_NAME: u16 = 103;
+const DEVLINK_ATTR_INFO_VERSION_VALUE: u16 = 104;
 
 /// One generic-netlink message: family (the netlink message type), command, attributes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -196,6 +200,16 @@ impl Devlink {
         }
     }
 
+    /// The running firmware/package versions the device reports (`devlink dev info`):
+    /// name → value, e.g. `fw.app.name` → `ICE OS Default Package` (an Intel DDP profile).
+    pub fn running_versions(
+        &self,
+        pci: &str,
+    ) -> Result<std::collections::BTreeMap<String, String>> {
+        let replies = self.request(DEVLINK_CMD_INFO_GET, pci, Vec::new(), 0, "get device info")?;
+        Ok(replies.iter().flat_map(running_versions).collect())
+    }
+
     /// Sets the e-switch mode of the PF at `pci`.
     pub fn set_eswitch_mode(&self, pci: &str, mode: &str) -> Result<()> {
         let value: u16 = match mode {
@@ -219,4 +233,34 @@ impl Devlink {
         )
         .map(|_| ())
     }
+}
+
+fn nla_string(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes.split(|b| *b == 0).next().unwrap_or_default()).into_owned()
+}
+
+/// The running versions in one `DEVLINK_CMD_INFO_GET` reply: each
+/// `DEVLINK_ATTR_INFO_VERSION_RUNNING` nest holds a name and a value.
+pub fn running_versions(message: &GenlMessage) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for attr in message
+        .attrs
+        .iter()
+        .filter(|a| a.kind() == DEVLINK_ATTR_INFO_VERSION_RUNNING)
+    {
+        let mut nest = vec![0u8; attr.value_len()];
+        attr.emit_value(&mut nest);
+        let (mut name, mut value) = (None, None);
+        for inner in NlasIterator::new(&nest[..]).flatten() {
+            match inner.kind() {
+                DEVLINK_ATTR_INFO_VERSION_NAME => name = Some(nla_string(inner.value())),
+                DEVLINK_ATTR_INFO_VERSION_VALUE => value = Some(nla_string(inner.value())),
+                _ => {}
+            }
+        }
+        if let (Some(name), Some(value)) = (name, value) {
+            out.push((name, value));
+        }
+    }
+    out
 }

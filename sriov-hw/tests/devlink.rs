@@ -59,3 +59,49 @@ fn asking_the_kernel_about_a_device_it_does_not_have_names_the_device() {
     );
     assert!(err.errno().is_some(), "{err:?}");
 }
+
+#[test]
+fn device_info_replies_yield_their_running_versions() {
+    use netlink_packet_core::Emitable;
+    let version = |name: &str, value: &str| {
+        let inner = vec![
+            DefaultNla::new(103, format!("{name}\0").into_bytes()),
+            DefaultNla::new(104, format!("{value}\0").into_bytes()),
+        ];
+        let mut nest = vec![0u8; inner.as_slice().buffer_len()];
+        inner.as_slice().emit(&mut nest);
+        DefaultNla::new(101, nest)
+    };
+    let reply = GenlMessage {
+        family: 0x1c,
+        cmd: 51,
+        attrs: vec![
+            DefaultNla::new(1, b"pci\0".to_vec()),
+            version("fw.mgmt", "7.0.12"),
+            version("fw.app.name", "ICE COMMS Package"),
+            // A fixed version (100) is not a running one.
+            DefaultNla::new(100, Vec::new()),
+        ],
+    };
+    // Through the wire format and back, as the kernel's reply would arrive.
+    let mut packet = NetlinkMessage::new(
+        NetlinkHeader::default(),
+        NetlinkPayload::InnerMessage(reply),
+    );
+    packet.finalize();
+    let mut bytes = vec![0u8; packet.buffer_len()];
+    packet.serialize(&mut bytes);
+    let NetlinkPayload::InnerMessage(parsed) = NetlinkMessage::<GenlMessage>::deserialize(&bytes)
+        .expect("parses")
+        .payload
+    else {
+        panic!("not a generic netlink message");
+    };
+    assert_eq!(
+        sriov_hw::devlink::running_versions(&parsed),
+        [
+            ("fw.mgmt".to_owned(), "7.0.12".to_owned()),
+            ("fw.app.name".to_owned(), "ICE COMMS Package".to_owned())
+        ]
+    );
+}
