@@ -77,6 +77,8 @@ pub struct Member {
     pub selector: usize,
     /// Why it is unhealthy, if it is.
     pub unhealthy: Option<String>,
+    /// Consecutive scans it has been missing from the host.
+    pub missing_scans: u32,
 }
 
 /// One resource pool.
@@ -119,6 +121,7 @@ pub fn assign(config: &Config, inventory: &Inventory) -> Vec<Pool> {
                             device: device.clone(),
                             selector: i,
                             unhealthy: device.unhealthy.clone(),
+                            missing_scans: 0,
                         },
                     );
                 }
@@ -132,9 +135,15 @@ pub fn assign(config: &Config, inventory: &Inventory) -> Vec<Pool> {
     pools
 }
 
+/// How many consecutive scans a vanished device stays listed (as `Unhealthy`) before it is
+/// dropped: long enough to ride out a VF being re-created (a driver reload, a PF reset),
+/// short enough that capacity follows a deliberate change of `numVfs`.
+pub const MISSING_SCANS_KEPT: u32 = 12;
+
 /// The next state of pools after a rescan: `fresh` is [`assign`] of the new scan, `old`
 /// the pools as advertised. Members that vanished from the host (or lost their driver)
-/// stay, unhealthy; members that now belong to another pool (rebound) leave.
+/// stay, unhealthy, a vanished one for [`MISSING_SCANS_KEPT`] scans; members that now
+/// belong to another pool (rebound) leave.
 pub fn evolve(old: &[Pool], fresh: Vec<Pool>, inventory: &Inventory) -> Vec<Pool> {
     let present: BTreeMap<&str, &HostDevice> = inventory
         .devices
@@ -150,11 +159,13 @@ pub fn evolve(old: &[Pool], fresh: Vec<Pool>, inventory: &Inventory) -> Vec<Pool
                         continue;
                     }
                     match present.get(id.as_str()) {
-                        None => {
+                        None if member.missing_scans < MISSING_SCANS_KEPT => {
                             let mut gone = member.clone();
                             gone.unhealthy = Some("device vanished".to_owned());
+                            gone.missing_scans += 1;
                             pool.members.insert(id.clone(), gone);
                         }
+                        None => {}
                         Some(now) if now.driver.is_empty() => {
                             let mut unbound = member.clone();
                             unbound.unhealthy = Some("no driver bound".to_owned());
@@ -278,6 +289,18 @@ mod tests {
             ]
         );
         assert_eq!(health(&next[1]), [("0000:82:00.2".to_owned(), None)]);
+        // Gone for good: a vanished member is dropped after MISSING_SCANS_KEPT scans; an
+        // unbound one (still on the host) stays.
+        let mut lasting = next.clone();
+        for scan in 1..=MISSING_SCANS_KEPT {
+            lasting = evolve(&lasting, assign(&config, &second), &second);
+            assert_eq!(
+                lasting[0].members.contains_key("0000:82:00.0"),
+                scan < MISSING_SCANS_KEPT,
+                "scan {scan}"
+            );
+        }
+        assert!(lasting[0].members.contains_key("0000:82:00.1"));
         // Back again: healthy.
         let third = assign(&config, &first);
         let recovered = evolve(&next, third, &first);
