@@ -70,6 +70,17 @@ fn failpoint(env: &Env, step: &str) -> Result<()> {
     Ok(())
 }
 
+/// The pod's network namespace (`CNI_NETNS`); code 3 when it does not open.
+fn open_pod_netns(env: &Env) -> Result<File> {
+    netns::open(env.netns.as_ref()).map_err(|e| {
+        CniError::new(
+            code::UNKNOWN_CONTAINER,
+            format!("failed to open netns {:?}", env.netns),
+        )
+        .details(e.to_string())
+    })
+}
+
 /// Whether a netns path still opens.
 fn netns_alive(path: &str) -> bool {
     !path.is_empty() && File::open(path).is_ok()
@@ -176,13 +187,7 @@ fn add(env: &Env, stdin: &[u8], conf: &NetConf, host: Host<'_>, log: &Logger) ->
         )
         .details("remove vlan, mac, spoofchk, trust, link_state and the tx rates from the configuration, or use a VF whose PF this host sees"));
     }
-    let pod_ns = netns::open(env.netns.as_ref()).map_err(|e| {
-        CniError::new(
-            code::UNKNOWN_CONTAINER,
-            format!("failed to open netns {:?}", env.netns),
-        )
-        .details(e.to_string())
-    })?;
+    let pod_ns = open_pod_netns(env)?;
     let (host_ns, host_nl) = host_netlink()?;
 
     // The original state, recorded before anything changes.
@@ -234,7 +239,7 @@ fn add(env: &Env, stdin: &[u8], conf: &NetConf, host: Host<'_>, log: &Logger) ->
         }
         if let Some(name) = &vf.netdev {
             log.debug("moving the VF netdev into the pod", &[("netdev", name)]);
-            pod::move_in(&host_nl, name, &pod_ns, &env.ifname)?;
+            pod::move_in(&host_ns, &host_nl, name, &pod_ns, &env.ifname)?;
             done.moved = true;
             failpoint(env, "moved")?;
             kernel_notify = pod::setup(&pod_ns, name, &env.ifname, mac.as_deref())?;
@@ -551,13 +556,7 @@ fn check(env: &Env, stdin: &[u8], conf: &NetConf, host: Host<'_>) -> Result<()> 
         )));
     }
     if !cache.dpdk {
-        let pod_ns = netns::open(env.netns.as_ref()).map_err(|e| {
-            CniError::new(
-                code::UNKNOWN_CONTAINER,
-                format!("failed to open netns {:?}", env.netns),
-            )
-            .details(e.to_string())
-        })?;
+        let pod_ns = open_pod_netns(env)?;
         let nl = Netlink::in_netns(&pod_ns).map_err(|e| {
             CniError::new(code::IO, "failed to open netlink in the pod").details(e.to_string())
         })?;

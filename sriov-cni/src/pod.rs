@@ -77,7 +77,7 @@ const MAC_RETRIES: u32 = 20;
 /// Moves host netdev `vf` into `pod` as `ifname`, in one netlink request (move and
 /// rename). The kernel renames after the move, so a name taken in the pod is refused
 /// before anything moves, and a rename that still fails sends the netdev back.
-pub fn move_in(host_nl: &Netlink, vf: &str, pod: &File, ifname: &str) -> Result<()> {
+pub fn move_in(host: &File, host_nl: &Netlink, vf: &str, pod: &File, ifname: &str) -> Result<()> {
     let pod_nl = connect(pod, "pod")?;
     let taken = || {
         CniError::new(
@@ -90,15 +90,13 @@ pub fn move_in(host_nl: &Netlink, vf: &str, pod: &File, ifname: &str) -> Result<
     }
     if let Err(e) = host_nl.move_to_netns_as(vf, pod, ifname) {
         // Moved but not renamed: bring it back under its own name.
-        if pod_nl.link(vf).is_ok() {
-            let host =
-                netns::current().map_err(|e2| pod_err("failed to open the host namespace", e2))?;
-            if let Err(back) = pod_nl.move_to_netns_as(vf, &host, vf) {
-                return Err(pod_err(
-                    format!("failed to rename {vf} to {ifname} in the pod"),
-                    format!("{e}; moving it back failed: {back}"),
-                ));
-            }
+        if pod_nl.link(vf).is_ok()
+            && let Err(back) = pod_nl.move_to_netns_as(vf, host, vf)
+        {
+            return Err(pod_err(
+                format!("failed to rename {vf} to {ifname} in the pod"),
+                format!("{e}; moving it back failed: {back}"),
+            ));
         }
         return Err(if e.errno() == Some(libc::EEXIST) {
             taken().details(e.to_string())

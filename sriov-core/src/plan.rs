@@ -326,6 +326,11 @@ fn group_of(groups: &[VfGroup], index: u16) -> Option<&VfGroup> {
     })
 }
 
+/// Whether a `linkType` (`ETH`, `IB`, any case) is InfiniBand.
+fn is_ib(link_type: Option<&str>) -> bool {
+    link_type.is_some_and(|t| t.eq_ignore_ascii_case("ib"))
+}
+
 fn eswitch(mode: Option<&str>) -> &str {
     mode.filter(|m| !m.is_empty()).unwrap_or("legacy")
 }
@@ -347,10 +352,7 @@ pub fn needs_update(spec: &Interface, status: &InterfaceExt) -> bool {
     }
     if spec.num_vfs.unwrap_or(0) > 0 {
         let groups = spec.vf_groups.as_deref().unwrap_or_default();
-        let infiniband = status
-            .link_type
-            .as_deref()
-            .is_some_and(|t| t.eq_ignore_ascii_case("ib"));
+        let infiniband = is_ib(status.link_type.as_deref());
         for vf in status.vfs.iter().flatten() {
             let Some(group) = u16::try_from(vf.vf_id)
                 .ok()
@@ -451,10 +453,7 @@ pub fn plan(observed: Observed<'_>, spec: &SriovNetworkNodeStateSpec) -> Result<
                             Disruption::Drain,
                             format!("{pci}: removing the {current_vfs} VFs the operator created"),
                         );
-                        let infiniband = status
-                            .link_type
-                            .as_deref()
-                            .is_some_and(|t| t.eq_ignore_ascii_case("ib"));
+                        let infiniband = is_ib(status.link_type.as_deref());
                         plan.actions.push(Action::ResetPf {
                             pf: pci.to_owned(),
                             mtu: if infiniband { 2048 } else { 1500 },
@@ -597,10 +596,7 @@ fn configure(
         }
     }
     let groups = wanted.vf_groups.as_deref().unwrap_or_default();
-    let infiniband = [wanted.link_type.as_deref(), status.link_type.as_deref()]
-        .into_iter()
-        .flatten()
-        .any(|t| t.eq_ignore_ascii_case("ib"));
+    let infiniband = is_ib(wanted.link_type.as_deref()) || is_ib(status.link_type.as_deref());
     // The PF's port GUID: the last 8 bytes of its 20-byte IPoIB hardware address.
     let pf_guid = status
         .mac

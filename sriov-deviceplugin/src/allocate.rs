@@ -376,22 +376,14 @@ pub fn preferred(pool: &Pool, available: &[String], must: &[String], size: usize
             *n,
         )
     });
-    let mut candidates: Vec<&String> = Vec::new();
-    for (_, list) in nodes {
-        candidates.extend(list);
-    }
-    // Stay on the best node when it holds enough; then round-robin across PFs.
-    let best_node = candidates.first().map(|id| numa_of(id));
-    let same_node: Vec<&String> = candidates
-        .iter()
-        .copied()
-        .filter(|id| Some(numa_of(id)) == best_node)
+    // Stay on the best node when it holds enough; otherwise take nodes in that order.
+    let fits = nodes.first().is_some_and(|(_, list)| list.len() >= needed);
+    let pool_for_spread: Vec<&String> = nodes
+        .into_iter()
+        .take(if fits { 1 } else { usize::MAX })
+        .flat_map(|(_, list)| list)
         .collect();
-    let pool_for_spread: Vec<&String> = if same_node.len() >= needed {
-        same_node
-    } else {
-        candidates
-    };
+    // Round-robin across PFs.
     let mut queues: BTreeMap<String, std::collections::VecDeque<&String>> = BTreeMap::new();
     let mut order: Vec<String> = Vec::new();
     for id in pool_for_spread {
@@ -423,33 +415,16 @@ pub fn preferred(pool: &Pool, available: &[String], must: &[String], size: usize
 mod tests {
     use super::*;
     use crate::config::Config;
-    use crate::device::{CLASS_NETWORK, HostDevice, Inventory, Rdma, Vdpa};
+    use crate::device::{HostDevice, Inventory, Rdma, Vdpa};
     use crate::pool::assign;
 
     fn device(id: &str, driver: &str, pf: &str, numa: i64) -> HostDevice {
-        HostDevice {
-            id: id.into(),
-            pci: id.into(),
-            vendor: "15b3".into(),
-            device: "101e".into(),
-            class: CLASS_NETWORK,
-            driver: driver.into(),
-            numa: Some(numa),
-            acpi_index: None,
-            iommu_group: Some("169".into()),
-            noiommu: false,
-            pf: Some((pf.into(), Some("p".into()))),
-            index: Some(0),
-            netdev: None,
-            link_type: Some("ether".into()),
-            rdma: Rdma::default(),
-            uio: None,
-            vdpa: None,
-            pkey: None,
-            ddp_profile: None,
-            aux_type: None,
-            unhealthy: None,
-        }
+        let mut d = HostDevice::example(id, driver, 0);
+        (d.vendor, d.device) = ("15b3".into(), "101e".into());
+        d.numa = Some(numa);
+        d.iommu_group = Some("169".into());
+        d.pf = Some((pf.into(), Some("p".into())));
+        d
     }
 
     fn pool(config: &str, devices: Vec<HostDevice>) -> Pool {

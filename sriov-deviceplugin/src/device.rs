@@ -84,6 +84,34 @@ pub struct HostDevice {
 }
 
 impl HostDevice {
+    /// A VF of an Intel E810 (PF `0000:81:00.0` named `ens801f0`), for unit tests to adjust.
+    #[cfg(test)]
+    pub(crate) fn example(id: &str, driver: &str, index: u16) -> Self {
+        Self {
+            id: id.into(),
+            pci: id.into(),
+            vendor: "8086".into(),
+            device: "1889".into(),
+            class: CLASS_NETWORK,
+            driver: driver.into(),
+            numa: Some(0),
+            acpi_index: None,
+            iommu_group: Some("42".into()),
+            noiommu: false,
+            pf: Some(("0000:81:00.0".into(), Some("ens801f0".into()))),
+            index: Some(index),
+            netdev: None,
+            link_type: Some("ether".into()),
+            rdma: Rdma::default(),
+            uio: None,
+            vdpa: None,
+            pkey: None,
+            ddp_profile: None,
+            aux_type: None,
+            unhealthy: None,
+        }
+    }
+
     /// Whether the device is bound to `vfio-pci`.
     pub fn is_vfio(&self) -> bool {
         self.driver == "vfio-pci"
@@ -156,18 +184,6 @@ fn carrier_at(dir: &DirHandle, netdev: &str) -> Option<bool> {
         return Some(text == "1");
     }
     dir.read(&format!("net/{netdev}/operstate"))
-        .ok()
-        .flatten()
-        .map(|s| s == "up")
-}
-
-/// Whether a netdev has carrier; `None` when unknown.
-pub fn carrier(root: &HostRoot, netdev: &str) -> Option<bool> {
-    let dir = root.class_net(netdev);
-    if let Ok(Some(text)) = sysfs::read_optional(&dir.join("carrier")) {
-        return Some(text == "1");
-    }
-    sysfs::read_optional(&dir.join("operstate"))
         .ok()
         .flatten()
         .map(|s| s == "up")

@@ -140,9 +140,6 @@ fn write_cdi_spec(options: &Options, pool: &Pool, vhost_net: bool) {
     }
     let path = allocate::cdi_spec_path(&options.cdi_dir, pool);
     let text = allocate::cdi_spec(pool, vhost_net).to_string();
-    if std::fs::read_to_string(&path).ok().as_deref() == Some(text.as_str()) {
-        return;
-    }
     let written =
         std::fs::create_dir_all(&options.cdi_dir).and_then(|()| std::fs::write(&path, text));
     if let Err(e) = written {
@@ -213,14 +210,19 @@ async fn start(options: &Options, pool: Pool, vhost_net: bool) -> std::io::Resul
         registered: watcher,
     };
     if !watcher {
-        running.registered = register(options, &resource, &socket_name).await;
+        running.registered = register(options, &resource, &running.socket).await;
     }
     Ok(running)
 }
 
-async fn register(options: &Options, resource: &str, socket_name: &str) -> bool {
+/// `Register` on the kubelet's socket for the pool served at `socket`; whether it worked.
+async fn register(options: &Options, resource: &str, socket: &Path) -> bool {
     let kubelet = options.device_plugin_dir.join("kubelet.sock");
-    match server::register(&kubelet, socket_name, resource).await {
+    let endpoint = socket
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    match server::register(&kubelet, &endpoint, resource).await {
         Ok(()) => {
             tracing::info!(resource = %resource, "registered with the kubelet");
             true
@@ -329,20 +331,12 @@ pub async fn run(
                     match running.get_mut(&name) {
                         Some(r) => {
                             let config_changed = r.state.pool().config != pool.config;
-                            r.state.update(pool.clone(), inventory.vhost_net);
-                            if config_changed || options.use_cdi {
+                            let list_changed = r.state.update(pool.clone(), inventory.vhost_net);
+                            if config_changed || list_changed {
                                 write_cdi_spec(&options, pool, inventory.vhost_net);
                             }
                             if !r.registered {
-                                let socket_name = r
-                                    .socket
-                                    .file_name()
-                                    .map(|n| n.to_string_lossy().into_owned())
-                                    .unwrap_or_default();
-                                let kubelet = options.device_plugin_dir.join("kubelet.sock");
-                                r.registered = server::register(&kubelet, &socket_name, &name)
-                                    .await
-                                    .is_ok();
+                                r.registered = register(&options, &name, &r.socket).await;
                             }
                         }
                         None if !pool.is_empty() => {

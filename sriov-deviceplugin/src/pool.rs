@@ -184,32 +184,11 @@ pub fn evolve(old: &[Pool], fresh: Vec<Pool>, inventory: &Inventory) -> Vec<Pool
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::device::Rdma;
 
     fn vf(id: &str, pf: &str, index: u16, driver: &str) -> HostDevice {
-        HostDevice {
-            id: id.into(),
-            pci: id.into(),
-            vendor: "8086".into(),
-            device: "1889".into(),
-            class: CLASS_NETWORK,
-            driver: driver.into(),
-            numa: Some(0),
-            acpi_index: None,
-            iommu_group: Some("42".into()),
-            noiommu: false,
-            pf: Some(("0000:81:00.0".into(), Some(pf.into()))),
-            index: Some(index),
-            netdev: None,
-            link_type: Some("ether".into()),
-            rdma: Rdma::default(),
-            uio: None,
-            vdpa: None,
-            pkey: None,
-            ddp_profile: None,
-            aux_type: None,
-            unhealthy: None,
-        }
+        let mut d = HostDevice::example(id, driver, index);
+        d.pf = Some(("0000:81:00.0".into(), Some(pf.into())));
+        d
     }
 
     #[test]

@@ -60,19 +60,23 @@ pub fn device_list(pool: &Pool) -> Vec<dp::Device> {
 
 impl PoolState {
     /// Replaces the pool after a rescan; `ListAndWatch` streams see the new list only when
-    /// it differs.
-    pub fn update(&self, pool: Pool, vhost_net: bool) {
+    /// it differs. Returns whether the device list or the vhost-net availability changed.
+    pub fn update(&self, pool: Pool, vhost_net: bool) -> bool {
         let list = device_list(&pool);
         *self.pool.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(pool);
-        *self.vhost_net.write().unwrap_or_else(|e| e.into_inner()) = vhost_net;
-        self.devices.send_if_modified(|current| {
-            if *current == list {
-                false
-            } else {
-                *current = list;
-                true
-            }
-        });
+        let vhost_changed = std::mem::replace(
+            &mut *self.vhost_net.write().unwrap_or_else(|e| e.into_inner()),
+            vhost_net,
+        ) != vhost_net;
+        vhost_changed
+            | self.devices.send_if_modified(|current| {
+                if *current == list {
+                    false
+                } else {
+                    *current = list;
+                    true
+                }
+            })
     }
 
     /// The pool as last scanned.

@@ -33,42 +33,39 @@ pub fn same(a: &File, b: &File) -> bool {
     }
 }
 
+/// Runs `f` on a helper thread (namespace changes made there stay there) and returns what
+/// it returns; a panic on that thread is an error naming `op`.
+fn on_helper_thread<T: Send>(op: &'static str, f: impl FnOnce() -> Result<T> + Send) -> Result<T> {
+    std::thread::scope(|scope| {
+        scope
+            .spawn(f)
+            .join()
+            .unwrap_or_else(|_| Err(Error::io(op, "thread", std::io::Error::other("panicked"))))
+    })
+}
+
 /// Runs `f` on a helper thread that has joined `netns`; the calling thread stays where it
 /// is. Errors from joining are returned; `f`'s own result is passed through.
 pub fn run_in<T: Send>(netns: &File, f: impl FnOnce() -> T + Send) -> Result<T> {
-    std::thread::scope(|scope| {
-        scope
-            .spawn(|| {
-                nix::sched::setns(netns.as_fd(), CloneFlags::CLONE_NEWNET)
-                    .map_err(|e| nix_err("join network namespace", "setns", e))?;
-                Ok(f())
-            })
-            .join()
-            .unwrap_or_else(|_| {
-                Err(Error::io(
-                    "run in network namespace",
-                    "thread",
-                    std::io::Error::other("panicked"),
-                ))
-            })
+    on_helper_thread("run in network namespace", || {
+        nix::sched::setns(netns.as_fd(), CloneFlags::CLONE_NEWNET)
+            .map_err(|e| nix_err("join network namespace", "setns", e))?;
+        Ok(f())
     })
+}
+
+/// Moves the calling (helper) thread into a new, empty network namespace.
+fn unshare_net() -> Result<()> {
+    nix::sched::unshare(CloneFlags::CLONE_NEWNET)
+        .map_err(|e| nix_err("create network namespace", "unshare", e))
 }
 
 /// A new, empty network namespace, alive as long as the returned handle (or anything
 /// inside it) is.
 pub fn create() -> Result<File> {
-    std::thread::spawn(|| {
-        nix::sched::unshare(CloneFlags::CLONE_NEWNET)
-            .map_err(|e| nix_err("create network namespace", "unshare", e))?;
+    on_helper_thread("create network namespace", || {
+        unshare_net()?;
         current()
-    })
-    .join()
-    .unwrap_or_else(|_| {
-        Err(Error::io(
-            "create network namespace",
-            "thread",
-            std::io::Error::other("panicked"),
-        ))
     })
 }
 
@@ -83,28 +80,16 @@ impl NamedNetns {
     /// Creates a namespace and pins it at `path` (the file is created).
     pub fn create(path: &Path) -> Result<Self> {
         File::create(path).map_err(|e| Error::io("create", path, e))?;
-        let pinned = std::thread::scope(|scope| {
-            scope
-                .spawn(|| {
-                    nix::sched::unshare(CloneFlags::CLONE_NEWNET)
-                        .map_err(|e| nix_err("create network namespace", "unshare", e))?;
-                    nix::mount::mount(
-                        Some("/proc/thread-self/ns/net"),
-                        path,
-                        None::<&str>,
-                        nix::mount::MsFlags::MS_BIND,
-                        None::<&str>,
-                    )
-                    .map_err(|e| nix_err("pin network namespace", path, e))
-                })
-                .join()
-                .unwrap_or_else(|_| {
-                    Err(Error::io(
-                        "create network namespace",
-                        "thread",
-                        std::io::Error::other("panicked"),
-                    ))
-                })
+        let pinned = on_helper_thread("create network namespace", || {
+            unshare_net()?;
+            nix::mount::mount(
+                Some("/proc/thread-self/ns/net"),
+                path,
+                None::<&str>,
+                nix::mount::MsFlags::MS_BIND,
+                None::<&str>,
+            )
+            .map_err(|e| nix_err("pin network namespace", path, e))
         });
         match pinned {
             Ok(()) => Ok(Self {

@@ -129,10 +129,12 @@ pub fn netns_mode_parameter(root: &HostRoot) -> Result<Option<RdmaMode>> {
     }))
 }
 
-/// The host's RDMA namespace mode: netlink when `live` (the host root is this kernel's
-/// `/`), else (or when netlink has no answer) the `ib_core` parameter.
-pub fn netns_mode(root: &HostRoot, live: bool) -> Result<Option<RdmaMode>> {
-    if live && let Some(mode) = netns_mode_netlink()? {
+/// The host's RDMA namespace mode: netlink when the host root is this kernel's `/`, else
+/// (or when netlink has no answer) the `ib_core` parameter.
+pub fn netns_mode(root: &HostRoot) -> Result<Option<RdmaMode>> {
+    if root.is_system_root()
+        && let Some(mode) = netns_mode_netlink()?
+    {
         return Ok(Some(mode));
     }
     netns_mode_parameter(root)
@@ -187,18 +189,12 @@ mod tests {
     fn the_ib_core_parameter_is_the_fallback() {
         let dir = tempfile::tempdir().expect("temp dir");
         let root = HostRoot::new(dir.path());
-        assert_eq!(netns_mode(&root, false).expect("reads"), None);
+        assert_eq!(netns_mode(&root).expect("reads"), None);
         let params = dir.path().join("sys/module/ib_core/parameters");
         std::fs::create_dir_all(&params).expect("mkdir");
         std::fs::write(params.join("netns_mode"), "N\n").expect("write");
-        assert_eq!(
-            netns_mode(&root, false).expect("reads"),
-            Some(RdmaMode::Exclusive)
-        );
+        assert_eq!(netns_mode(&root).expect("reads"), Some(RdmaMode::Exclusive));
         std::fs::write(params.join("netns_mode"), "Y\n").expect("write");
-        assert_eq!(
-            netns_mode(&root, false).expect("reads"),
-            Some(RdmaMode::Shared)
-        );
+        assert_eq!(netns_mode(&root).expect("reads"), Some(RdmaMode::Shared));
     }
 }

@@ -31,6 +31,12 @@ impl HostRoot {
         &self.0
     }
 
+    /// Whether the root is this process's own `/` (so the kernel it talks to through
+    /// netlink, and the commands it can run without `chroot`, are the host's).
+    pub fn is_system_root(&self) -> bool {
+        std::fs::canonicalize(&self.0).is_ok_and(|p| p == Path::new("/"))
+    }
+
     /// `rel` (a host-absolute path like `/sys/bus/pci` or a relative one) under the root.
     pub fn join(&self, rel: impl AsRef<Path>) -> PathBuf {
         let rel = rel.as_ref();

@@ -8,7 +8,6 @@
 
 use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
-use std::path::Path;
 use std::process::Command;
 
 use sriov_core::ib::GuidPool;
@@ -42,7 +41,7 @@ pub struct SystemHost {
 impl SystemHost {
     /// Acts on `root`; commands run through `chroot` unless `root` is this system's `/`.
     pub fn new(root: HostRoot) -> Self {
-        let chroot = std::fs::canonicalize(root.path()).map_or(true, |p| p != Path::new("/"));
+        let chroot = !root.is_system_root();
         Self { root, chroot }
     }
 }

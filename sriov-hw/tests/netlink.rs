@@ -11,26 +11,11 @@ use netlink_packet_route::RouteNetlinkMessage;
 use netlink_packet_route::link::{LinkAttribute, LinkMessage, LinkVfInfo};
 use sriov_hw::netlink::{self, Netlink, VfSettings};
 
-fn privileged(test: &str) -> bool {
-    if nix::unistd::geteuid().is_root() {
-        return true;
-    }
-    assert!(
-        std::env::var_os("SRIOV_REQUIRE_PRIVILEGED").is_none_or(|v| v != "1"),
-        "{test} needs root (SRIOV_REQUIRE_PRIVILEGED=1 is set)"
-    );
-    eprintln!("\n*** SKIPPED {test}: needs root to create network namespaces ***\n");
-    false
-}
+use sriov_hw::fake::privileged;
 
 /// A new network namespace, kept alive by the returned file; the process stays where it is.
 fn new_netns() -> File {
-    std::thread::spawn(|| {
-        nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNET).expect("unshare(CLONE_NEWNET)");
-        File::open("/proc/thread-self/ns/net").expect("open the new netns")
-    })
-    .join()
-    .expect("netns thread")
+    sriov_hw::netns::create().expect("create a network namespace")
 }
 
 fn names(nl: &Netlink) -> Vec<String> {

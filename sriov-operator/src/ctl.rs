@@ -507,7 +507,7 @@ fn discover(
     err: &mut dyn Write,
 ) -> Status {
     let discovered = discover_host(&SysfsHost::new(root.clone()), root, dev_mode).and_then(|i| {
-        let rdma_mode = sriov_hw::rdma::netns_mode(root, is_live(root))?;
+        let rdma_mode = sriov_hw::rdma::netns_mode(root)?;
         Ok((i, rdma_mode))
     });
     match discovered {
@@ -640,12 +640,9 @@ fn plan(
 /// and e-switch modes only when the host root is that kernel's `/` (a fake root's links
 /// are not the kernel's).
 fn live_links(root: &HostRoot) -> Option<LiveLinks> {
-    is_live(root).then(LiveLinks::new).and_then(Result::ok)
-}
-
-/// Whether the host root is this kernel's `/`.
-fn is_live(root: &HostRoot) -> bool {
-    std::fs::canonicalize(root.path()).is_ok_and(|p| p == std::path::Path::new("/"))
+    root.is_system_root()
+        .then(LiveLinks::new)
+        .and_then(Result::ok)
 }
 
 /// Discovers the host at `root` with the built-in NIC table (and netlink alt-names when the

@@ -12,19 +12,7 @@ use sriov_hw::fake::{FakeSysfs, presets};
 use sriov_hw::netlink::Netlink;
 use sriov_hw::netns::NamedNetns;
 
-/// Whether privileged tests may run: root, else a loud skip (or a failure when
-/// `SRIOV_REQUIRE_PRIVILEGED=1`).
-pub fn privileged(test: &str) -> bool {
-    if nix::unistd::geteuid().is_root() {
-        return true;
-    }
-    assert!(
-        std::env::var_os("SRIOV_REQUIRE_PRIVILEGED").is_none_or(|v| v != "1"),
-        "{test} needs root (SRIOV_REQUIRE_PRIVILEGED=1 is set)"
-    );
-    eprintln!("\n*** SKIPPED {test}: needs root to create network namespaces ***\n");
-    false
-}
+pub use sriov_hw::fake::privileged;
 
 /// Where Debian's containernetworking-plugins live.
 pub const CNI_PATH: &str = "/usr/lib/cni";
@@ -103,32 +91,23 @@ impl Lab {
         conf: &str,
         extra: &[(&str, &str)],
     ) -> Output {
-        let mut cmd = Command::new("nsenter");
-        cmd.arg(format!("--net={}", self.host.path().display()))
-            .arg(env!("CARGO_BIN_EXE_sriov"))
-            .env_clear()
-            .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
-            .env("CNI_COMMAND", command)
-            .env("CNI_CONTAINERID", cid)
-            .env("CNI_NETNS", netns)
-            .env("CNI_IFNAME", ifname)
-            .env("CNI_PATH", CNI_PATH)
-            .env("SRIOV_HOST_ROOT", self.fake.path())
-            .env("SRIOV_CNI_STATE_DIR", &self.state)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        for (k, v) in extra {
-            cmd.env(k, v);
-        }
-        let mut child = cmd.spawn().expect("nsenter runs");
-        child
-            .stdin
-            .take()
-            .expect("stdin")
-            .write_all(conf.as_bytes())
-            .expect("write stdin");
-        child.wait_with_output().expect("plugin finishes")
+        let host_root = self.fake.path().display().to_string();
+        let state = self.state.display().to_string();
+        let mut env = vec![
+            ("PATH", "/usr/sbin:/usr/bin:/sbin:/bin"),
+            ("SRIOV_HOST_ROOT", host_root.as_str()),
+            ("SRIOV_CNI_STATE_DIR", state.as_str()),
+        ];
+        env.extend_from_slice(extra);
+        self.exec(
+            Path::new(env!("CARGO_BIN_EXE_sriov")),
+            command,
+            cid,
+            netns,
+            ifname,
+            conf,
+            &env,
+        )
     }
 
     /// Runs a Debian plugin (e.g. `tuning`) in the host namespace.
@@ -141,20 +120,45 @@ impl Lab {
         ifname: &str,
         conf: &str,
     ) -> Output {
+        self.exec(
+            &Path::new(CNI_PATH).join(plugin),
+            command,
+            cid,
+            netns,
+            ifname,
+            conf,
+            &[],
+        )
+    }
+
+    /// Runs a CNI plugin binary in the host namespace (through `nsenter`) with the CNI
+    /// environment, `env` and `conf` on stdin.
+    #[allow(clippy::too_many_arguments)]
+    fn exec(
+        &self,
+        binary: &Path,
+        command: &str,
+        cid: &str,
+        netns: &str,
+        ifname: &str,
+        conf: &str,
+        env: &[(&str, &str)],
+    ) -> Output {
         let mut child = Command::new("nsenter")
             .arg(format!("--net={}", self.host.path().display()))
-            .arg(Path::new(CNI_PATH).join(plugin))
+            .arg(binary)
             .env_clear()
             .env("CNI_COMMAND", command)
             .env("CNI_CONTAINERID", cid)
             .env("CNI_NETNS", netns)
             .env("CNI_IFNAME", ifname)
             .env("CNI_PATH", CNI_PATH)
+            .envs(env.iter().copied())
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
-            .expect("plugin runs");
+            .expect("nsenter runs");
         child
             .stdin
             .take()

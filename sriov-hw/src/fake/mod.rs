@@ -18,3 +18,21 @@ fn vf_address(pf: &PciAddress, index: u16) -> Option<PciAddress> {
     let slot = u8::try_from(index / 8).ok()?;
     PciAddress::new(pf.domain(), bus, slot, (index % 8) as u8)
 }
+
+/// Environment variable that turns a missing privilege into a test failure (CI sets it).
+pub const REQUIRE_PRIVILEGED_ENV: &str = "SRIOV_REQUIRE_PRIVILEGED";
+
+/// For tests that need root (network namespaces, veth pairs): `true` when running as root;
+/// otherwise prints a loud skip and returns `false`, or panics when
+/// `SRIOV_REQUIRE_PRIVILEGED=1`.
+pub fn privileged(test: &str) -> bool {
+    if nix::unistd::geteuid().is_root() {
+        return true;
+    }
+    assert!(
+        std::env::var_os(REQUIRE_PRIVILEGED_ENV).is_none_or(|v| v != "1"),
+        "{test} needs root ({REQUIRE_PRIVILEGED_ENV}=1 is set)"
+    );
+    eprintln!("\n*** SKIPPED {test}: needs root to create network namespaces ***\n");
+    false
+}
