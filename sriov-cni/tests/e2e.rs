@@ -7,14 +7,16 @@
 
 mod common;
 
-use common::{Lab, failure, privileged, stdout, success};
+use common::{Lab, failure, lab_ready, stdout, success};
 use serde_json::json;
 
 const VF: &str = "0000:af:06.0";
 
-macro_rules! require_root {
-    () => {
-        if !privileged(module_path!()) {
+/// Returns from the test (after a loud skip) unless it can run: root, `nsenter`, and the
+/// Debian CNI plugins named.
+macro_rules! require_lab {
+    ($($plugin:literal),*) => {
+        if !lab_ready(&[$($plugin),*]) {
             return;
         }
     };
@@ -22,7 +24,7 @@ macro_rules! require_root {
 
 #[test]
 fn add_check_del_round_trip_with_host_local_ipam() {
-    require_root!();
+    require_lab!("host-local");
     let lab = Lab::new();
     let pod = lab.pod("pod1");
     let netns = pod.path().display().to_string();
@@ -82,7 +84,7 @@ fn add_check_del_round_trip_with_host_local_ipam() {
 
 #[test]
 fn a_requested_mac_is_set_in_the_pod_and_the_original_restored() {
-    require_root!();
+    require_lab!();
     let lab = Lab::new();
     let pod = lab.pod("pod1");
     let netns = pod.path().display().to_string();
@@ -102,7 +104,7 @@ fn a_requested_mac_is_set_in_the_pod_and_the_original_restored() {
 
 #[test]
 fn a_chained_tuning_plugin_extends_the_result_and_del_undoes_its_mtu() {
-    require_root!();
+    require_lab!("host-local", "tuning");
     let lab = Lab::new();
     let pod = lab.pod("pod1");
     let netns = pod.path().display().to_string();
@@ -129,7 +131,7 @@ fn a_chained_tuning_plugin_extends_the_result_and_del_undoes_its_mtu() {
 
 #[test]
 fn del_after_the_pod_namespace_was_deleted_restores_the_vf_in_the_host() {
-    require_root!();
+    require_lab!();
     let lab = Lab::new();
     let pod = lab.pod("pod1");
     let netns = pod.path().display().to_string();
@@ -160,7 +162,7 @@ fn del_after_the_pod_namespace_was_deleted_restores_the_vf_in_the_host() {
 
 #[test]
 fn add_failures_leave_the_host_exactly_as_before() {
-    require_root!();
+    require_lab!("static");
     let lab = Lab::new();
     let pod = lab.pod("pod1");
     let netns = pod.path().display().to_string();
@@ -209,7 +211,7 @@ fn add_failures_leave_the_host_exactly_as_before() {
 
 #[test]
 fn two_pods_racing_for_one_vf_get_it_once() {
-    require_root!();
+    require_lab!();
     let lab = Lab::new();
     let (a, b) = (lab.pod("pod-a"), lab.pod("pod-b"));
     let conf = lab.conf(VF, "");
@@ -251,7 +253,7 @@ fn two_pods_racing_for_one_vf_get_it_once() {
 
 #[test]
 fn a_del_for_a_vf_that_a_newer_add_claimed_leaves_it_alone() {
-    require_root!();
+    require_lab!();
     let lab = Lab::new();
     let (old, new) = (lab.pod("old"), lab.pod("new"));
     let conf = lab.conf(VF, "");
@@ -278,7 +280,7 @@ fn a_del_for_a_vf_that_a_newer_add_claimed_leaves_it_alone() {
 
 #[test]
 fn gc_cleans_attachments_that_are_no_longer_valid() {
-    require_root!();
+    require_lab!();
     let lab = Lab::new();
     let pod = lab.pod("pod1");
     let netns = pod.path().display().to_string();
@@ -314,7 +316,7 @@ fn gc_cleans_attachments_that_are_no_longer_valid() {
 
 #[test]
 fn bad_input_gets_the_right_code_and_message() {
-    require_root!();
+    require_lab!();
     let lab = Lab::new();
     let pod = lab.pod("pod1");
     let netns = pod.path().display().to_string();
@@ -382,7 +384,7 @@ fn bad_input_gets_the_right_code_and_message() {
 
 #[test]
 fn results_follow_the_requested_version() {
-    require_root!();
+    require_lab!();
     let lab = Lab::new();
     let pod = lab.pod("pod1");
     let netns = pod.path().display().to_string();
@@ -403,7 +405,7 @@ fn results_follow_the_requested_version() {
 
 #[test]
 fn a_failure_injected_after_each_add_step_is_fully_rolled_back() {
-    require_root!();
+    require_lab!("host-local");
     let lab = Lab::new();
     let pod = lab.pod("pod1");
     let netns = pod.path().display().to_string();
@@ -455,7 +457,7 @@ fn a_failure_injected_after_each_add_step_is_fully_rolled_back() {
 
 #[test]
 fn the_pods_address_is_announced_to_its_neighbours() {
-    require_root!();
+    require_lab!("host-local");
     let lab = Lab::new();
     let pod = lab.pod("pod1");
     let netns = pod.path().display().to_string();

@@ -14,6 +14,20 @@ use sriov_hw::netns::NamedNetns;
 
 pub use sriov_hw::fake::privileged;
 
+/// Whether a lab test can run: root, `nsenter` (util-linux), and the named Debian
+/// `containernetworking-plugins` (`host-local`, `static`, `tuning`) in [`CNI_PATH`]. Prints a
+/// loud skip otherwise (a failure under `SRIOV_REQUIRE_PRIVILEGED=1`), naming the test
+/// (the test harness names each test's thread after it).
+pub fn lab_ready(plugins: &[&str]) -> bool {
+    let thread = std::thread::current();
+    let test = thread.name().unwrap_or("a lab test");
+    let plugins: Vec<String> = plugins.iter().map(|p| format!("{CNI_PATH}/{p}")).collect();
+    let plugins: Vec<&str> = plugins.iter().map(String::as_str).collect();
+    privileged(test)
+        && sriov_hw::fake::installed(test, "util-linux", &["nsenter"])
+        && sriov_hw::fake::installed(test, "containernetworking-plugins", &plugins)
+}
+
 /// Where Debian's containernetworking-plugins live.
 pub const CNI_PATH: &str = "/usr/lib/cni";
 
