@@ -13,6 +13,7 @@
 //! - [`policy`]: raw policies resolved into checked [`policy::Policy`] values, NIC selection;
 //! - [`render`]: what the operator writes (node-state specs, the device-plugin config,
 //!   NetworkAttachmentDefinitions), for one node or a whole cluster snapshot;
+//! - [`schema`]: checking values against a CRD's structural schema, as the API server does;
 //! - [`admission`] and [`validate`]: the webhooks' defaults and rules;
 //! - [`drain`]: which nodes may start draining;
 //! - [`plan`]: observed host + desired spec → ordered host actions and their disruption;
@@ -44,6 +45,7 @@ pub mod plan;
 pub mod policy;
 pub mod pool;
 pub mod render;
+pub mod schema;
 pub mod testing;
 pub mod validate;
 

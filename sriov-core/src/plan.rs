@@ -258,6 +258,9 @@ pub struct Plan {
     pub reasons: Vec<String>,
     /// The actions, in order.
     pub actions: Vec<Action>,
+    /// Things in the spec that the plan cannot act on, one line each: an interface whose
+    /// PCI address is not on this host.
+    pub warnings: Vec<String>,
 }
 
 impl Plan {
@@ -412,8 +415,22 @@ pub fn plan(observed: Observed<'_>, spec: &SriovNetworkNodeStateSpec) -> Result<
         disruption: Disruption::None,
         reasons: Vec::new(),
         actions: Vec::new(),
+        warnings: Vec::new(),
     };
     let spec_ifaces = spec.interfaces.as_deref().unwrap_or_default();
+    for wanted in spec_ifaces {
+        if !observed
+            .interfaces
+            .iter()
+            .any(|i| i.pci_address == wanted.pci_address)
+        {
+            plan.warnings.push(format!(
+                "interface {} ({}) is in the spec but not on this host; nothing is done for it",
+                wanted.name.as_deref().unwrap_or("<unnamed>"),
+                wanted.pci_address
+            ));
+        }
+    }
     let raise = |plan: &mut Plan, level: Disruption, reason: String| {
         plan.disruption = plan.disruption.max(level);
         plan.reasons.push(reason);

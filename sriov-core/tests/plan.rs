@@ -489,3 +489,23 @@ fn switchdev_pfs_get_name_and_representor_rules_and_a_udev_reload() {
     );
     assert_eq!(plan.actions[0], udev("ens801f0", true));
 }
+
+#[test]
+fn a_spec_interface_absent_from_the_host_is_a_warning_not_a_silent_skip() {
+    let mut absent = wanted(2, vec![group("net", "0-1", "netdevice", None)]);
+    absent.pci_address = "0000:d8:00.0".into();
+    absent.name = Some("ens9f0".into());
+    let plan = run(
+        &[pf(0, vec![])],
+        vec![absent],
+        &BTreeMap::new(),
+        &["intel_iommu=on", "iommu=pt"],
+    );
+    assert_eq!(
+        plan.warnings,
+        [
+            "interface ens9f0 (0000:d8:00.0) is in the spec but not on this host; nothing is done for it"
+        ]
+    );
+    assert!(plan.is_empty(), "{plan:?}");
+}

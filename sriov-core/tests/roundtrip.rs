@@ -57,11 +57,11 @@ fn every_example_round_trips_without_losing_or_renaming_a_field() {
                 &written, original,
                 "{name} changed on the way through our types"
             );
-            kinds.insert(doc.object.kind());
+            kinds.insert(doc.object.kind().to_owned());
             objects += 1;
         }
     }
-    let expected: BTreeSet<&str> = [
+    let expected: BTreeSet<String> = [
         "SriovNetworkNodePolicy",
         "SriovNetwork",
         "SriovIBNetwork",
@@ -73,6 +73,7 @@ fn every_example_round_trips_without_losing_or_renaming_a_field() {
         "Pod",
         "Node",
     ]
+    .map(String::from)
     .into();
     assert_eq!(kinds, expected, "examples must cover every kind");
     assert!(objects >= 15, "only {objects} example objects");

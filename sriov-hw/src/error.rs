@@ -55,6 +55,14 @@ pub enum Error {
         /// Exit status and the last line of its error output, or why it did not start.
         outcome: String,
     },
+    /// A directory given as the host's `/` does not look like one.
+    #[error("{} is not a host root: {reason}", path.display())]
+    NotAHostRoot {
+        /// The directory.
+        path: PathBuf,
+        /// What is missing.
+        reason: String,
+    },
     /// A PCI device or link does not exist.
     #[error("{what} not found: {name}")]
     NotFound {

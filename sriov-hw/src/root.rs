@@ -26,6 +26,24 @@ impl HostRoot {
         Self(path.into())
     }
 
+    /// Checks that the root looks like a host's `/`: it has `sys/bus/pci`. Every host,
+    /// with or without SR-IOV NICs, has it; a mistyped path does not, and must not pass
+    /// for a host without NICs.
+    pub fn check(&self) -> crate::Result<()> {
+        let pci = self.join("sys/bus/pci");
+        match std::fs::metadata(&pci) {
+            Ok(meta) if meta.is_dir() => Ok(()),
+            Ok(_) => Err(crate::Error::NotAHostRoot {
+                path: self.0.clone(),
+                reason: format!("{} is not a directory", pci.display()),
+            }),
+            Err(e) => Err(crate::Error::NotAHostRoot {
+                path: self.0.clone(),
+                reason: format!("{}: {e}", pci.display()),
+            }),
+        }
+    }
+
     /// The root directory itself.
     pub fn path(&self) -> &Path {
         &self.0
@@ -103,5 +121,18 @@ mod tests {
             root.pf_store_file("0000:3b:00.0"),
             PathBuf::from("/host/etc/sriov-operator/pci/0000:3b:00.0")
         );
+    }
+
+    #[test]
+    fn a_directory_without_sys_bus_pci_is_not_a_host_root() {
+        let fake = crate::fake::FakeSysfs::new().unwrap();
+        fake.root().check().unwrap();
+        let err = HostRoot::new("/nonexistent-host-root").check().unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "/nonexistent-host-root is not a host root: /nonexistent-host-root/sys/bus/pci: No such file or directory (os error 2)"
+        );
+        let empty = tempfile::tempdir().unwrap();
+        assert!(HostRoot::new(empty.path()).check().is_err());
     }
 }

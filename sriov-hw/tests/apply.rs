@@ -443,6 +443,7 @@ fn configured_pfs_get_udev_rules_that_a_reset_removes() {
 
 fn kernel_args(add: &[&str], remove: &[&str]) -> Plan {
     Plan {
+        warnings: Vec::new(),
         disruption: Disruption::Reboot,
         reasons: vec![],
         actions: vec![Action::SetKernelArgs {
@@ -519,6 +520,7 @@ fn kernel_arguments_are_edited_with_the_hosts_own_tool() {
 fn rdma_mode_is_recorded_as_a_module_option() {
     let host = FakeHost::new();
     let plan = Plan {
+        warnings: Vec::new(),
         disruption: Disruption::Reboot,
         reasons: vec![],
         actions: vec![Action::SetRdmaMode {

@@ -5,15 +5,18 @@
 //! - `sriovctl render -f PATH...` prints what the operator would write for the objects.
 //! - `sriovctl discover [--host-root DIR]` prints the host's PFs and VFs as node-state status.
 //! - `sriovctl doctor [--host-root DIR]` checks the host's SR-IOV prerequisites.
-//! - `sriovctl plan -f NODESTATE [--host-root DIR] [-o text|json]` shows what the config
-//!   daemon would do here for that spec.
+//! - `sriovctl plan -f NODESTATE [--node NAME] [--host-root DIR] [-o text|json]` shows what
+//!   the config daemon would do here for that spec.
 //! - `sriovctl validate -f PATH... [--namespace NS] [--dev-mode]` reads manifests (files,
 //!   directories, or `-` for stdin) and reports, one line each, every object it cannot read,
-//!   every field the API types do not know, and every admission-rule violation, as
-//!   `<Kind> <namespace>/<name>: <message>`, and each warning as `warning: ...`. Exit
+//!   every value its CRD schema rejects, every field the API types do not know, and every
+//!   admission-rule violation, as `<file>:<line>:<column>: <Kind> <namespace>/<name>:
+//!   <message>`, and each warning as `warning: ...`; kinds the operator does not read are
+//!   skipped with a `note:`. Exit
 //!   status: 0 when everything is accepted, 1 when something is rejected, 2 when input
 //!   cannot be read.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -21,7 +24,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use sriov_core::api::SriovNetworkNodeStateStatus;
 use sriov_core::crd::{self, CustomResourceDefinition};
-use sriov_core::manifest::{self, ManifestError};
+use sriov_core::manifest::{self, Location, ManifestError, Position};
 use sriov_core::nic::SupportedNics;
 use sriov_core::render::{self, cluster::Snapshot};
 use sriov_hw::discover::{HostView, Options};
@@ -84,9 +87,14 @@ enum Command {
     /// Show what the config daemon would do on this host for a node state's spec: the
     /// ordered actions and whether a drain or reboot is needed, and why.
     Plan {
-        /// A file holding the SriovNetworkNodeState (its spec is used).
+        /// A file holding the SriovNetworkNodeState (its spec is used); `-` reads standard
+        /// input.
         #[arg(short = 'f', long = "filename", value_name = "PATH")]
         file: PathBuf,
+        /// The node whose state to use, when the file holds several (a `kubectl get -o
+        /// yaml` List).
+        #[arg(long, value_name = "NAME")]
+        node: Option<String>,
         /// Directory holding the host's `/` (`sys/`, `proc/`, `etc/`).
         #[arg(long, env = sriov_hw::root::HOST_ROOT_ENV, default_value = "/")]
         host_root: PathBuf,
@@ -162,9 +170,18 @@ pub fn run(cli: Cli, stdin: &mut dyn Read, out: &mut dyn Write, err: &mut dyn Wr
         Command::Doctor { host_root } => doctor(&HostRoot::new(host_root), out, err),
         Command::Plan {
             file,
+            node,
             host_root,
             output,
-        } => plan(&file, &HostRoot::new(host_root), output, stdin, out, err),
+        } => plan(
+            &file,
+            node.as_deref(),
+            &HostRoot::new(host_root),
+            output,
+            stdin,
+            out,
+            err,
+        ),
         Command::Validate {
             files,
             namespace,
@@ -299,6 +316,96 @@ fn manifest_files(dir: &Path) -> io::Result<Vec<PathBuf>> {
     Ok(files)
 }
 
+/// Where something is in the inputs: `file:line:column` when the text says, else
+/// `file (document N)` (JSON input), else the file.
+fn at(input: &str, location: Option<Location>, position: Option<&Position>) -> String {
+    match (location, position) {
+        (Some(location), _) => format!("{input}:{location}"),
+        (None, Some(position)) => format!("{input} ({position})"),
+        (None, None) => input.to_owned(),
+    }
+}
+
+/// What reading one object of an input produced, as lines for the user.
+#[derive(Default)]
+struct Report {
+    /// Problems that reject the object (`<where>: <Kind> <name>: <what>`).
+    rejections: Vec<String>,
+    /// Unknown fields of an object that was read (rejections for `validate`, warnings
+    /// for the other commands).
+    unknown: Vec<String>,
+    /// The object is of a kind the operator does not read.
+    skipped: Option<String>,
+}
+
+/// Reads one document into a report and, when it could be read, its object and where
+/// it starts.
+fn read_document(
+    input: &str,
+    document: Result<manifest::Document, ManifestError>,
+) -> (Report, Option<(manifest::Object, String)>) {
+    let mut report = Report::default();
+    match document {
+        Ok(doc) => {
+            let origin = at(input, doc.position.location, Some(&doc.position));
+            let (kind, name) = (doc.object.kind(), doc.object.display_name());
+            if let manifest::Object::Other(other) = &doc.object {
+                report.skipped = Some(format!(
+                    "{origin}: skipped {kind} {name} ({}): the operator does not read this kind",
+                    other.api_version
+                ));
+                return (report, None);
+            }
+            report.unknown = doc
+                .unknown_fields
+                .iter()
+                .map(|field| {
+                    let place = at(
+                        input,
+                        field.location.or(doc.position.location),
+                        Some(&doc.position),
+                    );
+                    format!("{place}: {kind} {name}: {field}")
+                })
+                .collect();
+            (report, Some((doc.object, origin)))
+        }
+        Err(ManifestError::Invalid {
+            position,
+            kind,
+            name,
+            fields,
+        }) => {
+            report.rejections = fields
+                .iter()
+                .map(|field| {
+                    let place = at(input, field.location.or(position.location), Some(&position));
+                    format!("{place}: {kind} {name}: {field}")
+                })
+                .collect();
+            (report, None)
+        }
+        Err(e) => {
+            report.rejections = vec![format!("{}: {e}", at(input, e.location(), None))];
+            (report, None)
+        }
+    }
+}
+
+/// Parses an input; an unparsable one is reported on `err` as one line.
+fn parse_input(
+    input: &Input,
+    err: &mut dyn Write,
+) -> Option<Vec<Result<manifest::Document, ManifestError>>> {
+    match manifest::read_str(&input.text) {
+        Ok(documents) => Some(documents),
+        Err(e) => {
+            let _ = writeln!(err, "error: {}: {e}", at(&input.name, e.location(), None));
+            None
+        }
+    }
+}
+
 fn validate(
     paths: &[PathBuf],
     namespace: &str,
@@ -309,32 +416,40 @@ fn validate(
 ) -> Status {
     let (inputs, mut status) = collect_inputs(paths, stdin, err);
     let mut snapshot = Snapshot::default();
-    let mut objects = 0usize;
-    let mut rejected = std::collections::BTreeSet::new();
+    let (mut objects, mut skipped) = (0usize, 0usize);
+    // Rejected objects, by where they start (one object counts once however many problems
+    // it has), and where each readable object starts, by kind and name.
+    let mut rejected = BTreeSet::new();
+    let mut origins: BTreeMap<(String, String), String> = BTreeMap::new();
     for input in &inputs {
-        let documents = match manifest::read_str(&input.text) {
-            Ok(documents) => documents,
-            Err(e) => {
-                let _ = writeln!(err, "error: {}: {e}", input.name);
-                status = status.max(Status::Unreadable);
+        let Some(documents) = parse_input(input, err) else {
+            status = status.max(Status::Unreadable);
+            continue;
+        };
+        for (index, document) in documents.into_iter().enumerate() {
+            objects += 1;
+            let (report, object) = read_document(&input.name, document);
+            if let Some(note) = report.skipped {
+                skipped += 1;
+                let _ = writeln!(err, "note: {note}");
                 continue;
             }
-        };
-        for document in documents {
-            objects += 1;
-            let readable = document.as_ref().ok().map(|d| d.object.clone());
-            let (lines, position) = rejections(&input.name, document);
+            let lines: Vec<&String> = report.rejections.iter().chain(&report.unknown).collect();
+            let key = match &object {
+                Some((_, origin)) => origin.clone(),
+                None => format!("{}#{index}", input.name),
+            };
             if !lines.is_empty() {
-                rejected.insert(format!("{}:{objects}", input.name));
+                rejected.insert(key);
                 status = status.max(Status::Rejected);
                 for line in lines {
                     let _ = writeln!(out, "{line}");
                 }
-                if let Some(position) = position {
-                    let _ = writeln!(err, "  ({}, {position})", input.name);
-                }
             }
-            if let Some(object) = readable {
+            if let Some((object, origin)) = object {
+                origins
+                    .entry((object.kind().to_owned(), object.display_name()))
+                    .or_insert(origin);
                 snapshot.add(object);
             }
         }
@@ -348,88 +463,63 @@ fn validate(
             }
         };
         for checked in sriov_core::validate::cluster(&snapshot, namespace, &nics, dev_mode) {
+            let origin = origins
+                .get(&(checked.kind.to_owned(), checked.name.clone()))
+                .cloned()
+                .unwrap_or_else(|| "<input>".to_owned());
             for warning in &checked.verdict.warnings {
-                let _ = writeln!(out, "warning: {} {}: {warning}", checked.kind, checked.name);
+                let _ = writeln!(
+                    out,
+                    "warning: {origin}: {} {}: {warning}",
+                    checked.kind, checked.name
+                );
             }
             for violation in &checked.verdict.violations {
-                let _ = writeln!(out, "{} {}: {violation}", checked.kind, checked.name);
+                let _ = writeln!(
+                    out,
+                    "{origin}: {} {}: {violation}",
+                    checked.kind, checked.name
+                );
             }
             if !checked.verdict.allowed() {
-                rejected.insert(format!("{} {}", checked.kind, checked.name));
+                rejected.insert(origin);
                 status = status.max(Status::Rejected);
             }
         }
     }
     let _ = writeln!(
         err,
-        "{objects} object(s) in {} input(s): {} rejected",
+        "{objects} object(s) in {} input(s): {} rejected, {skipped} skipped",
         inputs.len(),
         rejected.len()
     );
     status
 }
 
-/// The report lines for one object (none when it is accepted) and, for lines that do not
-/// say where the object is, its position.
-fn rejections(
-    input: &str,
-    document: Result<manifest::Document, ManifestError>,
-) -> (Vec<String>, Option<manifest::Position>) {
-    match document {
-        Ok(doc) => {
-            let (kind, name) = (doc.object.kind(), doc.object.display_name());
-            let lines = doc
-                .unknown_fields
-                .iter()
-                .map(|field| format!("{kind} {name}: {field}"))
-                .collect();
-            (lines, Some(doc.position))
-        }
-        Err(ManifestError::InvalidField {
-            position,
-            kind,
-            name,
-            path,
-            message,
-        }) => (
-            vec![format!("{kind} {name}: {path}: {message}")],
-            Some(position),
-        ),
-        // The other errors name their document themselves.
-        Err(e) => (vec![format!("{input}: {e}")], None),
-    }
-}
-
-/// Reads every input into a snapshot. Unreadable inputs and objects are reported on `err`.
+/// Reads every input into a snapshot. Unreadable inputs and objects are reported on `err`
+/// (`error:`), unknown fields as `warning:`, kinds the operator does not read as `note:`.
 fn load(paths: &[PathBuf], stdin: &mut dyn Read, err: &mut dyn Write) -> (Snapshot, Status) {
     let (inputs, mut status) = collect_inputs(paths, stdin, err);
     let mut snapshot = Snapshot::default();
     for input in &inputs {
-        match manifest::read_str(&input.text) {
-            Err(e) => {
-                let _ = writeln!(err, "error: {}: {e}", input.name);
-                status = status.max(Status::Unreadable);
+        let Some(documents) = parse_input(input, err) else {
+            status = status.max(Status::Unreadable);
+            continue;
+        };
+        for document in documents {
+            let (report, object) = read_document(&input.name, document);
+            for line in &report.rejections {
+                let _ = writeln!(err, "error: {line}");
+                status = status.max(Status::Rejected);
             }
-            Ok(documents) => {
-                for document in documents {
-                    match document {
-                        Ok(doc) => {
-                            for field in &doc.unknown_fields {
-                                let _ = writeln!(
-                                    err,
-                                    "warning: {} {}: {field} (ignored)",
-                                    doc.object.kind(),
-                                    doc.object.display_name()
-                                );
-                            }
-                            snapshot.add(doc.object);
-                        }
-                        Err(e) => {
-                            let _ = writeln!(err, "error: {}: {e}", input.name);
-                            status = status.max(Status::Rejected);
-                        }
-                    }
-                }
+            for line in &report.unknown {
+                let _ = writeln!(err, "warning: {line} (ignored)");
+            }
+            if let Some(note) = &report.skipped {
+                let _ = writeln!(err, "note: {note}");
+            }
+            if let Some((object, _)) = object {
+                snapshot.add(object);
             }
         }
     }
@@ -506,6 +596,10 @@ fn discover(
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> Status {
+    if let Err(e) = root.check() {
+        let _ = writeln!(err, "error: {e}");
+        return Status::Unreadable;
+    }
     let discovered = discover_host(&SysfsHost::new(root.clone()), root, dev_mode).and_then(|i| {
         let rdma_mode = sriov_hw::rdma::netns_mode(root)?;
         Ok((i, rdma_mode))
@@ -529,6 +623,10 @@ fn discover(
 }
 
 fn doctor(root: &HostRoot, out: &mut dyn Write, err: &mut dyn Write) -> Status {
+    if let Err(e) = root.check() {
+        let _ = writeln!(err, "error: {e}");
+        return Status::Unreadable;
+    }
     let host = SysfsHost::new(root.clone());
     let checks = match sriov_hw::doctor::run(root, &host, &SupportedNics::default()) {
         Ok(checks) => checks,
@@ -555,8 +653,44 @@ fn doctor(root: &HostRoot, out: &mut dyn Write, err: &mut dyn Write) -> Status {
     }
 }
 
+/// The node state `plan` works on: the one named by `--node`, or the only one in the file.
+fn pick_state<'a>(
+    states: &'a [sriov_core::api::SriovNetworkNodeState],
+    node: Option<&str>,
+    file: &Path,
+) -> Result<&'a sriov_core::api::SriovNetworkNodeState, String> {
+    let names = || {
+        states
+            .iter()
+            .map(|s| s.metadata.name.as_deref().unwrap_or("<unnamed>"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    match (node, states) {
+        (_, []) => Err(format!("{}: no SriovNetworkNodeState", file.display())),
+        (None, [only]) => Ok(only),
+        (None, _) => Err(format!(
+            "{}: {} node states ({}); choose one with --node NAME",
+            file.display(),
+            states.len(),
+            names()
+        )),
+        (Some(node), _) => states
+            .iter()
+            .find(|s| s.metadata.name.as_deref() == Some(node))
+            .ok_or_else(|| {
+                format!(
+                    "{}: no SriovNetworkNodeState for node {node} (found: {})",
+                    file.display(),
+                    names()
+                )
+            }),
+    }
+}
+
 fn plan(
-    file: &std::path::Path,
+    file: &Path,
+    node: Option<&str>,
     root: &HostRoot,
     format: PlanFormat,
     stdin: &mut dyn Read,
@@ -567,10 +701,17 @@ fn plan(
     if status != Status::Ok {
         return status;
     }
-    let Some(state) = snapshot.node_states.first() else {
-        let _ = writeln!(err, "error: {}: no SriovNetworkNodeState", file.display());
-        return Status::Rejected;
+    let state = match pick_state(&snapshot.node_states, node, file) {
+        Ok(state) => state,
+        Err(e) => {
+            let _ = writeln!(err, "error: {e}");
+            return Status::Rejected;
+        }
     };
+    if let Err(e) = root.check() {
+        let _ = writeln!(err, "error: {e}");
+        return Status::Unreadable;
+    }
     let host = SysfsHost::new(root.clone());
     let observed = discover_host(&host, root, false).and_then(|interfaces| {
         let mut records = std::collections::BTreeMap::new();
@@ -613,6 +754,9 @@ fn plan(
             return Status::Rejected;
         }
     };
+    for warning in &plan.warnings {
+        let _ = writeln!(err, "warning: {warning}");
+    }
     match format {
         PlanFormat::Json => write_formatted(&plan, Format::Json, out, err),
         PlanFormat::Text => {

@@ -19,8 +19,11 @@ fn sriovctl(args: &[&str], stdin: Option<&str>) -> Output {
         .spawn()
         .expect("sriovctl starts");
     let mut pipe = child.stdin.take().expect("stdin");
-    pipe.write_all(stdin.unwrap_or_default().as_bytes())
-        .expect("stdin written");
+    // A command that does not read its standard input may exit before we write it.
+    match pipe.write_all(stdin.unwrap_or_default().as_bytes()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => panic!("stdin: {e}"),
+        _ => {}
+    }
     drop(pipe);
     child.wait_with_output().expect("sriovctl finishes")
 }
@@ -69,7 +72,7 @@ fn validate_accepts_every_example_manifest() {
     assert_eq!(output.status.code(), Some(0), "{}{stderr}", stdout(&output));
     assert_eq!(stdout(&output), "");
     assert!(
-        stderr.contains("18 object(s) in 12 input(s): 0 rejected"),
+        stderr.contains("18 object(s) in 12 input(s): 0 rejected, 0 skipped"),
         "{stderr}"
     );
 }
@@ -96,11 +99,108 @@ spec: {resourceName: r1, vlan: \"100\"}
     assert_eq!(output.status.code(), Some(1));
     assert_eq!(
         stdout(&output),
-        "SriovNetworkNodePolicy sriov-network-operator/p1: unknown field spec.nicSelector.pfName (did you mean pfNames?)\n\
-         SriovNetworkNodePolicy sriov-network-operator/p1: unknown field spec.isRDMA (did you mean isRdma?)\n\
-         SriovNetwork default/n1: spec.vlan: invalid type: string \"100\", expected i32\n\
-         SriovNetworkNodePolicy sriov-network-operator/p1: no matched node is selected by the nodeSelector in CR p1\n"
+        "<stdin>:8:33: SriovNetworkNodePolicy sriov-network-operator/p1: unknown field spec.nicSelector.pfName (did you mean pfNames?)\n\
+         <stdin>:9:3: SriovNetworkNodePolicy sriov-network-operator/p1: unknown field spec.isRDMA (did you mean isRdma?)\n\
+         <stdin>:14:26: SriovNetwork default/n1: spec.vlan: expected an integer, got string \"100\"\n\
+         <stdin>:1:1: SriovNetworkNodePolicy sriov-network-operator/p1: no matched node is selected by the nodeSelector in CR p1\n"
     );
+    // Two objects rejected (the policy counts once for its three problems).
+    assert!(
+        String::from_utf8_lossy(&output.stderr)
+            .ends_with("2 object(s) in 1 input(s): 2 rejected, 0 skipped\n"),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+#[test]
+fn validate_counts_an_object_once_and_puts_the_location_on_every_line() {
+    let manifest = "\
+apiVersion: sriovnetwork.openshift.io/v1
+kind: SriovNetworkNodePolicy
+metadata: {name: p1, namespace: sriov-network-operator}
+spec:
+  resourceName: r1
+  nodeSelector: {}
+  numVfs: 4
+  nicSelector: {vendor: \"8086\"}
+  one: 1
+  two: 2
+  three: 3
+";
+    let output = sriovctl(&["validate", "-f", "-"], Some(manifest));
+    assert_eq!(output.status.code(), Some(1));
+    let lines: Vec<String> = stdout(&output).lines().map(str::to_owned).collect();
+    assert_eq!(lines.len(), 4, "{lines:?}");
+    for (line, at) in lines
+        .iter()
+        .zip(["<stdin>:9:3: ", "<stdin>:10:3: ", "<stdin>:11:3: "])
+    {
+        assert!(line.starts_with(at), "{line}");
+    }
+    assert_eq!(
+        String::from_utf8_lossy(&output.stderr),
+        "1 object(s) in 1 input(s): 1 rejected, 0 skipped\n"
+    );
+}
+
+#[test]
+fn a_value_the_schema_rejects_is_reported_first_by_every_command() {
+    let manifest = "\
+apiVersion: sriovnetwork.openshift.io/v1
+kind: SriovNetworkNodePolicy
+metadata: {name: p1, namespace: sriov-network-operator}
+spec:
+  resourceName: r1
+  nodeSelector: {kubernetes.io/hostname: worker-0}
+  numVfs: -1
+  nicSelector: {pfNames: [ens1f0]}
+";
+    let expected = "<stdin>:7:3: SriovNetworkNodePolicy sriov-network-operator/p1: spec.numVfs: -1 is less than the minimum: must be at least 0";
+    let validate = sriovctl(&["validate", "-f", "-"], Some(manifest));
+    assert_eq!(validate.status.code(), Some(1));
+    assert_eq!(
+        stdout(&validate),
+        format!("{expected}\n"),
+        "nothing else is reported"
+    );
+    let render = sriovctl(&["render", "-f", "-"], Some(manifest));
+    assert_eq!(render.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&render.stderr);
+    assert_eq!(
+        stderr.lines().next(),
+        Some(format!("error: {expected}").as_str()),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("outside"), "{stderr}");
+}
+
+#[test]
+fn two_objects_without_a_separator_are_one_line_naming_file_document_and_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("namespaces.yaml");
+    std::fs::write(
+        &file,
+        "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: foo\napiVersion: v1\nkind: Namespace\nmetadata:\n  name: bar\n",
+    )
+    .unwrap();
+    for command in ["validate", "render"] {
+        let output = sriovctl(&[command, "-f", file.to_str().unwrap()], None);
+        assert_eq!(output.status.code(), Some(2));
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        let first = stderr.lines().next().unwrap();
+        assert_eq!(
+            first,
+            format!(
+                "error: {}:5:1: document 1: duplicate mapping key `apiVersion` is not allowed here (if two objects follow each other, separate them with a line holding ---)",
+                file.display()
+            ),
+            "{command}"
+        );
+        for leak in ["<input>", "Options", "error: error", " --> "] {
+            assert!(!stderr.contains(leak), "{command}: {leak:?} in {stderr}");
+        }
+    }
 }
 
 #[test]
@@ -113,7 +213,13 @@ fn validate_exits_2_on_unreadable_input() {
 
     let broken = sriovctl(&["validate", "-f", "-"], Some("kind: [unclosed\n"));
     assert_eq!(broken.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&broken.stderr).contains("cannot parse YAML/JSON"));
+    let stderr = String::from_utf8_lossy(&broken.stderr);
+    assert!(stderr.starts_with("error: <stdin>:"), "{stderr}");
+    assert_eq!(
+        stderr.lines().count(),
+        2,
+        "one line, then the summary: {stderr}"
+    );
 }
 
 #[test]
@@ -126,18 +232,37 @@ fn validate_reads_json_and_kubectl_lists() {
     assert_eq!(output.status.code(), Some(1));
     assert_eq!(
         stdout(&output),
-        "SriovIBNetwork x/ib: unknown field spec.linkstate (did you mean linkState?)\n"
+        "<stdin> (document 1, item 1): SriovIBNetwork x/ib: unknown field spec.linkstate (did you mean linkState?)\n"
     );
 }
 
 #[test]
-fn validate_rejects_kinds_it_cannot_check_naming_the_document() {
-    let input = "apiVersion: v1\nkind: Secret\nmetadata: {name: s}\n";
-    let output = sriovctl(&["validate", "-f", "-"], Some(input));
+fn kinds_the_operator_does_not_read_are_skipped_with_a_note() {
+    let input = "apiVersion: v1\nkind: Namespace\nmetadata: {name: sriov-network-operator}\n---\napiVersion: apps/v1\nkind: Deployment\nmetadata: {name: d, namespace: x}\nspec: {}\n";
+    for command in ["validate", "render"] {
+        let output = sriovctl(&[command, "-f", "-"], Some(input));
+        assert_eq!(output.status.code(), Some(0), "{command}: {output:?}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            stderr.contains("note: <stdin>:1:1: skipped Namespace sriov-network-operator (v1): the operator does not read this kind\nnote: <stdin>:5:1: skipped Deployment x/d (apps/v1): the operator does not read this kind\n"),
+            "{command}: {stderr}"
+        );
+    }
+    let validate = sriovctl(&["validate", "-f", "-"], Some(input));
+    assert_eq!(stdout(&validate), "");
+    assert!(
+        String::from_utf8_lossy(&validate.stderr)
+            .ends_with("2 object(s) in 1 input(s): 0 rejected, 2 skipped\n")
+    );
+    // A kind in the operator's own group that does not exist is a mistake, not a skip.
+    let typo =
+        "apiVersion: sriovnetwork.openshift.io/v1\nkind: SriovNetworkPolicy\nmetadata: {name: p}\n";
+    let output = sriovctl(&["validate", "-f", "-"], Some(typo));
     assert_eq!(output.status.code(), Some(1));
-    assert_eq!(
-        stdout(&output),
-        "<stdin>: document 1: unsupported kind Secret in v1\n"
+    assert!(
+        stdout(&output).starts_with("<stdin>:1:1: document 1: unsupported kind SriovNetworkPolicy in sriovnetwork.openshift.io/v1"),
+        "{}",
+        stdout(&output)
     );
 }
 
@@ -215,17 +340,32 @@ kind: SriovNetworkNodePolicy
 metadata: {name: c, namespace: default}
 spec: {resourceName: c, nodeSelector: {}, numVfs: 2, nicSelector: {pfNames: ['ens2f1']}}
 ";
-    let output = sriovctl(
-        &["validate", "-f", "-"],
-        Some(&(cluster.clone() + policies)),
-    );
+    let input = cluster.clone() + policies;
+    let output = sriovctl(&["validate", "-f", "-"], Some(&input));
     assert_eq!(output.status.code(), Some(1));
     let text = stdout(&output);
+    // Each line names where its object starts: the apiVersion line, two above metadata.
+    let start = |name: &str| {
+        let metadata = input
+            .lines()
+            .position(|l| l.starts_with(&format!("metadata: {{name: {name},")))
+            .unwrap();
+        format!("<stdin>:{}:1", metadata - 1)
+    };
+    let (a, b, c) = (start("a"), start("b"), start("c"));
     for line in [
-        "SriovNetworkNodePolicy sriov-network-operator/a: VF index range in ens801f0#0-3 is overlapped with existing policy b",
-        "SriovNetworkNodePolicy sriov-network-operator/b: vendor/device 8086/1528 is not supported",
-        "SriovNetworkNodePolicy sriov-network-operator/b: VF index range in enp129s0f0#2-5 is overlapped with existing policy a",
-        "warning: SriovNetworkNodePolicy default/c: c is created or updated but not used. Only policy in sriov-network-operator namespace is respected.",
+        format!(
+            "{a}: SriovNetworkNodePolicy sriov-network-operator/a: VF index range in ens801f0#0-3 is overlapped with existing policy b"
+        ),
+        format!(
+            "{b}: SriovNetworkNodePolicy sriov-network-operator/b: vendor/device 8086/1528 is not supported"
+        ),
+        format!(
+            "{b}: SriovNetworkNodePolicy sriov-network-operator/b: VF index range in enp129s0f0#2-5 is overlapped with existing policy a"
+        ),
+        format!(
+            "warning: {c}: SriovNetworkNodePolicy default/c: c is created or updated but not used. Only policy in sriov-network-operator namespace is respected."
+        ),
     ] {
         assert!(
             text.lines().any(|l| l == line),
@@ -261,8 +401,8 @@ spec: {resourceName: r, nodeSelector: {}, numVfs: 4, nicSelector: {pfNames: ['en
     assert_eq!(output.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&output.stderr);
     for expected in [
-        "error: <stdin>: document 1: SriovNetworkNodePolicy sriov-network-operator/no-resource: spec: missing field `resourceName`",
-        "error: <stdin>: document 2: unsupported kind Widget in example.com/v1",
+        "error: <stdin>:4:1: SriovNetworkNodePolicy sriov-network-operator/no-resource: spec.resourceName: required field is missing",
+        "note: <stdin>:6:1: skipped Widget w (example.com/v1): the operator does not read this kind",
         "error: SriovNetworkNodePolicy sriov-network-operator/bad-range: spec.nicSelector.pfNames[0]: invalid PF selector \"ens1#3\": probably incorrect range character usage",
     ] {
         assert!(
@@ -446,5 +586,158 @@ spec:
     assert_eq!(
         plan["actions"].as_array().unwrap().last().unwrap(),
         &serde_json::json!({"action": "setKernelArgs", "add": ["intel_iommu=on", "iommu=pt"], "remove": []})
+    );
+}
+
+#[test]
+fn a_host_root_without_sys_bus_pci_is_an_error_naming_it() {
+    let state = "apiVersion: sriovnetwork.openshift.io/v1\nkind: SriovNetworkNodeState\nmetadata: {name: w}\nspec: {}\n";
+    for args in [
+        &["discover", "--host-root", "/nonexistent"][..],
+        &["doctor", "--host-root", "/nonexistent"],
+        &["plan", "-f", "-", "--host-root", "/nonexistent"],
+    ] {
+        let output = sriovctl(args, Some(state));
+        assert_eq!(output.status.code(), Some(2), "{args:?}");
+        assert_eq!(stdout(&output), "", "{args:?}: nothing on stdout");
+        assert_eq!(
+            String::from_utf8_lossy(&output.stderr),
+            "error: /nonexistent is not a host root: /nonexistent/sys/bus/pci: No such file or directory (os error 2)\n",
+            "{args:?}"
+        );
+    }
+}
+
+#[test]
+fn plan_picks_the_node_state_of_a_list_by_name_and_warns_about_absent_pfs() {
+    use sriov_hw::fake::{FakeSysfs, presets};
+    let fake = FakeSysfs::new().unwrap();
+    fake.pf("0000:81:00.0", presets::INTEL_E810_CQDA2)
+        .name("ens801f0")
+        .build()
+        .unwrap();
+    let root = fake.path().to_str().unwrap().to_owned();
+    let state = |node: &str, pci: &str| {
+        format!(
+            r#"{{"apiVersion": "sriovnetwork.openshift.io/v1", "kind": "SriovNetworkNodeState",
+             "metadata": {{"name": "{node}", "namespace": "sriov-network-operator"}},
+             "spec": {{"interfaces": [{{"pciAddress": "{pci}", "name": "ens801f0", "numVfs": 2,
+               "vfGroups": [{{"resourceName": "r", "deviceType": "netdevice", "vfRange": "0-1", "policyName": "p"}}]}}]}}}}"#
+        )
+    };
+    let list = format!(
+        r#"{{"apiVersion": "v1", "kind": "List", "items": [{}, {}]}}"#,
+        state("worker-0", "0000:81:00.0"),
+        state("worker-1", "0000:d8:00.0")
+    );
+    let plan = |extra: &[&str]| {
+        let mut args = vec!["plan", "-f", "-", "--host-root", &root];
+        args.extend_from_slice(extra);
+        sriovctl(&args, Some(&list))
+    };
+
+    let ambiguous = plan(&[]);
+    assert_eq!(ambiguous.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&ambiguous.stderr),
+        "error: -: 2 node states (worker-0, worker-1); choose one with --node NAME\n"
+    );
+    assert_eq!(stdout(&ambiguous), "");
+
+    let missing = plan(&["--node", "worker-9"]);
+    assert_eq!(missing.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&missing.stderr),
+        "error: -: no SriovNetworkNodeState for node worker-9 (found: worker-0, worker-1)\n"
+    );
+
+    let worker0 = plan(&["--node", "worker-0"]);
+    assert_eq!(worker0.status.code(), Some(0));
+    assert!(stdout(&worker0).contains("0000:81:00.0: set sriov_numvfs to 0, then 2"));
+    assert_eq!(String::from_utf8_lossy(&worker0.stderr), "");
+
+    // worker-1's PF is not on this host: nothing to do, and a warning says so.
+    let worker1 = plan(&["--node", "worker-1"]);
+    assert_eq!(worker1.status.code(), Some(0));
+    assert_eq!(
+        String::from_utf8_lossy(&worker1.stderr),
+        "warning: interface ens801f0 (0000:d8:00.0) is in the spec but not on this host; nothing is done for it\n"
+    );
+    assert_eq!(stdout(&worker1), "disruption: none\nnothing to do\n");
+}
+
+/// The table in `examples/cluster/README.md` says, per worker, which PFs get a spec, the
+/// device-plugin label and the resources in its device-plugin config; the render must
+/// say the same.
+#[test]
+fn the_example_clusters_readme_tells_what_render_writes() {
+    let readme = std::fs::read_to_string(repo().join("examples/cluster/README.md")).unwrap();
+    let output = sriovctl(&["render", "-f", "examples/cluster/", "-o", "json"], None);
+    assert_eq!(output.status.code(), Some(0));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let list: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
+    let items = list["items"].as_array().unwrap();
+    let config = items.iter().find(|i| i["kind"] == "ConfigMap").unwrap();
+    let list_or_none = |names: Vec<String>| {
+        if names.is_empty() {
+            "none".to_owned()
+        } else {
+            names.join(", ")
+        }
+    };
+    let mut rows = 0;
+    let table = readme
+        .lines()
+        .skip_while(|l| !l.starts_with("| Node | Configured PFs |"))
+        .take_while(|l| l.starts_with('|'));
+    for row in table.filter(|l| l.starts_with("| worker-")) {
+        let cells: Vec<&str> = row.trim_matches('|').split('|').map(str::trim).collect();
+        let [node, pfs, label, resources] = cells[..] else {
+            panic!("row {row:?} does not have four cells")
+        };
+        let state = items
+            .iter()
+            .find(|i| i["kind"] == "SriovNetworkNodeState" && i["metadata"]["name"] == node)
+            .unwrap_or_else(|| panic!("no node state for {node}"));
+        let rendered_pfs: Vec<String> = state["spec"]["interfaces"]
+            .as_array()
+            .map(|ifaces| {
+                ifaces
+                    .iter()
+                    .map(|i| format!("`{}`", i["name"].as_str().unwrap()))
+                    .collect()
+            })
+            .unwrap_or_default();
+        assert_eq!(pfs, list_or_none(rendered_pfs), "{node}: configured PFs");
+        assert!(
+            stderr.contains(&format!(
+                "node {node}: label sriovnetwork.openshift.io/device-plugin={label}\n"
+            )),
+            "{node}: label {label} not in\n{stderr}"
+        );
+        let node_config: serde_json::Value =
+            serde_json::from_str(config["data"][node].as_str().unwrap()).unwrap();
+        let rendered_resources: Vec<String> = node_config["resourceList"]
+            .as_array()
+            .map(|list| {
+                list.iter()
+                    .map(|r| r["resourceName"].as_str().unwrap().to_owned())
+                    .collect()
+            })
+            .unwrap_or_default();
+        assert_eq!(
+            resources,
+            list_or_none(rendered_resources),
+            "{node}: resources"
+        );
+        rows += 1;
+    }
+    assert_eq!(rows, 3, "one row per worker");
+    assert!(
+        readme.contains("control-plane-0 is not a worker")
+            && !items
+                .iter()
+                .any(|i| i["metadata"]["name"] == "control-plane-0"),
+        "control-plane-0 gets nothing"
     );
 }

@@ -103,8 +103,8 @@ pub struct Snapshot {
 }
 
 impl Snapshot {
-    /// Adds an object; kinds the operator does not read (Pods, NetworkAttachmentDefinitions)
-    /// are dropped.
+    /// Adds an object; kinds the operator does not read (Pods, NetworkAttachmentDefinitions,
+    /// [`Object::Other`]) are dropped.
     pub fn add(&mut self, object: Object) {
         match object {
             Object::Node(o) => self.nodes.push(*o),
@@ -116,7 +116,7 @@ impl Snapshot {
             Object::SriovNetworkPoolConfig(o) => self.pool_configs.push(*o),
             Object::SriovOperatorConfig(o) => self.operator_configs.push(*o),
             Object::ConfigMap(o) => self.config_maps.push(*o),
-            Object::Pod(_) | Object::NetworkAttachmentDefinition(_) => {}
+            Object::Pod(_) | Object::NetworkAttachmentDefinition(_) | Object::Other(_) => {}
         }
     }
 
