@@ -41,18 +41,31 @@ struct Args {
     /// Seconds between rescans of the configuration and the devices.
     #[arg(long, default_value_t = 5)]
     rescan_interval: u64,
-    /// Log verbosity as glog's -v (0-2 info, 3 and up debug).
-    #[arg(long, short = 'v', default_value_t = 2)]
+    /// Log verbosity, as glog's -v (0-2 info, 3 and up debug); also `-v N`, `-v=N`,
+    /// `--v=N`.
+    #[arg(long, short = 'v', visible_alias = "v", default_value_t = 2)]
     log_level: u32,
-    /// Accepted for upstream compatibility (logs go to stderr).
-    #[arg(long, hide = true)]
+    /// Accepted for upstream compatibility; logs always go to stderr.
+    #[arg(long, alias = "log_dir", hide = true)]
     log_dir: Option<String>,
-    /// Accepted for upstream compatibility.
+    /// Accepted for upstream compatibility (glog); logs always go to stderr.
+    #[arg(long, alias = "log_file", hide = true)]
+    log_file: Option<String>,
+    /// Accepted for upstream compatibility (glog boolean: `-logtostderr[=true|false]`).
+    #[arg(long, hide = true, num_args = 0..=1, require_equals = true, default_missing_value = "true")]
+    logtostderr: Option<String>,
+    /// Accepted for upstream compatibility (glog boolean).
+    #[arg(long, hide = true, num_args = 0..=1, require_equals = true, default_missing_value = "true")]
+    alsologtostderr: Option<String>,
+    /// Accepted for upstream compatibility (glog).
     #[arg(long, hide = true)]
-    logtostderr: bool,
-    /// Accepted for upstream compatibility.
+    stderrthreshold: Option<String>,
+    /// Accepted for upstream compatibility (glog).
     #[arg(long, hide = true)]
-    alsologtostderr: bool,
+    vmodule: Option<String>,
+    /// Accepted for upstream compatibility (glog).
+    #[arg(long, alias = "log_backtrace_at", hide = true)]
+    log_backtrace_at: Option<String>,
 }
 
 /// Go-style single-dash long flags (`-config-file=x`) become `--config-file=x`.
@@ -78,14 +91,7 @@ pub fn main(args: Vec<String>) -> i32 {
             return if e.use_stderr() { 2 } else { 0 };
         }
     };
-    let level = if args.log_level >= 3 { "debug" } else { "info" };
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level)),
-        )
-        .with_writer(std::io::stderr)
-        .try_init();
+    init_logging(args.log_level);
     let options = Options {
         config_file: args.config_file,
         resource_prefix: args.resource_prefix,
@@ -104,7 +110,7 @@ pub fn main(args: Vec<String>) -> i32 {
     {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("sriovdp: cannot start the runtime: {e}");
+            tracing::error!(error = %e, "cannot start the runtime");
             return 1;
         }
     };
@@ -124,10 +130,81 @@ pub fn main(args: Vec<String>) -> i32 {
     });
     match outcome {
         Ok(()) => 0,
+        // Logged once: the log is stderr.
         Err(e) => {
             tracing::error!(error = %e, "sriovdp stopped");
-            eprintln!("sriovdp: {e}");
             1
+        }
+    }
+}
+
+/// Logs to stderr at the level `-v` asks for (`RUST_LOG` overrides it), without colour
+/// codes unless stderr is a terminal, plus [`AuthorityResets`].
+fn init_logging(verbosity: u32) {
+    use tracing_subscriber::filter::{LevelFilter, Targets};
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    use tracing_subscriber::{EnvFilter, Layer};
+    let level = if verbosity >= 3 { "debug" } else { "info" };
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(level));
+    let output = tracing_subscriber::fmt::layer()
+        .with_writer(std::io::stderr)
+        // Colour codes only for a person at a terminal, never into a pod's log file.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_filter(filter);
+    let resets = AuthorityResets::default()
+        .with_filter(Targets::new().with_target("h2::server", LevelFilter::DEBUG));
+    let _ = tracing_subscriber::registry()
+        .with(output)
+        .with(resets)
+        .try_init();
+}
+
+/// Turns h2's debug record of a request it reset for a malformed `:authority` into one
+/// clear warning per distinct authority.
+///
+/// gRPC clients that dial a Unix socket by its path send that path as `:authority`:
+/// kubelets before Kubernetes 1.26, gRPC's C-core and Java clients, grpcurl. The HTTP/2
+/// server under tonic (h2) refuses such a request with a stream reset (`PROTOCOL_ERROR`)
+/// before any of our code sees it, and offers no option to accept it; all that is left
+/// to us is to say so in the log instead of failing silently.
+#[derive(Default)]
+struct AuthorityResets {
+    seen: std::sync::Mutex<std::collections::BTreeSet<String>>,
+}
+
+impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for AuthorityResets {
+    fn on_event(&self, event: &tracing::Event<'_>, _: tracing_subscriber::layer::Context<'_, S>) {
+        struct Message(String);
+        impl tracing::field::Visit for Message {
+            fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
+                if field.name() == "message" {
+                    self.0 = format!("{value:?}");
+                }
+            }
+        }
+        let mut message = Message(String::new());
+        event.record(&mut message);
+        let Some(rest) = message
+            .0
+            .strip_prefix("malformed headers: malformed authority (")
+        else {
+            return;
+        };
+        let authority = rest.rsplit_once("):").map_or(rest, |(a, _)| a).to_owned();
+        let first = self
+            .seen
+            .lock()
+            .map(|mut seen| seen.insert(authority.clone()))
+            .unwrap_or(true);
+        if first {
+            tracing::warn!(
+                authority = %authority,
+                "refused a gRPC request whose :authority is not a host name (a client that \
+                 dials a Unix socket by its path sends the path): the gRPC server resets it \
+                 with PROTOCOL_ERROR. Kubelets from Kubernetes 1.26 on send \"localhost\"; \
+                 older kubelets, and clients such as grpcurl, cannot talk to this plugin"
+            );
         }
     }
 }
@@ -135,6 +212,50 @@ pub fn main(args: Vec<String>) -> i32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn parse(args: &[&str]) -> Result<Args, clap::Error> {
+        let args = std::iter::once("sriovdp")
+            .chain(args.iter().copied())
+            .map(String::from)
+            .collect();
+        Args::try_parse_from(normalize(args))
+    }
+
+    #[test]
+    fn glog_flags_in_every_spelling_go_passes_them_are_accepted() {
+        for (args, level) in [
+            (&["-v=10"][..], 10),
+            (&["--v=10"], 10),
+            (&["-v", "4"], 4),
+            (&["--v", "4"], 4),
+            (&["--log-level=10"], 10),
+            (&["-log-level", "1"], 1),
+            (
+                &[
+                    "-log_dir=/tmp",
+                    "-logtostderr",
+                    "-alsologtostderr=true",
+                    "-stderrthreshold=INFO",
+                    "-vmodule=x=2",
+                    "-log_backtrace_at=a.go:1",
+                    "-v",
+                    "3",
+                ],
+                3,
+            ),
+            (&["-log_dir", "/tmp", "-logtostderr=false"], 2),
+            // What upstream's image entrypoint takes.
+            (&["--log-dir=sriovdp", "--log-level=10", "--use-cdi"], 10),
+        ] {
+            let parsed = parse(args).unwrap_or_else(|e| panic!("{args:?}: {e}"));
+            assert_eq!(parsed.log_level, level, "{args:?}");
+        }
+        assert!(parse(&["-log_dir=/tmp"]).unwrap().log_dir.as_deref() == Some("/tmp"));
+        // A bool flag does not swallow the next argument.
+        let parsed = parse(&["-logtostderr", "-config-file=/c.json"]).unwrap();
+        assert_eq!(parsed.config_file, PathBuf::from("/c.json"));
+        assert!(parse(&["-no-such-flag"]).is_err());
+    }
 
     #[test]
     fn go_style_flags_are_accepted() {

@@ -136,6 +136,63 @@ pub struct Selector {
     pub aux_types: Vec<String>,
 }
 
+impl std::fmt::Display for PfEntry {
+    /// As written in the configuration: `ens1f0` or `ens1f0#0-3,7`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.pf)?;
+        if let Some(ranges) = &self.ranges {
+            let ranges: Vec<String> = ranges
+                .iter()
+                .map(|(a, b)| {
+                    if a == b {
+                        a.to_string()
+                    } else {
+                        format!("{a}-{b}")
+                    }
+                })
+                .collect();
+            write!(f, "#{}", ranges.join(","))?;
+        }
+        Ok(())
+    }
+}
+
+impl std::fmt::Display for Selector {
+    /// The keys that narrow, in the configuration's spelling: `vendors=8086
+    /// pfNames=ens1f0#0-3 isRdma`; `any device` when none does.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let entries = |list: &[PfEntry]| list.iter().map(ToString::to_string).collect();
+        let keys: [(&str, Vec<String>); 11] = [
+            ("vendors", self.vendors.clone()),
+            ("devices", self.devices.clone()),
+            ("drivers", self.drivers.clone()),
+            ("pciAddresses", self.pci_addresses.clone()),
+            ("acpiIndexes", self.acpi_indexes.clone()),
+            ("pfNames", entries(&self.pf_names)),
+            ("rootDevices", entries(&self.root_devices)),
+            ("linkTypes", self.link_types.clone()),
+            ("ddpProfiles", self.ddp_profiles.clone()),
+            ("pKeys", self.pkeys.clone()),
+            ("auxTypes", self.aux_types.clone()),
+        ];
+        let mut parts: Vec<String> = keys
+            .into_iter()
+            .filter(|(_, values)| !values.is_empty())
+            .map(|(key, values)| format!("{key}={}", values.join(",")))
+            .collect();
+        if let Some(vdpa) = &self.vdpa_type {
+            parts.push(format!("vdpaType={vdpa}"));
+        }
+        if self.is_rdma {
+            parts.push("isRdma".to_owned());
+        }
+        if parts.is_empty() {
+            return f.write_str("any device");
+        }
+        f.write_str(&parts.join(" "))
+    }
+}
+
 /// One resource pool's configuration.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ResourceConfig {
@@ -157,6 +214,21 @@ impl ResourceConfig {
     /// `<prefix>/<name>`.
     pub fn full_name(&self) -> String {
         format!("{}/{}", self.prefix, self.name)
+    }
+
+    /// What the pool selects on, for logs: its device type and each selector, `; `
+    /// between selectors (any one of them selects).
+    pub fn describe_selectors(&self) -> String {
+        let selectors: Vec<String> = self.selectors.iter().map(ToString::to_string).collect();
+        format!(
+            "deviceType={} selectors: {}",
+            self.device_type.as_str(),
+            if selectors.is_empty() {
+                "none".to_owned()
+            } else {
+                selectors.join("; ")
+            }
+        )
     }
 }
 

@@ -261,6 +261,8 @@ pub async fn run(
     let mut running: BTreeMap<String, Running> = BTreeMap::new();
     let mut pools: Vec<Pool> = Vec::new();
     let mut scans = 0u64;
+    // Pools already reported as finding no devices (reported again after they find some).
+    let mut reported_empty: std::collections::BTreeSet<String> = Default::default();
     tokio::pin!(shutdown);
     loop {
         // 1. Configuration changes.
@@ -319,6 +321,16 @@ pub async fn run(
                 }
                 for pool in &pools {
                     let name = pool.resource_name();
+                    if !pool.is_empty() {
+                        reported_empty.remove(&name);
+                    } else if reported_empty.insert(name.clone()) {
+                        tracing::info!(
+                            resource = %name,
+                            scanned = inventory.devices.len(),
+                            selected_on = %pool.config.describe_selectors(),
+                            "no devices match this pool; it is not advertised until some do"
+                        );
+                    }
                     // A socket wiped by a kubelet restart: serve and register again.
                     if let Some(r) = running.get(&name)
                         && !r.socket.exists()
@@ -349,9 +361,7 @@ pub async fn run(
                                 }
                             }
                         }
-                        None => {
-                            tracing::debug!(resource = %name, "no devices; not advertised");
-                        }
+                        None => {}
                     }
                 }
             }

@@ -574,7 +574,12 @@ fn a_broken_configuration_is_an_error_exit_naming_the_key() {
         let out = run(text);
         assert_eq!(out.status.code(), Some(1), "{text}");
         let stderr = String::from_utf8_lossy(&out.stderr);
-        assert!(stderr.contains(expected), "{text}: {stderr}");
+        // Once, and without colour codes: stderr is a pipe here, not a terminal.
+        assert_eq!(stderr.matches(expected).count(), 1, "{text}: {stderr}");
+        assert!(
+            !stderr.contains('\x1b'),
+            "ANSI escape in a pipe: {stderr:?}"
+        );
     }
     std::fs::remove_file(&config).unwrap();
     let out = run_missing(&config, dir.path());
@@ -702,4 +707,209 @@ fn sigterm_stops_the_binary_and_removes_its_sockets() {
             .exists()
     );
     assert!(!spec.exists());
+}
+
+#[test]
+fn a_pool_that_matches_no_device_says_so_and_what_it_selected_on() {
+    use std::io::BufRead;
+    let (dir, fake) = Plugin::host();
+    let config = dir.path().join("nomatch.json");
+    std::fs::write(
+        &config,
+        r#"{"resourceList":[{"resourceName":"mlx","selectors":{"vendors":["15b3"],"pfNames":["ens9f0#0-3"],"isRdma":true}}]}"#,
+    )
+    .unwrap();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_sriovdp"))
+        .arg(format!("--config-file={}", config.display()))
+        .arg(format!("--host-root={}", fake.path().display()))
+        .arg(format!(
+            "--device-plugin-dir={}",
+            dir.path().join("dp").display()
+        ))
+        .arg(format!(
+            "--plugins-registry-dir={}",
+            dir.path().join("none").display()
+        ))
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let line = loop {
+        let line = rx
+            .recv_timeout(Duration::from_secs(20))
+            .expect("a log line about the empty pool at the default level");
+        if line.contains("no devices match") {
+            break line;
+        }
+    };
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(i32::try_from(child.id()).unwrap()),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+    child.wait().unwrap();
+    assert!(line.contains("INFO"), "{line}");
+    assert!(line.contains("resource=intel.com/mlx"), "{line}");
+    assert!(
+        line.contains("deviceType=netDevice selectors: vendors=15b3 pfNames=ens9f0#0-3 isRdma"),
+        "{line}"
+    );
+    assert!(!line.contains('\x1b'), "{line:?}");
+}
+
+/// An HPACK "literal header field without indexing, new name", neither part Huffman-coded.
+fn hpack_literal(out: &mut Vec<u8>, name: &str, value: &str) {
+    fn string(out: &mut Vec<u8>, s: &str) {
+        // 7-bit prefix integer (RFC 7541 §5.1), H bit clear.
+        let mut n = s.len();
+        if n < 127 {
+            out.push(n as u8);
+        } else {
+            out.push(127);
+            n -= 127;
+            while n >= 128 {
+                out.push((n % 128 + 128) as u8);
+                n /= 128;
+            }
+            out.push(n as u8);
+        }
+        out.extend_from_slice(s.as_bytes());
+    }
+    out.push(0x00);
+    string(out, name);
+    string(out, value);
+}
+
+fn h2_frame(kind: u8, flags: u8, stream: u32, payload: &[u8]) -> Vec<u8> {
+    let len = payload.len() as u32;
+    let mut frame = len.to_be_bytes()[1..].to_vec();
+    frame.extend_from_slice(&[kind, flags]);
+    frame.extend_from_slice(&stream.to_be_bytes());
+    frame.extend_from_slice(payload);
+    frame
+}
+
+/// Sends one gRPC request by hand over `socket` with `authority` as `:authority`, and
+/// returns how the server answered stream 1: `Ok(())` for response headers, `Err(code)`
+/// for a stream reset.
+fn raw_grpc_request(socket: &Path, authority: &str) -> Result<(), u32> {
+    use std::io::{Read, Write};
+    let mut conn = std::os::unix::net::UnixStream::connect(socket).unwrap();
+    conn.set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let mut block = Vec::new();
+    for (name, value) in [
+        (":method", "POST"),
+        (":scheme", "http"),
+        (":path", "/v1beta1.DevicePlugin/GetDevicePluginOptions"),
+        (":authority", authority),
+        ("content-type", "application/grpc"),
+        ("te", "trailers"),
+    ] {
+        hpack_literal(&mut block, name, value);
+    }
+    let mut out = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".to_vec();
+    out.extend(h2_frame(0x4, 0, 0, &[])); // SETTINGS
+    out.extend(h2_frame(0x1, 0x4, 1, &block)); // HEADERS, END_HEADERS
+    // An empty gRPC message (no compression, length 0), END_STREAM.
+    out.extend(h2_frame(0x0, 0x1, 1, &[0, 0, 0, 0, 0]));
+    conn.write_all(&out).unwrap();
+    loop {
+        let mut header = [0u8; 9];
+        conn.read_exact(&mut header).expect("the server answers");
+        let len = u32::from_be_bytes([0, header[0], header[1], header[2]]) as usize;
+        let (kind, flags) = (header[3], header[4]);
+        let stream = u32::from_be_bytes([header[5], header[6], header[7], header[8]]) & 0x7fff_ffff;
+        let mut payload = vec![0u8; len];
+        conn.read_exact(&mut payload).unwrap();
+        match (kind, stream) {
+            // The server's SETTINGS: acknowledge them.
+            (0x4, 0) if flags & 0x1 == 0 => conn.write_all(&h2_frame(0x4, 0x1, 0, &[])).unwrap(),
+            (0x1, 1) => return Ok(()),
+            (0x3, 1) => return Err(u32::from_be_bytes(payload[..4].try_into().unwrap())),
+            (0x7, 0) => panic!("GOAWAY: {payload:?}"),
+            _ => {}
+        }
+    }
+}
+
+#[test]
+fn a_socket_path_as_authority_is_reset_and_the_log_says_why() {
+    use std::io::BufRead;
+    let (dir, fake) = Plugin::host();
+    std::fs::create_dir_all(dir.path().join("plugins_registry")).unwrap();
+    let options = Plugin::options(dir.path(), &fake, CONFIG);
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_sriovdp"))
+        .arg(format!("--config-file={}", options.config_file.display()))
+        .arg(format!("--host-root={}", fake.path().display()))
+        .arg(format!(
+            "--plugins-registry-dir={}",
+            options.plugins_registry_dir.display()
+        ))
+        .arg(format!(
+            "--device-plugin-dir={}",
+            options.device_plugin_dir.display()
+        ))
+        .arg(format!(
+            "--device-info-dir={}",
+            options.device_info_dir.display()
+        ))
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let stderr = child.stderr.take().unwrap();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let socket = options.plugins_registry_dir.join("intel.com_net.sock");
+    let start = std::time::Instant::now();
+    while !socket.exists() {
+        assert!(start.elapsed() < Duration::from_secs(20), "never served");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // What kubelet 1.26+ sends is answered; the socket path (older kubelets, grpcurl) is
+    // reset with PROTOCOL_ERROR (1) by the HTTP/2 layer.
+    assert_eq!(raw_grpc_request(&socket, "localhost"), Ok(()));
+    let path = socket.display().to_string();
+    assert_eq!(raw_grpc_request(&socket, &path), Err(1));
+    assert_eq!(raw_grpc_request(&socket, &path), Err(1));
+    let warning = loop {
+        let line = rx
+            .recv_timeout(Duration::from_secs(20))
+            .expect("a warning about the :authority");
+        if line.contains(":authority") {
+            break line;
+        }
+    };
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(i32::try_from(child.id()).unwrap()),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+    child.wait().unwrap();
+    assert!(warning.contains("WARN"), "{warning}");
+    assert!(warning.contains(&path), "names the authority: {warning}");
+    assert!(warning.contains("Kubernetes 1.26"), "{warning}");
+    // One line per distinct authority, however many requests.
+    let rest: Vec<String> = rx.try_iter().filter(|l| l.contains(":authority")).collect();
+    assert!(rest.is_empty(), "{rest:?}");
 }
