@@ -34,11 +34,18 @@ pub mod vf;
 
 pub use error::{CniError, Result};
 
-/// The binary: reads the environment and stdin, runs the command against this host
+/// The binary: without `CNI_COMMAND`, prints [`version::about`] on stderr and returns 0;
+/// otherwise reads the environment and stdin, runs the command against this host
 /// (`SRIOV_HOST_ROOT`, default `/`; state in `SRIOV_CNI_STATE_DIR`, default
 /// `/var/lib/cni/sriov`), prints the result or the error JSON, and returns the exit code.
 pub fn main() -> i32 {
     let vars: BTreeMap<String, String> = std::env::vars().collect();
+    // Run by a person (no CNI_COMMAND; `sriov --help`, `sriov --version`): say what this
+    // is, before reading stdin, which would wait on a terminal.
+    if vars.get("CNI_COMMAND").is_none_or(String::is_empty) {
+        let _ = writeln!(std::io::stderr(), "{}", version::about());
+        return 0;
+    }
     let mut stdin = Vec::new();
     let _ = std::io::stdin().read_to_end(&mut stdin);
     let requested = serde_json::from_slice::<serde_json::Value>(&stdin)

@@ -40,6 +40,16 @@ pub fn at_least(version: &str, min: &str) -> bool {
     parts(version) >= parts(min)
 }
 
+/// What the binary prints (on stderr, exit 0) when run without `CNI_COMMAND`, as the
+/// reference plugin framework does: its name and version, and the CNI versions it speaks.
+pub fn about() -> String {
+    format!(
+        "CNI sriov plugin v{} (sriov-rs)\nCNI protocol versions supported: {}",
+        env!("CARGO_PKG_VERSION"),
+        SUPPORTED.join(", ")
+    )
+}
+
 /// The VERSION answer.
 pub fn version_info(requested: Option<&str>) -> String {
     let version = requested
