@@ -227,7 +227,18 @@ fn add(env: &Env, stdin: &[u8], conf: &NetConf, host: Host<'_>, log: &Logger) ->
 
     let mut done = Done::default();
     let mut kernel_notify = pod::Notify::default();
+    // An IPAM plugin that does not look at the interface runs while the netdev moves: the
+    // move spends most of its time waiting inside the kernel (an RCU grace period).
+    let mut early_ipam: Option<ipam::Running> = None;
     let outcome = (|| -> Result<Success> {
+        if let Some(plugin) = ipam_type
+            .as_deref()
+            .filter(|p| !cache.dpdk && ipam::independent_of_interface(p))
+        {
+            early_ipam = Some(ipam::spawn(env, plugin, "ADD", stdin)?);
+            // From here on a failure must release whatever it allocates.
+            done.ipam = true;
+        }
         if let (true, Some((pf, index))) = (wants_pf, &vf.pf) {
             done.pf_settings = true;
             log.debug("configuring the VF on its PF", &[("pf", pf)]);
@@ -265,8 +276,14 @@ fn add(env: &Env, stdin: &[u8], conf: &NetConf, host: Host<'_>, log: &Logger) ->
             ..Success::default()
         };
         if let Some(plugin) = &ipam_type {
-            let ipam_result = ipam::add(env, plugin, stdin, conf.cni_version)?;
-            done.ipam = true;
+            let ipam_result = match early_ipam.take() {
+                Some(running) => running.wait_add(conf.cni_version)?,
+                None => {
+                    let result = ipam::add(env, plugin, stdin, conf.cni_version)?;
+                    done.ipam = true;
+                    result
+                }
+            };
             failpoint(env, "ipam")?;
             if !cache.dpdk {
                 pod::configure_ips(&pod_ns, &env.ifname, &ipam_result)?;
@@ -287,6 +304,11 @@ fn add(env: &Env, stdin: &[u8], conf: &NetConf, host: Host<'_>, log: &Logger) ->
         Ok(result) => result,
         Err(e) => {
             log.error("ADD failed; rolling back", &[("error", &e.to_string())]);
+            // An IPAM ADD still running finishes before its DEL, so nothing it hands out
+            // is left behind.
+            if let Some(running) = early_ipam.take() {
+                let _ = running.wait();
+            }
             rollback(
                 env,
                 stdin,
@@ -477,43 +499,24 @@ fn del(env: &Env, stdin: &[u8], conf: &NetConf, host: Host<'_>, log: &Logger) ->
             ),
             ..e
         })?;
-    if let Some(plugin) = &ipam_type {
-        ipam::exec(env, plugin, "DEL", stdin)?;
-    }
-    let owner = host.state.allocation(&pci)?;
-    if let Some(owner) = &owner
-        && !cache.netns.is_empty()
-        && *owner != cache.netns
-    {
-        log.info(
-            "VF belongs to a newer attachment; leaving it alone",
-            &[("pci", &pci), ("owner", owner)],
-        );
-        return host.state.remove_cache(&env.container_id, &env.ifname);
-    }
-    // PF-side settings first: some drivers refuse MAC changes once the netdev moved.
-    if let (Some(pf), Some(index)) = (&cache.master, cache.vf_id) {
-        let still_there = cache
-            .device_id
-            .parse()
-            .ok()
-            .and_then(|a| vf::lookup(host.pci, &a).ok())
-            .is_some_and(|v| v.pf.as_ref().is_some_and(|(p, i)| p == pf && *i == index));
-        if still_there {
-            vf::restore(host.vfs, pf, index, &cache).map_err(|e| CniError {
-                msg: format!("cmdDel() error reseting VF: {}", e.msg),
-                ..e
-            })?;
-        } else {
-            log.info(
-                "VF no longer on its PF; settings not restored",
-                &[("pci", &pci)],
-            );
+    // IPAM DEL runs first, as upstream does; one that does not look at the interface runs
+    // while the netdev moves back, and its outcome is taken before anything is forgotten.
+    let mut early_ipam = match &ipam_type {
+        Some(plugin) if ipam::independent_of_interface(plugin) => {
+            Some(ipam::spawn(env, plugin, "DEL", stdin)?)
         }
-    }
-    if !cache.dpdk {
-        release_netdev(&env.netns, &env.ifname, &cache, host, log)?;
-    }
+        Some(plugin) => {
+            ipam::exec(env, plugin, "DEL", stdin)?;
+            None
+        }
+        None => None,
+    };
+    let released = release_vf(env, &cache, &pci, host, log);
+    let ipam_outcome = early_ipam.take().map_or(Ok(()), |r| r.wait().map(|_| ()));
+    // A failed IPAM DEL keeps the cache and the allocation: the runtime retries DEL, which
+    // asks IPAM again and finds the VF already released.
+    let owner = released?;
+    ipam_outcome?;
     if owner.is_some_and(|o| cache.netns.is_empty() || o == cache.netns) {
         host.state.remove_allocation(&pci).map_err(|e| CniError {
             msg: format!(
@@ -526,6 +529,53 @@ fn del(env: &Env, stdin: &[u8], conf: &NetConf, host: Host<'_>, log: &Logger) ->
     host.state.remove_cache(&env.container_id, &env.ifname)?;
     log.info("DEL done", &[("pci", &pci)]);
     Ok(())
+}
+
+/// DEL's host side: PF-side settings restored and the netdev released, unless the VF now
+/// belongs to a newer attachment. Returns the VF's current allocation owner (the netns
+/// recorded for it), or `None` when there is nothing more to clean.
+fn release_vf(
+    env: &Env,
+    cache: &Cache,
+    pci: &str,
+    host: Host<'_>,
+    log: &Logger,
+) -> Result<Option<String>> {
+    let owner = host.state.allocation(pci)?;
+    if let Some(owner) = &owner
+        && !cache.netns.is_empty()
+        && *owner != cache.netns
+    {
+        log.info(
+            "VF belongs to a newer attachment; leaving it alone",
+            &[("pci", pci), ("owner", owner)],
+        );
+        return Ok(None);
+    }
+    // PF-side settings first: some drivers refuse MAC changes once the netdev moved.
+    if let (Some(pf), Some(index)) = (&cache.master, cache.vf_id) {
+        let still_there = cache
+            .device_id
+            .parse()
+            .ok()
+            .and_then(|a| vf::lookup(host.pci, &a).ok())
+            .is_some_and(|v| v.pf.as_ref().is_some_and(|(p, i)| p == pf && *i == index));
+        if still_there {
+            vf::restore(host.vfs, pf, index, cache).map_err(|e| CniError {
+                msg: format!("cmdDel() error reseting VF: {}", e.msg),
+                ..e
+            })?;
+        } else {
+            log.info(
+                "VF no longer on its PF; settings not restored",
+                &[("pci", pci)],
+            );
+        }
+    }
+    if !cache.dpdk {
+        release_netdev(&env.netns, &env.ifname, cache, host, log)?;
+    }
+    Ok(owner)
 }
 
 fn check(env: &Env, stdin: &[u8], conf: &NetConf, host: Host<'_>) -> Result<()> {

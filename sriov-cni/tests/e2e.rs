@@ -494,3 +494,72 @@ fn the_pods_address_is_announced_to_its_neighbours() {
     assert!(entry.contains("02:00:00:00:0a:00"), "{entry}");
     success(&lab.run("DEL", "c1", &netns, "net1", &conf));
 }
+
+#[test]
+fn a_move_that_fails_while_host_local_runs_releases_the_lease() {
+    require_lab!("host-local");
+    let lab = Lab::new();
+    let pod = lab.pod("pod1");
+    let netns = pod.path().display().to_string();
+    let before = lab.host_links();
+    // The name is taken in the pod: the move fails while IPAM ADD runs beside it.
+    let pod_nl = sriov_hw::netlink::Netlink::in_netns(&pod.open().unwrap()).unwrap();
+    pod_nl.add_veth("net1", "other").unwrap();
+    let conf = lab.conf(VF, &lab.host_local());
+    let err = failure(&lab.run("ADD", "c1", &netns, "net1", &conf));
+    assert_eq!(err["code"], 103, "{err}");
+    assert_eq!(lab.host_links(), before);
+    assert!(lab.state_files().is_empty(), "{:?}", lab.state_files());
+    let leases: Vec<String> =
+        std::fs::read_dir(std::path::Path::new(&lab.data_dir()).join("sriov-net"))
+            .map(|d| {
+                d.flatten()
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .filter(|n| n.starts_with("10."))
+                    .collect()
+            })
+            .unwrap_or_default();
+    assert!(leases.is_empty(), "lease left behind: {leases:?}");
+}
+
+#[test]
+fn a_failed_ipam_del_keeps_the_state_for_the_retry_and_the_retry_finishes() {
+    require_lab!();
+    let lab = Lab::new();
+    let pod = lab.pod("pod1");
+    let netns = pod.path().display().to_string();
+    let before = lab.host_links();
+    // A stand-in for whereabouts (an IPAM plugin that runs beside the move): ADD hands
+    // out an address, DEL fails while a flag file exists.
+    let bin = lab.dir.path().join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let flag = lab.dir.path().join("fail-del");
+    let script = format!(
+        "#!/bin/sh\ncat >/dev/null\ncase \"$CNI_COMMAND\" in\n  ADD) echo '{{\"cniVersion\":\"1.0.0\",\"ips\":[{{\"address\":\"10.9.0.5/24\"}}]}}' ;;\n  DEL) if [ -e {flag} ]; then echo '{{\"code\":11,\"msg\":\"store unreachable\"}}'; exit 1; fi ;;\nesac\n",
+        flag = flag.display()
+    );
+    let plugin = bin.join("whereabouts");
+    std::fs::write(&plugin, script).unwrap();
+    std::fs::set_permissions(&plugin, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let cni_path = bin.display().to_string();
+    let conf = lab.conf(VF, r#""ipam":{"type":"whereabouts"}"#);
+    let env = [("CNI_PATH", cni_path.as_str())];
+    let result = success(&lab.run_with("ADD", "c1", &netns, "net1", &conf, &env));
+    assert_eq!(result["ips"][0]["address"], "10.9.0.5/24");
+
+    std::fs::write(&flag, "").unwrap();
+    let err = failure(&lab.run_with("DEL", "c1", &netns, "net1", &conf, &env));
+    assert_eq!(err["code"], 11, "{err}");
+    assert!(
+        err["msg"].as_str().unwrap().contains("store unreachable"),
+        "{err}"
+    );
+    // The VF went home anyway; the cache and the allocation stay for the retry.
+    assert_eq!(lab.host_links(), before);
+    assert_eq!(lab.state_files(), ["0000:af:06.0", "c1-net1"]);
+
+    std::fs::remove_file(&flag).unwrap();
+    success(&lab.run_with("DEL", "c1", &netns, "net1", &conf, &env));
+    assert_eq!(lab.host_links(), before);
+    assert!(lab.state_files().is_empty(), "{:?}", lab.state_files());
+}

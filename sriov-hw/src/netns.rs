@@ -1,6 +1,6 @@
 //! Network namespaces without switching the process: open one by path, create one, run a
-//! closure inside one (on a helper thread that joins it and ends), and pin one to a path the
-//! way `ip netns add` does.
+//! closure inside one (the calling thread joins it and comes back), and pin one to a path
+//! the way `ip netns add` does.
 
 use std::fs::File;
 use std::os::fd::AsFd;
@@ -44,14 +44,52 @@ fn on_helper_thread<T: Send>(op: &'static str, f: impl FnOnce() -> Result<T> + S
     })
 }
 
-/// Runs `f` on a helper thread that has joined `netns`; the calling thread stays where it
-/// is. Errors from joining are returned; `f`'s own result is passed through.
-pub fn run_in<T: Send>(netns: &File, f: impl FnOnce() -> T + Send) -> Result<T> {
-    on_helper_thread("run in network namespace", || {
-        nix::sched::setns(netns.as_fd(), CloneFlags::CLONE_NEWNET)
-            .map_err(|e| nix_err("join network namespace", "setns", e))?;
-        Ok(f())
-    })
+/// Runs `f` with the calling thread in `netns`, then puts the thread back in the namespace
+/// it was in (also when `f` panics). Errors from joining or returning are returned; `f`'s
+/// own result is passed through. Only this thread moves: other threads of the process
+/// stay where they are.
+///
+/// This is done on the calling thread, not on a helper thread, on purpose: a thread that
+/// exits queues an RCU callback (freeing its task), and the kernel's next netns move of a
+/// link waits in `rcu_barrier()` for every queued callback, that is for a full RCU grace
+/// period (tens of milliseconds). A CNI plugin that hops into the pod namespace on a
+/// helper thread right before moving the VF pays that wait on every ADD and DEL.
+pub fn run_in<T>(netns: &File, f: impl FnOnce() -> T) -> Result<T> {
+    let home = current()?;
+    if same(&home, netns) {
+        return Ok(f());
+    }
+    nix::sched::setns(netns.as_fd(), CloneFlags::CLONE_NEWNET)
+        .map_err(|e| nix_err("join network namespace", "setns", e))?;
+    let guard = ReturnHome(Some(home));
+    let out = f();
+    guard.finish()?;
+    Ok(out)
+}
+
+/// Puts the thread back into its namespace; on drop (a panic in the closure) a failure to
+/// return aborts the process, since a thread left in a pod's namespace would configure
+/// the wrong network.
+struct ReturnHome(Option<File>);
+
+impl ReturnHome {
+    fn finish(mut self) -> Result<()> {
+        match self.0.take() {
+            Some(home) => nix::sched::setns(home.as_fd(), CloneFlags::CLONE_NEWNET)
+                .map_err(|e| nix_err("return to network namespace", "setns", e)),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for ReturnHome {
+    fn drop(&mut self) {
+        if let Some(home) = self.0.take()
+            && nix::sched::setns(home.as_fd(), CloneFlags::CLONE_NEWNET).is_err()
+        {
+            std::process::abort();
+        }
+    }
 }
 
 /// Moves the calling (helper) thread into a new, empty network namespace.

@@ -259,3 +259,48 @@ fn pinned_namespaces_outlive_their_handles_until_deleted() {
     pinned.delete().unwrap();
     assert!(!path.exists());
 }
+
+#[test]
+fn run_in_joins_on_the_calling_thread_and_always_comes_back() {
+    if !privileged("run_in_joins_on_the_calling_thread_and_always_comes_back") {
+        return;
+    }
+    let pod = new_netns();
+    let home = sriov_hw::netns::current().unwrap();
+    let caller = std::thread::current().id();
+    // Inside: the calling thread itself, in the target namespace (no helper thread, whose
+    // exit would make the next link move wait for an RCU grace period).
+    let (thread, inside) = sriov_hw::netns::run_in(&pod, || {
+        let here = sriov_hw::netns::current().unwrap();
+        (
+            std::thread::current().id(),
+            sriov_hw::netns::same(&here, &pod),
+        )
+    })
+    .unwrap();
+    assert_eq!(thread, caller);
+    assert!(inside);
+    assert!(sriov_hw::netns::same(
+        &sriov_hw::netns::current().unwrap(),
+        &home
+    ));
+    // Nested hops come back level by level.
+    let other = new_netns();
+    sriov_hw::netns::run_in(&pod, || {
+        sriov_hw::netns::run_in(&other, || ()).unwrap();
+        assert!(sriov_hw::netns::same(
+            &sriov_hw::netns::current().unwrap(),
+            &pod
+        ));
+    })
+    .unwrap();
+    // A panic inside still brings the thread home.
+    let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        sriov_hw::netns::run_in(&pod, || panic!("inside")).unwrap();
+    }));
+    assert!(panicked.is_err());
+    assert!(sriov_hw::netns::same(
+        &sriov_hw::netns::current().unwrap(),
+        &home
+    ));
+}

@@ -1,9 +1,19 @@
 //! Times ADD+DEL of the `sriov` CNI plugin against Debian's `host-device` plugin on the same
-//! veth (standing in for a VF), alternating runs in one process tree, without IPAM (the
-//! plugin's own cost) and with `host-local` (what a pod start sees); reports medians, p90,
-//! binary sizes and peak RSS. Needs root. Run through `benches/cni-add-del.sh`.
+//! veth (standing in for a VF), alternating runs, in several shapes, and reports medians,
+//! means with their 95 % intervals, binary sizes, peak RSS and CPU time. Needs root. Run
+//! through `benches/cni-add-del.sh`.
 //!
-//! Usage: `cni-add-del --plugin PATH [--cni-path DIR] [--rounds N]`
+//! Shapes (every combination is run unless narrowed):
+//! - launch `direct`: this driver joins the test's host namespace and starts the plugins
+//!   itself; `nsenter`: the driver stays put and every plugin runs under
+//!   `nsenter --net=<host namespace>`, as a harness that cannot join namespaces does;
+//! - VF `vm`: the VF's PCI function has no PF in the (fake) host root, as in a VM;
+//!   `pf`: the VF sits under a PF (`ens801f0`, a veth standing in for it) in the root;
+//! - IPAM: none (the plugins' own cost) or `host-local` with its own data directory (what
+//!   a pod start sees).
+//!
+//! Usage: `cni-add-del --plugin PATH [--cni-path DIR] [--rounds N] [--launch direct|nsenter]
+//! [--vf vm|pf] [--ipam none|host-local]`
 
 // A benchmark driver: setup failures end it with a message, by design.
 #![allow(clippy::expect_used, clippy::unwrap_used)]
@@ -17,11 +27,23 @@ use sriov_hw::fake::{FakeSysfs, presets};
 use sriov_hw::netlink::Netlink;
 use sriov_hw::netns::NamedNetns;
 
-const VF: &str = "0000:af:06.0";
+/// The VF without a PF (VM case) and its veth.
+const VM_VF: (&str, &str) = ("0000:af:06.0", "vf0");
+/// The PF of the `pf` shape, its name, and its VF 0 (address and netdev) as FakeSysfs
+/// lays them out.
+const PF: (&str, &str) = ("0000:81:00.0", "ens801f0");
+const PF_VF: (&str, &str) = ("0000:82:00.0", "ens801f0v0");
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Launch {
+    Direct,
+    Nsenter,
+}
 
 struct Setup {
     _dir: tempfile::TempDir,
     fake: FakeSysfs,
+    host: NamedNetns,
     pod: NamedNetns,
     state: PathBuf,
     data: PathBuf,
@@ -34,9 +56,18 @@ fn arg(args: &[String], name: &str) -> Option<String> {
         .and_then(|i| args.get(i + 1).cloned())
 }
 
-fn run(setup: &Setup, plugin: &Path, command: &str, conf: &str) -> Duration {
+fn run(setup: &Setup, launch: Launch, plugin: &Path, command: &str, conf: &str) -> Duration {
     let start = Instant::now();
-    let mut child = Command::new(plugin)
+    let mut cmd = match launch {
+        Launch::Direct => Command::new(plugin),
+        Launch::Nsenter => {
+            let mut c = Command::new("nsenter");
+            c.arg(format!("--net={}", setup.host.path().display()))
+                .arg(plugin);
+            c
+        }
+    };
+    let mut child = cmd
         .env_clear()
         .env("CNI_COMMAND", command)
         .env("CNI_CONTAINERID", "bench")
@@ -67,7 +98,7 @@ fn run(setup: &Setup, plugin: &Path, command: &str, conf: &str) -> Duration {
     elapsed
 }
 
-fn confs(setup: &Setup, ipam: bool) -> [(&'static str, String); 2] {
+fn confs(setup: &Setup, vf: (&str, &str), ipam: bool) -> Vec<(&'static str, String)> {
     let ipam = if ipam {
         format!(
             r#","ipam":{{"type":"host-local","subnet":"10.77.0.0/16","dataDir":"{}"}}"#,
@@ -76,19 +107,20 @@ fn confs(setup: &Setup, ipam: bool) -> [(&'static str, String); 2] {
     } else {
         String::new()
     };
-    [
-        (
-            "sriov",
-            format!(
-                r#"{{"cniVersion":"1.0.0","name":"bench","type":"sriov","deviceID":"{VF}"{ipam}}}"#
-            ),
-        ),
+    let (pci, netdev) = vf;
+    let sriov = format!(
+        r#"{{"cniVersion":"1.0.0","name":"bench","type":"sriov","deviceID":"{pci}"{ipam}}}"#
+    );
+    vec![
+        ("sriov", sriov.clone()),
         (
             "host-device",
             format!(
-                r#"{{"cniVersion":"1.0.0","name":"bench","type":"host-device","device":"vf0"{ipam}}}"#
+                r#"{{"cniVersion":"1.0.0","name":"bench","type":"host-device","device":"{netdev}"{ipam}}}"#
             ),
         ),
+        // A second build of the plugin (`--plugin-b`), for before/after comparisons.
+        ("sriov-b", sriov),
     ]
 }
 
@@ -97,8 +129,59 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[i.min(sorted.len() - 1)]
 }
 
+/// Mean and the half-width of its 95 % interval, in ms.
+fn mean_ci(samples: &[Duration]) -> (f64, f64) {
+    let n = samples.len() as f64;
+    let xs: Vec<f64> = samples.iter().map(|d| d.as_secs_f64() * 1000.0).collect();
+    let mean = xs.iter().sum::<f64>() / n;
+    let var = xs.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1.0).max(1.0);
+    (mean, 1.96 * (var / n).sqrt())
+}
+
 fn ms(d: Duration) -> String {
     format!("{:.2} ms", d.as_secs_f64() * 1000.0)
+}
+
+/// Builds the namespaces, veths and the fake root for both VF shapes.
+fn setup(cni_path: &Path, launch: Launch) -> Setup {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let host = NamedNetns::create(&dir.path().join("host")).expect("host netns");
+    let pod = NamedNetns::create(&dir.path().join("pod")).expect("pod netns");
+    if launch == Launch::Direct {
+        // This process (single-threaded here) moves into the test's host namespace, so the
+        // plugins it starts run there without a wrapper.
+        nix::sched::setns(
+            host.open().expect("open"),
+            nix::sched::CloneFlags::CLONE_NEWNET,
+        )
+        .expect("join host netns");
+    }
+    let nl = Netlink::in_netns(&host.open().expect("open")).expect("netlink");
+    nl.add_veth(VM_VF.1, "wire0").expect("veth");
+    nl.set_admin_up("wire0", true).expect("up");
+    nl.add_veth(PF_VF.1, "wire1").expect("veth");
+    nl.set_admin_up("wire1", true).expect("up");
+    // The PF's own netdev (a veth has no VFs to report, as a PF whose driver shows none).
+    nl.add_veth(PF.1, "wire2").expect("veth");
+    let fake = FakeSysfs::new().expect("fake sysfs");
+    fake.passthrough_vf(VM_VF.0, presets::INTEL_E810_CQDA2, "iavf", Some(VM_VF.1))
+        .expect("fake VF");
+    let pf = fake
+        .pf(PF.0, presets::INTEL_E810_CQDA2)
+        .name(PF.1)
+        .num_vfs(1)
+        .build()
+        .expect("fake PF");
+    assert_eq!(pf.to_string(), PF.0);
+    Setup {
+        state: dir.path().join("state"),
+        data: dir.path().join("ipam"),
+        _dir: dir,
+        fake,
+        host,
+        pod,
+        cni_path: cni_path.to_owned(),
+    }
 }
 
 fn main() {
@@ -107,55 +190,31 @@ fn main() {
     let cni_path = PathBuf::from(arg(&args, "--cni-path").unwrap_or_else(|| "/usr/lib/cni".into()));
     let rounds: usize = arg(&args, "--rounds").map_or(200, |r| r.parse().expect("a number"));
     let rss_only = arg(&args, "--rss");
+    let only = |name: &str, value: &str| arg(&args, name).is_none_or(|v| v == value);
     assert!(
         nix::unistd::geteuid().is_root(),
         "needs root (network namespaces)"
     );
-
-    let dir = tempfile::tempdir().expect("temp dir");
-    let host = NamedNetns::create(&dir.path().join("host")).expect("host netns");
-    let pod = NamedNetns::create(&dir.path().join("pod")).expect("pod netns");
-    // This process (single-threaded here) moves into the test's host namespace, so the
-    // plugins it starts run there without a wrapper.
-    nix::sched::setns(
-        host.open().expect("open"),
-        nix::sched::CloneFlags::CLONE_NEWNET,
-    )
-    .expect("join host netns");
-    let nl = Netlink::new().expect("netlink");
-    nl.add_veth("vf0", "wire0").expect("veth");
-    nl.set_admin_up("wire0", true).expect("up");
-    let fake = FakeSysfs::new().expect("fake sysfs");
-    fake.passthrough_vf(VF, presets::INTEL_E810_CQDA2, "iavf", Some("vf0"))
-        .expect("fake VF");
-    let setup = Setup {
-        state: dir.path().join("state"),
-        data: dir.path().join("ipam"),
-        _dir: dir,
-        fake,
-        pod,
-        cni_path: cni_path.clone(),
-    };
-    let binary = |name: &str| {
-        if name == "sriov" {
-            plugin.clone()
-        } else {
-            cni_path.join(name)
-        }
+    let plugin_b = arg(&args, "--plugin-b").map(PathBuf::from);
+    let binary = |name: &str| match name {
+        "sriov" => plugin.clone(),
+        "sriov-b" => plugin_b.clone().expect("--plugin-b"),
+        _ => cni_path.join(name),
     };
 
     if let Some(which) = rss_only {
         // Peak RSS and CPU time of one plugin, as the kernel accounts them for children:
         // CPU time is the plugin's own work, without the waits inside the kernel's netns
         // moves that dominate wall time.
+        let setup = setup(&cni_path, Launch::Direct);
         let cycles = 20;
-        let (_, conf) = confs(&setup, false)
+        let (_, conf) = confs(&setup, VM_VF, false)
             .into_iter()
             .find(|(n, _)| *n == which)
             .expect("a known plugin");
         for _ in 0..cycles {
-            run(&setup, &binary(&which), "ADD", &conf);
-            run(&setup, &binary(&which), "DEL", &conf);
+            run(&setup, Launch::Direct, &binary(&which), "ADD", &conf);
+            run(&setup, Launch::Direct, &binary(&which), "DEL", &conf);
         }
         let usage = nix::sys::resource::getrusage(nix::sys::resource::UsageWho::RUSAGE_CHILDREN)
             .expect("getrusage");
@@ -165,53 +224,69 @@ fn main() {
         return;
     }
 
-    println!("| Mode | Plugin | ADD+DEL median | p90 | min | ADD median | DEL median |");
-    println!("|---|---|---|---|---|---|---|");
-    for ipam in [false, true] {
-        let confs = confs(&setup, ipam);
-        let mut times: [Vec<Duration>; 2] = [Vec::new(), Vec::new()];
-        let mut adds: [Vec<Duration>; 2] = [Vec::new(), Vec::new()];
-        let mut dels: [Vec<Duration>; 2] = [Vec::new(), Vec::new()];
-        for round in 0..rounds + 10 {
-            // Alternate which plugin goes first.
-            let order: [usize; 2] = if round % 2 == 0 { [0, 1] } else { [1, 0] };
-            for i in order {
-                let (name, conf) = &confs[i];
-                let add = run(&setup, &binary(name), "ADD", conf);
-                let del = run(&setup, &binary(name), "DEL", conf);
-                if round >= 10 {
-                    times[i].push(add + del);
-                    adds[i].push(add);
-                    dels[i].push(del);
+    println!(
+        "| Launch | VF | IPAM | Plugin | ADD+DEL median | mean ± 95 % | p90 | ADD mean | DEL mean |"
+    );
+    println!("|---|---|---|---|---|---|---|---|---|");
+    // The driver joins the host namespace for `direct`, so that shape runs last.
+    for (launch, launch_name) in [(Launch::Nsenter, "nsenter"), (Launch::Direct, "direct")] {
+        if !only("--launch", launch_name) {
+            continue;
+        }
+        let setup = setup(&cni_path, launch);
+        for (vf, vf_name) in [(VM_VF, "vm"), (PF_VF, "pf")] {
+            if !only("--vf", vf_name) {
+                continue;
+            }
+            for (ipam, ipam_name) in [(false, "none"), (true, "host-local")] {
+                if !only("--ipam", ipam_name) {
+                    continue;
                 }
+                let mut confs = confs(&setup, vf, ipam);
+                if plugin_b.is_none() {
+                    confs.truncate(2);
+                }
+                let n = confs.len();
+                let mut times: Vec<Vec<Duration>> = vec![Vec::new(); n];
+                let mut adds: Vec<Vec<Duration>> = vec![Vec::new(); n];
+                let mut dels: Vec<Vec<Duration>> = vec![Vec::new(); n];
+                for round in 0..rounds + 10 {
+                    // Rotate which plugin goes first.
+                    let order: Vec<usize> = (0..n).map(|k| (k + round) % n).collect();
+                    for i in order {
+                        let (name, conf) = &confs[i];
+                        let add = run(&setup, launch, &binary(name), "ADD", conf);
+                        let del = run(&setup, launch, &binary(name), "DEL", conf);
+                        if round >= 10 {
+                            times[i].push(add + del);
+                            adds[i].push(add);
+                            dels[i].push(del);
+                        }
+                    }
+                }
+                let mut means = Vec::new();
+                for (i, (name, _)) in confs.iter().enumerate() {
+                    times[i].sort();
+                    let (mean, ci) = mean_ci(&times[i]);
+                    means.push(mean);
+                    println!(
+                        "| {launch_name} | {vf_name} | {ipam_name} | {name} | {} | {mean:.2} ± {ci:.2} ms | {} | {:.2} ms | {:.2} ms |",
+                        ms(percentile(&times[i], 0.5)),
+                        ms(percentile(&times[i], 0.9)),
+                        mean_ci(&adds[i]).0,
+                        mean_ci(&dels[i]).0,
+                    );
+                }
+                eprintln!(
+                    "{launch_name}/{vf_name}/{ipam_name}: sriov/host-device mean ratio {:.2}",
+                    means[0] / means[1]
+                );
             }
         }
-        let mut medians = Vec::new();
-        for (i, (name, _)) in confs.iter().enumerate() {
-            times[i].sort();
-            adds[i].sort();
-            dels[i].sort();
-            let median = percentile(&times[i], 0.5);
-            medians.push(median);
-            println!(
-                "| {} | {name} | {} | {} | {} | {} | {} |",
-                if ipam { "host-local IPAM" } else { "no IPAM" },
-                ms(median),
-                ms(percentile(&times[i], 0.9)),
-                ms(times[i][0]),
-                ms(percentile(&adds[i], 0.5)),
-                ms(percentile(&dels[i], 0.5))
-            );
-        }
-        eprintln!(
-            "{}: sriov/host-device median ratio {:.2}",
-            if ipam { "host-local" } else { "no IPAM" },
-            medians[0].as_secs_f64() / medians[1].as_secs_f64()
-        );
     }
     let me = std::env::current_exe().expect("own path");
     println!();
-    println!("| Plugin | Binary size | Peak RSS | CPU time per ADD+DEL (no IPAM) |");
+    println!("| Plugin | Binary size | Peak RSS | CPU time per ADD+DEL (direct, vm, no IPAM) |");
     println!("|---|---|---|---|");
     for name in ["sriov", "host-device"] {
         let size = std::fs::metadata(binary(name))
