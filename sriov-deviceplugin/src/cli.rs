@@ -12,7 +12,7 @@ use crate::manager::{self, Options};
 
 /// The SR-IOV device plugin.
 #[derive(Debug, Parser)]
-#[command(name = "sriovdp", version, about)]
+#[command(name = "sriovdp", version, about, args_override_self = true)]
 struct Args {
     /// The pools' configuration (upstream's format).
     #[arg(long, default_value = "/etc/pcidp/config.json")]
@@ -66,6 +66,10 @@ struct Args {
     /// Accepted for upstream compatibility (glog).
     #[arg(long, alias = "log_backtrace_at", hide = true)]
     log_backtrace_at: Option<String>,
+    /// Arguments after the flags: Go's flag package stops at the first non-flag and
+    /// upstream ignores the rest; so do we, with a warning.
+    #[arg(hide = true, num_args = 0.., trailing_var_arg = true)]
+    rest: Vec<String>,
 }
 
 /// Go-style single-dash long flags (`-config-file=x`) become `--config-file=x`.
@@ -92,6 +96,9 @@ pub fn main(args: Vec<String>) -> i32 {
         }
     };
     init_logging(args.log_level);
+    if !args.rest.is_empty() {
+        tracing::warn!(ignored = ?args.rest, "arguments after the flags are ignored");
+    }
     let options = Options {
         config_file: args.config_file,
         resource_prefix: args.resource_prefix,
@@ -255,6 +262,16 @@ mod tests {
         let parsed = parse(&["-logtostderr", "-config-file=/c.json"]).unwrap();
         assert_eq!(parsed.config_file, PathBuf::from("/c.json"));
         assert!(parse(&["-no-such-flag"]).is_err());
+        // As with Go's flag package: the last of a repeated flag wins, and parsing stops at
+        // the first argument that is not a flag.
+        let parsed = parse(&["-v=2", "-v=10", "-config-file=/a", "-config-file=/b"]).unwrap();
+        assert_eq!(
+            (parsed.log_level, parsed.config_file),
+            (10, PathBuf::from("/b"))
+        );
+        let parsed = parse(&["--logtostderr", "10", "-v", "5"]).unwrap();
+        assert_eq!(parsed.rest, ["10", "-v", "5"]);
+        assert_eq!(parsed.log_level, 2);
     }
 
     #[test]

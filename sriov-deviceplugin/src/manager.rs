@@ -68,7 +68,7 @@ impl Options {
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
     /// The configuration file could not be read.
-    #[error("reading {path}: {source}")]
+    #[error("reading the configuration file {path}: {source}")]
     ReadConfig {
         /// The file.
         path: PathBuf,
@@ -76,8 +76,13 @@ pub enum RunError {
         source: std::io::Error,
     },
     /// The configuration is invalid.
-    #[error(transparent)]
-    Config(#[from] ConfigError),
+    #[error("{}: {source}", path.display())]
+    Config {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with it.
+        source: ConfigError,
+    },
     /// Discovery failed.
     #[error("discovering devices: {0}")]
     Discover(#[from] sriov_hw::Error),
@@ -106,7 +111,11 @@ fn read_config(options: &Options) -> Result<(String, Config), RunError> {
             path: options.config_file.clone(),
             source,
         })?;
-    let config = Config::parse(&text, &options.resource_prefix)?;
+    let config =
+        Config::parse(&text, &options.resource_prefix).map_err(|source| RunError::Config {
+            path: options.config_file.clone(),
+            source,
+        })?;
     Ok((text, config))
 }
 
@@ -257,6 +266,8 @@ pub async fn run(
     observer: Option<watch::Sender<Snapshot>>,
 ) -> Result<(), RunError> {
     let (mut config_text, mut config) = read_config(&options)?;
+    // A mistyped host root must not look like a host without devices.
+    options.host_root.check()?;
     remove_cdi_specs(&options.cdi_dir);
     let mut running: BTreeMap<String, Running> = BTreeMap::new();
     let mut pools: Vec<Pool> = Vec::new();
@@ -276,7 +287,7 @@ pub async fn run(
                             config_text = text;
                         }
                         Err(e) => {
-                            tracing::error!(error = %e, "configuration change ignored; keeping the last good one")
+                            tracing::error!(file = %options.config_file.display(), error = %e, "configuration change ignored; keeping the last good one")
                         }
                     }
                 }
@@ -306,6 +317,12 @@ pub async fn run(
                 }
                 let fresh = pool::assign(&config, &inventory);
                 pools = pool::evolve(&pools, fresh, &inventory);
+                tracing::debug!(
+                    scan = scans + 1,
+                    devices = inventory.devices.len(),
+                    vhost_net = inventory.vhost_net,
+                    "scanned"
+                );
                 // Pools gone from the configuration.
                 let wanted: Vec<String> = pools.iter().map(Pool::resource_name).collect();
                 let gone: Vec<String> = running
@@ -321,13 +338,18 @@ pub async fn run(
                 }
                 for pool in &pools {
                     let name = pool.resource_name();
+                    tracing::debug!(
+                        resource = %name,
+                        devices = ?pool.members.keys().collect::<Vec<_>>(),
+                        "pool"
+                    );
                     if !pool.is_empty() {
                         reported_empty.remove(&name);
                     } else if reported_empty.insert(name.clone()) {
                         tracing::info!(
                             resource = %name,
                             scanned = inventory.devices.len(),
-                            selected_on = %pool.config.describe_selectors(),
+                            selected_on = ?pool.config.describe_selectors(),
                             "no devices match this pool; it is not advertised until some do"
                         );
                     }

@@ -577,6 +577,10 @@ fn a_broken_configuration_is_an_error_exit_naming_the_key() {
         // Once, and without colour codes: stderr is a pipe here, not a terminal.
         assert_eq!(stderr.matches(expected).count(), 1, "{text}: {stderr}");
         assert!(
+            stderr.contains(&format!("{}: config: ", config.display())),
+            "names the file: {stderr}"
+        );
+        assert!(
             !stderr.contains('\x1b'),
             "ANSI escape in a pipe: {stderr:?}"
         );
@@ -584,7 +588,42 @@ fn a_broken_configuration_is_an_error_exit_naming_the_key() {
     std::fs::remove_file(&config).unwrap();
     let out = run_missing(&config, dir.path());
     assert_eq!(out.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("reading "));
+    assert!(String::from_utf8_lossy(&out.stderr).contains(&format!(
+        "reading the configuration file {}",
+        config.display()
+    )));
+}
+
+#[test]
+fn a_host_root_without_sys_bus_pci_is_an_error_and_v3_logs_each_scan() {
+    let (dir, fake) = Plugin::host();
+    let options = Plugin::options(dir.path(), &fake, CONFIG);
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_sriovdp"))
+        .arg(format!("--config-file={}", options.config_file.display()))
+        .arg("--host-root=/nonexistent-root")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("/nonexistent-root is not a host root"),
+        "{stderr}"
+    );
+    // -v=3 and up: each scan and each pool's members at debug level.
+    let mut args = Binary::args(&options);
+    args.push("-v=10".into());
+    let binary = Binary::start(&args);
+    let scanned = binary.line_with("scanned");
+    let pool = binary.line_with("resource=intel.com/net");
+    binary.terminate();
+    assert!(
+        scanned.contains("DEBUG") && scanned.contains("devices="),
+        "{scanned}"
+    );
+    assert!(
+        pool.contains("DEBUG") && pool.contains("devices=["),
+        "{pool}"
+    );
 }
 
 fn run_missing(config: &Path, root: &Path) -> std::process::Output {
@@ -665,26 +704,9 @@ fn sigterm_stops_the_binary_and_removes_its_sockets() {
     let (dir, fake) = Plugin::host();
     std::fs::create_dir_all(dir.path().join("plugins_registry")).unwrap();
     let options = Plugin::options(dir.path(), &fake, CONFIG);
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_sriovdp"))
-        .arg(format!("--config-file={}", options.config_file.display()))
-        .arg(format!("--host-root={}", fake.path().display()))
-        .arg(format!(
-            "--plugins-registry-dir={}",
-            options.plugins_registry_dir.display()
-        ))
-        .arg(format!(
-            "--device-plugin-dir={}",
-            options.device_plugin_dir.display()
-        ))
-        .arg(format!(
-            "--device-info-dir={}",
-            options.device_info_dir.display()
-        ))
-        .arg(format!("--cdi-dir={}", options.cdi_dir.display()))
-        .arg("--use-cdi")
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut args = Binary::args(&options);
+    args.push("--use-cdi".into());
+    let binary = Binary::start(&args);
     let socket = options.plugins_registry_dir.join("intel.com_net.sock");
     let spec = options.cdi_dir.join("sriov-dp-intel.com-net.json");
     let start = std::time::Instant::now();
@@ -692,12 +714,7 @@ fn sigterm_stops_the_binary_and_removes_its_sockets() {
         assert!(start.elapsed() < Duration::from_secs(20), "never served");
         std::thread::sleep(Duration::from_millis(20));
     }
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(i32::try_from(child.id()).unwrap()),
-        nix::sys::signal::Signal::SIGTERM,
-    )
-    .unwrap();
-    let status = child.wait().unwrap();
+    let (status, _) = binary.terminate();
     assert_eq!(status.code(), Some(0));
     assert!(!socket.exists());
     assert!(
@@ -709,60 +726,93 @@ fn sigterm_stops_the_binary_and_removes_its_sockets() {
     assert!(!spec.exists());
 }
 
-#[test]
-fn a_pool_that_matches_no_device_says_so_and_what_it_selected_on() {
-    use std::io::BufRead;
-    let (dir, fake) = Plugin::host();
-    let config = dir.path().join("nomatch.json");
-    std::fs::write(
-        &config,
-        r#"{"resourceList":[{"resourceName":"mlx","selectors":{"vendors":["15b3"],"pfNames":["ens9f0#0-3"],"isRdma":true}}]}"#,
-    )
-    .unwrap();
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_sriovdp"))
-        .arg(format!("--config-file={}", config.display()))
-        .arg(format!("--host-root={}", fake.path().display()))
-        .arg(format!(
-            "--device-plugin-dir={}",
-            dir.path().join("dp").display()
-        ))
-        .arg(format!(
-            "--plugins-registry-dir={}",
-            dir.path().join("none").display()
-        ))
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in std::io::BufReader::new(stderr)
-            .lines()
-            .map_while(Result::ok)
-        {
-            if tx.send(line).is_err() {
-                break;
+/// The `sriovdp` binary running with `args`, its stderr read line by line.
+struct Binary {
+    child: std::process::Child,
+    lines: std::sync::mpsc::Receiver<String>,
+}
+
+impl Binary {
+    fn start(args: &[String]) -> Self {
+        use std::io::BufRead;
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_sriovdp"))
+            .args(args)
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stderr = child.stderr.take().unwrap();
+        let (tx, lines) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stderr)
+                .lines()
+                .map_while(Result::ok)
+            {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Self { child, lines }
+    }
+
+    /// The flags that point the binary at `options`' directories and config.
+    fn args(options: &Options) -> Vec<String> {
+        vec![
+            format!("--config-file={}", options.config_file.display()),
+            format!("--host-root={}", options.host_root.path().display()),
+            format!(
+                "--plugins-registry-dir={}",
+                options.plugins_registry_dir.display()
+            ),
+            format!(
+                "--device-plugin-dir={}",
+                options.device_plugin_dir.display()
+            ),
+            format!("--device-info-dir={}", options.device_info_dir.display()),
+            format!("--cdi-dir={}", options.cdi_dir.display()),
+        ]
+    }
+
+    /// The first log line containing `needle` (waiting up to 20 s).
+    fn line_with(&self, needle: &str) -> String {
+        loop {
+            let line = self
+                .lines
+                .recv_timeout(Duration::from_secs(20))
+                .unwrap_or_else(|_| panic!("no log line with {needle:?}"));
+            if line.contains(needle) {
+                return line;
             }
         }
-    });
-    let line = loop {
-        let line = rx
-            .recv_timeout(Duration::from_secs(20))
-            .expect("a log line about the empty pool at the default level");
-        if line.contains("no devices match") {
-            break line;
-        }
-    };
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(i32::try_from(child.id()).unwrap()),
-        nix::sys::signal::Signal::SIGTERM,
-    )
-    .unwrap();
-    child.wait().unwrap();
+    }
+
+    /// Sends SIGTERM and waits: the exit status and the log lines not read yet.
+    fn terminate(mut self) -> (std::process::ExitStatus, Vec<String>) {
+        nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(i32::try_from(self.child.id()).unwrap()),
+            nix::sys::signal::Signal::SIGTERM,
+        )
+        .unwrap();
+        let status = self.child.wait().unwrap();
+        (status, self.lines.try_iter().collect())
+    }
+}
+
+#[test]
+fn a_pool_that_matches_no_device_says_so_and_what_it_selected_on() {
+    let (dir, fake) = Plugin::host();
+    let options = Plugin::options(
+        dir.path(),
+        &fake,
+        r#"{"resourceList":[{"resourceName":"mlx","selectors":{"vendors":["15b3"],"pfNames":["ens9f0#0-3"],"isRdma":true}}]}"#,
+    );
+    let binary = Binary::start(&Binary::args(&options));
+    let line = binary.line_with("no devices match");
+    binary.terminate();
     assert!(line.contains("INFO"), "{line}");
     assert!(line.contains("resource=intel.com/mlx"), "{line}");
     assert!(
-        line.contains("deviceType=netDevice selectors: vendors=15b3 pfNames=ens9f0#0-3 isRdma"),
+        line.contains(r#"selected_on="deviceType=netDevice selectors: vendors=15b3 pfNames=ens9f0#0-3 isRdma""#),
         "{line}"
     );
     assert!(!line.contains('\x1b'), "{line:?}");
@@ -846,40 +896,10 @@ fn raw_grpc_request(socket: &Path, authority: &str) -> Result<(), u32> {
 
 #[test]
 fn a_socket_path_as_authority_is_reset_and_the_log_says_why() {
-    use std::io::BufRead;
     let (dir, fake) = Plugin::host();
     std::fs::create_dir_all(dir.path().join("plugins_registry")).unwrap();
     let options = Plugin::options(dir.path(), &fake, CONFIG);
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_sriovdp"))
-        .arg(format!("--config-file={}", options.config_file.display()))
-        .arg(format!("--host-root={}", fake.path().display()))
-        .arg(format!(
-            "--plugins-registry-dir={}",
-            options.plugins_registry_dir.display()
-        ))
-        .arg(format!(
-            "--device-plugin-dir={}",
-            options.device_plugin_dir.display()
-        ))
-        .arg(format!(
-            "--device-info-dir={}",
-            options.device_info_dir.display()
-        ))
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    let stderr = child.stderr.take().unwrap();
-    std::thread::spawn(move || {
-        for line in std::io::BufReader::new(stderr)
-            .lines()
-            .map_while(Result::ok)
-        {
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
+    let binary = Binary::start(&Binary::args(&options));
     let socket = options.plugins_registry_dir.join("intel.com_net.sock");
     let start = std::time::Instant::now();
     while !socket.exists() {
@@ -892,24 +912,12 @@ fn a_socket_path_as_authority_is_reset_and_the_log_says_why() {
     let path = socket.display().to_string();
     assert_eq!(raw_grpc_request(&socket, &path), Err(1));
     assert_eq!(raw_grpc_request(&socket, &path), Err(1));
-    let warning = loop {
-        let line = rx
-            .recv_timeout(Duration::from_secs(20))
-            .expect("a warning about the :authority");
-        if line.contains(":authority") {
-            break line;
-        }
-    };
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(i32::try_from(child.id()).unwrap()),
-        nix::sys::signal::Signal::SIGTERM,
-    )
-    .unwrap();
-    child.wait().unwrap();
+    let warning = binary.line_with(":authority");
+    let (_, rest) = binary.terminate();
     assert!(warning.contains("WARN"), "{warning}");
     assert!(warning.contains(&path), "names the authority: {warning}");
     assert!(warning.contains("Kubernetes 1.26"), "{warning}");
     // One line per distinct authority, however many requests.
-    let rest: Vec<String> = rx.try_iter().filter(|l| l.contains(":authority")).collect();
-    assert!(rest.is_empty(), "{rest:?}");
+    let again: Vec<&String> = rest.iter().filter(|l| l.contains(":authority")).collect();
+    assert!(again.is_empty(), "{again:?}");
 }

@@ -277,6 +277,11 @@ fn collect_inputs(
         }
         let files = if path.is_dir() {
             match manifest_files(path) {
+                Ok(files) if files.is_empty() => {
+                    let none = io::Error::other("no manifest files (*.yaml, *.yml, *.json) in it");
+                    fail(path, none, err);
+                    continue;
+                }
                 Ok(files) => files,
                 Err(e) => {
                     fail(path, e, err);
@@ -454,6 +459,10 @@ fn validate(
             }
         }
     }
+    if objects == 0 && status < Status::Unreadable {
+        let _ = writeln!(err, "error: {}", no_objects(&inputs));
+        status = Status::Unreadable;
+    }
     if status < Status::Unreadable {
         let nics = match snapshot.supported_nics(namespace) {
             Ok(nics) => nics,
@@ -501,11 +510,13 @@ fn validate(
 fn load(paths: &[PathBuf], stdin: &mut dyn Read, err: &mut dyn Write) -> (Snapshot, Status) {
     let (inputs, mut status) = collect_inputs(paths, stdin, err);
     let mut snapshot = Snapshot::default();
+    let mut objects = 0usize;
     for input in &inputs {
         let Some(documents) = parse_input(input, err) else {
             status = status.max(Status::Unreadable);
             continue;
         };
+        objects += documents.len();
         for document in documents {
             let (report, object) = read_document(&input.name, document);
             for line in &report.rejections {
@@ -523,7 +534,22 @@ fn load(paths: &[PathBuf], stdin: &mut dyn Read, err: &mut dyn Write) -> (Snapsh
             }
         }
     }
+    if objects == 0 && status < Status::Unreadable {
+        let _ = writeln!(err, "error: {}", no_objects(&inputs));
+        status = Status::Unreadable;
+    }
     (snapshot, status)
+}
+
+/// Why an input that parsed but held nothing is refused: a mistyped or empty `-f` target
+/// must not look like an empty cluster.
+fn no_objects(inputs: &[Input]) -> String {
+    let names: Vec<&str> = inputs.iter().map(|i| i.name.as_str()).collect();
+    if names.is_empty() {
+        "no input".to_owned()
+    } else {
+        format!("no objects in {}", names.join(", "))
+    }
 }
 
 fn render(
@@ -697,6 +723,10 @@ fn plan(
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> Status {
+    if let Err(e) = root.check() {
+        let _ = writeln!(err, "error: {e}");
+        return Status::Unreadable;
+    }
     let (snapshot, status) = load(&[file.to_owned()], stdin, err);
     if status != Status::Ok {
         return status;
@@ -708,10 +738,6 @@ fn plan(
             return Status::Rejected;
         }
     };
-    if let Err(e) = root.check() {
-        let _ = writeln!(err, "error: {e}");
-        return Status::Unreadable;
-    }
     let host = SysfsHost::new(root.clone());
     let observed = discover_host(&host, root, false).and_then(|interfaces| {
         let mut records = std::collections::BTreeMap::new();

@@ -260,7 +260,7 @@ fn kinds_the_operator_does_not_read_are_skipped_with_a_note() {
     let output = sriovctl(&["validate", "-f", "-"], Some(typo));
     assert_eq!(output.status.code(), Some(1));
     assert!(
-        stdout(&output).starts_with("<stdin>:1:1: document 1: unsupported kind SriovNetworkPolicy in sriovnetwork.openshift.io/v1"),
+        stdout(&output).starts_with("<stdin>:2:1: document 1: unsupported kind SriovNetworkPolicy in sriovnetwork.openshift.io/v1 (did you mean sriovnetwork.openshift.io/v1 SriovNetworkNodePolicy?)"),
         "{}",
         stdout(&output)
     );
@@ -740,4 +740,38 @@ fn the_example_clusters_readme_tells_what_render_writes() {
                 .any(|i| i["metadata"]["name"] == "control-plane-0"),
         "control-plane-0 gets nothing"
     );
+}
+
+#[test]
+fn input_without_any_object_is_an_error_not_an_empty_cluster() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("notes.txt"), "not a manifest").unwrap();
+    let empty = dir.path().join("empty.yaml");
+    std::fs::write(&empty, "# nothing here\n").unwrap();
+    let d = dir.path().display().to_string();
+    let e = empty.display().to_string();
+    for command in ["validate", "render"] {
+        let none = sriovctl(&[command, "-f", &e], None);
+        assert_eq!(none.status.code(), Some(2), "{command}");
+        assert!(
+            String::from_utf8_lossy(&none.stderr).contains(&format!("error: no objects in {e}")),
+            "{command}: {}",
+            String::from_utf8_lossy(&none.stderr)
+        );
+        let nested = dir.path().join("sub");
+        std::fs::create_dir_all(&nested).unwrap();
+        let n = nested.display().to_string();
+        let no_files = sriovctl(&[command, "-f", &n], None);
+        assert_eq!(no_files.status.code(), Some(2), "{command}");
+        assert!(
+            String::from_utf8_lossy(&no_files.stderr).contains(&format!(
+                "error: reading {n}: no manifest files (*.yaml, *.yml, *.json) in it"
+            )),
+            "{command}: {}",
+            String::from_utf8_lossy(&no_files.stderr)
+        );
+    }
+    // A directory whose only manifest is empty is no better.
+    let output = sriovctl(&["validate", "-f", &d], None);
+    assert_eq!(output.status.code(), Some(2));
 }

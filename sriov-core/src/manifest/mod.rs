@@ -477,7 +477,14 @@ fn read_located(
         meta.and_then(|m| m.get("name")).and_then(Value::as_str),
     );
     if !Object::known().contains(&(api_version.as_str(), kind.as_str())) {
-        return other(value, api_version, kind, position);
+        // An error about the kind points at the `kind:` line.
+        let at_kind = Position {
+            location: spans
+                .find(&[PathSegment::Key("kind".into())])
+                .or(position.location),
+            ..position
+        };
+        return other(value, api_version, kind, position, at_kind);
     }
     let schema = schema_for(&api_version, &kind);
     if let Some(schema) = schema {
@@ -501,7 +508,7 @@ fn read_located(
     }
     let mut unknown = Vec::new();
     let object = match Object::decode(&api_version, &kind, value, &mut unknown) {
-        None => return other(Value::Null, api_version, kind, position),
+        None => return other(Value::Null, api_version, kind, position, position),
         Some(Err((path, message))) => {
             return Err(ManifestError::Invalid {
                 position,
@@ -542,20 +549,15 @@ fn other(
     api_version: String,
     kind: String,
     position: Position,
+    at_kind: Position,
 ) -> Result<Document, ManifestError> {
     let group = api_version.rsplit_once('/').map_or("", |(group, _)| group);
     if OWN_GROUPS.contains(&group) {
-        let wanted = format!("{api_version} {kind}").to_lowercase();
-        let suggestion = Object::known()
-            .iter()
-            .map(|(v, k)| format!("{v} {k}"))
-            .filter(|known| edit_distance(&wanted, &known.to_lowercase()) <= 2)
-            .min_by_key(|known| edit_distance(&wanted, &known.to_lowercase()));
         return Err(ManifestError::UnsupportedKind {
-            position,
+            position: at_kind,
+            suggestion: suggest_kind(&api_version, &kind),
             api_version,
             kind,
-            suggestion,
         });
     }
     let metadata = value
@@ -572,6 +574,23 @@ fn other(
         })),
         unknown_fields: Vec::new(),
     })
+}
+
+/// The supported `apiVersion kind` closest to a wrong one: the kind within a quarter of
+/// its length in edits (at least two: `SriovNetworkPolicy` finds
+/// `SriovNetworkNodePolicy`), the version within two.
+fn suggest_kind(api_version: &str, kind: &str) -> Option<String> {
+    let (wanted_kind, wanted_version) = (kind.to_lowercase(), api_version.to_lowercase());
+    Object::known()
+        .iter()
+        .filter_map(|(v, k)| {
+            let kind_distance = edit_distance(&wanted_kind, &k.to_lowercase());
+            let version_distance = edit_distance(&wanted_version, &v.to_lowercase());
+            (kind_distance <= (kind.len() / 4).max(2) && version_distance <= 2)
+                .then(|| (kind_distance + version_distance, format!("{v} {k}")))
+        })
+        .min()
+        .map(|(_, known)| known)
 }
 
 fn segments(path: &serde_ignored::Path<'_>, out: &mut Vec<PathSegment>) {
@@ -860,6 +879,24 @@ status:
             ]
         );
         assert_eq!(docs[1].as_ref().unwrap().position.location.unwrap().line, 5);
+    }
+
+    #[test]
+    fn a_missing_word_in_a_kind_is_still_suggested_and_the_error_points_at_kind() {
+        let text = "apiVersion: sriovnetwork.openshift.io/v1\nmetadata: {name: p}\nkind: SriovNetworkPolicy\n";
+        let err = one(text).unwrap_err();
+        assert!(
+            err.to_string()
+                .ends_with("(did you mean sriovnetwork.openshift.io/v1 SriovNetworkNodePolicy?)"),
+            "{err}"
+        );
+        assert_eq!(err.location(), Some(Location { line: 3, column: 1 }));
+        // Far from every kind: no suggestion.
+        let err = one("apiVersion: sriovnetwork.openshift.io/v1\nkind: Widget\n").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "document 1: unsupported kind Widget in sriovnetwork.openshift.io/v1"
+        );
     }
 
     #[test]
