@@ -1,6 +1,8 @@
 //! PF-side VF settings (VLAN, MAC, rates, spoofchk, trust, link state), which veth cannot
 //! hold, against FakeHost's PF model; the VF netdev is a real veth of the same name in a
 //! namespace the test creates, and the plugin runs in-process on a thread inside it.
+// Test and benchmark set-up panics on failure by design: that is the test failing.
+#![allow(clippy::expect_used)]
 // Test helpers panic on setup failures by design: that is the test failing.
 #![allow(clippy::unwrap_used)]
 

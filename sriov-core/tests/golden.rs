@@ -2,6 +2,8 @@
 //! cluster) renders to exactly the committed snapshot: the `v1` List the operator would
 //! write, then the problems it reports. Review changes with `cargo insta review`, or accept
 //! them with `INSTA_UPDATE=always`.
+// Test and benchmark set-up panics on failure by design: that is the test failing.
+#![allow(clippy::expect_used)]
 
 use std::path::{Path, PathBuf};
 

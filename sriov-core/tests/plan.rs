@@ -1,4 +1,6 @@
 //! Planning: which actions, in which order, and what disruption they need.
+// Test and benchmark set-up panics on failure by design: that is the test failing.
+#![allow(clippy::expect_used)]
 
 use std::collections::BTreeMap;
 use std::sync::LazyLock;

@@ -1,5 +1,7 @@
 //! Every example manifest deserializes into our types and serializes back with no field
 //! lost, renamed or added, and none of its fields is unknown to the types.
+// Test and benchmark set-up panics on failure by design: that is the test failing.
+#![allow(clippy::expect_used)]
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};

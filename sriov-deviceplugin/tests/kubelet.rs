@@ -2,6 +2,8 @@
 //! `kubelet.sock` (legacy mode) or a plugin-watcher client (watcher mode), and
 //! `DevicePlugin` clients over the plugin's Unix sockets, all in a temp dir, with a
 //! FakeSysfs host.
+// Test and benchmark set-up panics on failure by design: that is the test failing.
+#![allow(clippy::expect_used)]
 
 // Test helpers panic on setup failures by design: that is the test failing.
 #![allow(clippy::unwrap_used)]

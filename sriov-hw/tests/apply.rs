@@ -1,4 +1,6 @@
 //! Applying plans on the in-memory kernel model: order, rollback, idempotence, convergence.
+// Test and benchmark set-up panics on failure by design: that is the test failing.
+#![allow(clippy::expect_used)]
 
 use std::collections::BTreeMap;
 use std::time::Duration;

@@ -3,6 +3,8 @@
 //!
 //! Tests needing root print a loud skip without it, and fail instead when
 //! `SRIOV_REQUIRE_PRIVILEGED=1` (as CI sets).
+// Test and benchmark set-up panics on failure by design: that is the test failing.
+#![allow(clippy::expect_used)]
 
 use std::fs::File;
 

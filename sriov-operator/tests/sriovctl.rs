@@ -1,4 +1,6 @@
 //! `sriovctl` end to end: the real binary, real files.
+// Test and benchmark set-up panics on failure by design: that is the test failing.
+#![allow(clippy::expect_used)]
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};

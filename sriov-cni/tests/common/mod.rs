@@ -2,6 +2,8 @@
 //! plugin runs, through `nsenter`), pod namespaces, veth pairs standing in for VF netdevs,
 //! and a FakeSysfs tree mapping VF PCI addresses to those veths.
 #![allow(dead_code, unreachable_pub)]
+// Test and benchmark set-up panics on failure by design: that is the test failing.
+#![allow(clippy::expect_used)]
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
