@@ -1,10 +1,12 @@
-//! The VF netdev and the pod: moving it in through a private temporary namespace (so its
-//! name clashes with nothing on either side), renaming it, clearing alt-names that would
-//! block later renames, setting its MAC and bringing it up; configuring addresses and
-//! routes; and releasing it back to the host under its original name, MAC and MTU.
+//! The VF netdev and the pod: moving it in with one netlink request that moves and renames
+//! it (the kernel checks the new name in the pod only, so neither side's names clash on the
+//! way), clearing alt-names that would block later renames, setting its MAC and bringing it
+//! up; configuring addresses and routes; and releasing it back to the host under its
+//! original name, MAC and MTU.
 //!
-//! All netlink work happens on connections opened inside the namespace concerned; the
-//! process itself never changes namespace.
+//! Netlink work happens on connections opened inside the namespace concerned; the calling
+//! thread joins a namespace only for the moment it opens such a connection or writes a
+//! sysctl there ([`sriov_hw::netns::run_in`]), then returns.
 
 use std::fs::File;
 use std::net::IpAddr;

@@ -1,10 +1,13 @@
-//! Admission rules as pure functions: the mutating webhook's defaults for policies
-//! (reference spec §4.1). The validation rules arrive in a later change.
+//! The mutating webhook's defaults for policies, as pure functions: `priority: 99`,
+//! `isRdma: false`, and `isRdma: true` for InfiniBand links (rules M1 to M5 in
+//! `docs/rules.md`), and the JSON patch that applies them. The validating rules are in
+//! [`crate::validate`].
 
 use serde::Serialize;
 use serde_json::{Value, json};
 
 use crate::api::{DeviceType, SriovNetworkNodePolicy};
+use crate::policy::IGNORED_POLICY_NAME;
 
 /// Priority the webhook gives a policy that has none.
 pub const DEFAULT_PRIORITY: i32 = 99;
@@ -28,7 +31,7 @@ pub struct PatchOp {
 /// (after M4, so it wins, even over a user's `isRdma: false`, as upstream does).
 pub fn policy_defaults(policy: &Value) -> Vec<PatchOp> {
     let mut ops = Vec::new();
-    if policy.pointer("/metadata/name").and_then(Value::as_str) == Some("default") {
+    if policy.pointer("/metadata/name").and_then(Value::as_str) == Some(IGNORED_POLICY_NAME) {
         return ops;
     }
     let Some(spec) = policy.get("spec").and_then(Value::as_object) else {
@@ -64,7 +67,7 @@ pub fn policy_defaults(policy: &Value) -> Vec<PatchOp> {
 /// [`policy_defaults`] applied to a typed policy, for offline tools that mimic what the
 /// cluster would store.
 pub fn apply_policy_defaults(policy: &mut SriovNetworkNodePolicy) {
-    if policy.metadata.name.as_deref() == Some("default") {
+    if policy.metadata.name.as_deref() == Some(IGNORED_POLICY_NAME) {
         return;
     }
     let spec = &mut policy.spec;

@@ -1,4 +1,4 @@
-//! Drain scheduling as a pure decision (reference spec §5.3): which pool a node is in, how
+//! Drain scheduling as a pure decision, as upstream schedules drains: which pool a node is in, how
 //! many of the pool's nodes may be unavailable at once, and which of the nodes asking to
 //! drain may start now.
 //!

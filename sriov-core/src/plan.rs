@@ -1,5 +1,5 @@
-//! Observed host + desired spec → the ordered host actions and the disruption they need
-//! (reference spec §6.4 and §6.6). Pure: the caller passes what it observed (discovered
+//! Observed host + desired spec → the ordered host actions and the disruption they need,
+//! in upstream's daemon's order. Pure: the caller passes what it observed (discovered
 //! status, the daemon's per-PF records, the kernel command line).
 //!
 //! Rules followed:

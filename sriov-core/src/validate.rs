@@ -1,4 +1,4 @@
-//! The validating webhook's rules as pure functions (reference spec §4.2): every rule is
+//! The validating webhook's rules as pure functions (IDs and messages: `docs/rules.md`): every rule is
 //! checked and every violation returned (upstream stops at the first), with upstream's
 //! message texts, plus warnings. The caller supplies the cluster context.
 //!
@@ -91,7 +91,7 @@ pub fn policy(policy: &SriovNetworkNodePolicy, operation: Operation, ctx: &Conte
     let mut verdict = Verdict::default();
     let name = policy.metadata.name.as_deref().unwrap_or_default();
     let namespace = policy.metadata.namespace.as_deref().unwrap_or_default();
-    if name == "default" && namespace == ctx.operator_namespace {
+    if name == crate::policy::IGNORED_POLICY_NAME && namespace == ctx.operator_namespace {
         return verdict;
     }
     if namespace != ctx.operator_namespace {
@@ -503,7 +503,7 @@ pub fn operator_config(
     if operation == Operation::Delete {
         return verdict;
     }
-    if config.metadata.name.as_deref() != Some("default")
+    if config.metadata.name.as_deref() != Some(crate::api::OPERATOR_CONFIG_NAME)
         || config.metadata.namespace.as_deref() != Some(ctx.operator_namespace)
     {
         verdict.violations.push(format!(

@@ -1,9 +1,11 @@
 //! The SR-IOV device plugin (binary `sriovdp`): advertises VF pools to the kubelet.
 //!
-//! What it will own: the upstream `resourceList` config format and its selectors, VF
-//! discovery through `sriov-hw`, the kubelet `v1beta1` device-plugin and
-//! `pluginregistration/v1` gRPC services, `Allocate` output (PCI env vars, device specs,
-//! device-info files, CDI), live rescan and per-VF health.
+//! What it owns: the upstream `resourceList` config format and its selectors
+//! ([`config`]), discovery of offerable functions over a host root ([`device`]), pools and
+//! per-VF health across rescans ([`pool`]), the kubelet `v1beta1` device-plugin and
+//! `pluginregistration/v1` gRPC services ([`server`], [`api`]), `Allocate` output (PCI env
+//! vars, device specs, device-info files, CDI: [`allocate`]), the rescanning loop
+//! ([`manager`]) and the binary's flags and logging ([`cli`]).
 //!
 //! What it must not do: configure VFs (that is the config daemon's job) or reach the
 //! Kubernetes API server.

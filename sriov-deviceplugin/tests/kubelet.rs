@@ -4,7 +4,6 @@
 //! FakeSysfs host.
 // Test and benchmark set-up panics on failure by design: that is the test failing.
 #![allow(clippy::expect_used)]
-
 // Test helpers panic on setup failures by design: that is the test failing.
 #![allow(clippy::unwrap_used)]
 

@@ -1,4 +1,4 @@
-//! Executing a [`Plan`] step by step (reference spec §6.6).
+//! Executing a [`Plan`] step by step, in the order upstream's daemon applies a spec.
 //!
 //! `sriov_numvfs` is always written 0 first, then the count, and the VFs are waited for; VF
 //! drivers are bound by index once the VFs exist (`vfio-pci` needs an IOMMU group, and its

@@ -1,5 +1,5 @@
 //! Discovery: the host's SR-IOV PFs and VFs as `SriovNetworkNodeState.status.interfaces`
-//! (reference spec §6.2), read from sysfs so it works over any host root.
+//! (what upstream's daemon reports), read from sysfs so it works over any host root.
 //!
 //! PFs are network-class functions that are not VFs, have a driver and a netdev, and (unless
 //! in dev mode) are a supported model. Per PF: the netdev name (for a switchdev PF with

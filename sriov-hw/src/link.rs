@@ -116,9 +116,10 @@ impl LinkSysfs for crate::pci::SysfsHost {
     }
 }
 
-/// Changing links. MTU and admin state go through sysfs on [`crate::SysfsHost`]; the
-/// PF-side VF settings and the e-switch mode need netlink/devlink, which the Linux backend
-/// does not have yet: there those calls fail with [`crate::Error::Unsupported`].
+/// Changing links. On a real host [`crate::live::LiveLinks`] does all of it over
+/// rtnetlink and devlink (and [`crate::netlink::Netlink`] the rtnetlink part);
+/// [`crate::SysfsHost`] alone can only set MTU and admin state through sysfs, and answers
+/// [`crate::Error::Unsupported`] for the VF settings and the e-switch mode.
 pub trait LinkOps: Sync {
     /// Sets an interface's MTU.
     fn set_mtu(&self, ifname: &str, mtu: u32) -> Result<()>;

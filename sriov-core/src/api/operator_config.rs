@@ -9,6 +9,9 @@ use serde::{Deserialize, Serialize};
 
 use super::Condition;
 
+/// The name of the one SriovOperatorConfig the operator reads (in its namespace).
+pub const OPERATOR_CONFIG_NAME: &str = "default";
+
 /// Operator-wide settings.
 #[derive(CustomResource, Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
 #[kube(

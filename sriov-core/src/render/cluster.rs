@@ -147,7 +147,7 @@ impl Snapshot {
     /// The `default` operator config in `namespace`.
     pub fn operator_config(&self, namespace: &str) -> Option<&SriovOperatorConfig> {
         self.operator_configs.iter().find(|c| {
-            c.metadata.name.as_deref() == Some("default")
+            c.metadata.name.as_deref() == Some(crate::api::OPERATOR_CONFIG_NAME)
                 && c.metadata.namespace.as_deref() == Some(namespace)
         })
     }

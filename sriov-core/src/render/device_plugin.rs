@@ -1,5 +1,5 @@
-//! Policies + a node → the device plugin's `resourceList` for that node (reference spec
-//! §5.1), as stored in the `device-plugin-config` ConfigMap under the node's name.
+//! Policies + a node → the device plugin's `resourceList` for that node, as upstream's
+//! operator renders it and stores it in the `device-plugin-config` ConfigMap under the node's name.
 //!
 //! Selectors are merged per resource name over the node's policies in application order:
 //! the first policy with a resource name creates it, later ones add vendors, VF device IDs,

@@ -1,5 +1,5 @@
-//! `SriovNetwork`, `SriovIBNetwork` and `OVSNetwork` → Multus `NetworkAttachmentDefinition`
-//! (reference spec §3).
+//! `SriovNetwork`, `SriovIBNetwork` and `OVSNetwork` → Multus `NetworkAttachmentDefinition`,
+//! as upstream's network controllers render them.
 //!
 //! The CNI configuration has upstream's keys, order and omission rules and is stored
 //! indented by four spaces. Unlike upstream, `ipam`, `capabilities` and `metaPlugins` are

@@ -1,6 +1,6 @@
 //! Policies + one node's discovered PFs → that node's `SriovNetworkNodeState.spec`.
 //!
-//! Follows upstream's algorithm (reference spec §2): the spec is rebuilt from scratch;
+//! Follows upstream's algorithm: the spec is rebuilt from scratch;
 //! policies that select the node are applied in [`crate::policy::PolicySet`] order (lowest priority first,
 //! so the winner is applied last); on each selected PF a policy contributes one VF group.
 //! When a PF already has groups, the new group goes first and existing groups survive only

@@ -1,4 +1,4 @@
-//! The udev rules the config daemon writes for a PF it configures (reference spec §6.8),
+//! The udev rules the config daemon writes for a PF it configures (as upstream's daemon writes them),
 //! and the two helper scripts they call.
 //!
 //! - `10-nm-disable-<pci>.rules`: NetworkManager leaves the PF's VFs alone (matched by every

@@ -49,7 +49,7 @@ pub struct Nic {
     pub speed_mbps: u32,
 }
 
-/// The NICs of the mission document's table.
+/// The NIC models the tests use: Intel E810 and X710, Mellanox ConnectX-6 Dx, Broadcom.
 pub mod presets {
     use super::Nic;
 
