@@ -68,24 +68,30 @@ impl Options {
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
     /// The configuration file could not be read.
-    #[error("reading the configuration file {path}: {source}")]
+    #[error("reading the configuration file {}: {error}", path.display())]
     ReadConfig {
         /// The file.
         path: PathBuf,
-        /// Why.
-        source: std::io::Error,
+        /// Why (part of the message).
+        error: std::io::Error,
     },
     /// The configuration is invalid.
-    #[error("{}: {source}", path.display())]
+    #[error("{}: {error}", path.display())]
     Config {
         /// The file.
         path: PathBuf,
-        /// What is wrong with it.
-        source: ConfigError,
+        /// What is wrong with it (part of the message).
+        error: ConfigError,
     },
     /// Discovery failed.
     #[error("discovering devices: {0}")]
-    Discover(#[from] sriov_hw::Error),
+    Discover(sriov_hw::Error),
+}
+
+impl From<sriov_hw::Error> for RunError {
+    fn from(e: sriov_hw::Error) -> Self {
+        Self::Discover(e)
+    }
 }
 
 struct Running {
@@ -107,14 +113,14 @@ pub struct Snapshot {
 
 fn read_config(options: &Options) -> Result<(String, Config), RunError> {
     let text =
-        std::fs::read_to_string(&options.config_file).map_err(|source| RunError::ReadConfig {
+        std::fs::read_to_string(&options.config_file).map_err(|error| RunError::ReadConfig {
             path: options.config_file.clone(),
-            source,
+            error,
         })?;
     let config =
-        Config::parse(&text, &options.resource_prefix).map_err(|source| RunError::Config {
+        Config::parse(&text, &options.resource_prefix).map_err(|error| RunError::Config {
             path: options.config_file.clone(),
-            source,
+            error,
         })?;
     Ok((text, config))
 }
@@ -127,7 +133,7 @@ async fn scan(root: &HostRoot) -> Result<Inventory, RunError> {
             Err(sriov_hw::Error::Io {
                 op: "discover",
                 path: "sys/bus/pci/devices".into(),
-                source: std::io::Error::other(e.to_string()),
+                error: std::io::Error::other(e.to_string()),
             })
         })
         .map_err(RunError::from)

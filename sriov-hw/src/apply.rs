@@ -55,13 +55,12 @@ impl Default for Wait {
 
 /// A failed step.
 #[derive(Debug, thiserror::Error)]
-#[error("{step}: {source}{}", reset.as_ref().map(|r| format!(" (resetting the PF failed too: {r})")).unwrap_or_default())]
+#[error("{step}: {error}{}", reset.as_ref().map(|r| format!(" (resetting the PF failed too: {r})")).unwrap_or_default())]
 pub struct ApplyError {
     /// The step, as the plan prints it.
     pub step: String,
-    /// What failed.
-    #[source]
-    pub source: Error,
+    /// What failed (part of the message, not a separate `source()`).
+    pub error: Error,
     /// When resetting the PF after the failure failed as well.
     pub reset: Option<Box<Error>>,
 }
@@ -299,7 +298,7 @@ pub fn apply(host: HostOps<'_>, plan: &Plan, wait: Wait) -> Result<(), Box<Apply
             };
             return Err(Box::new(ApplyError {
                 step: action.to_string(),
-                source,
+                error: source,
                 reset: reset.map(Box::new),
             }));
         }

@@ -93,7 +93,7 @@ fn pf_status(host: HostView<'_>, device: &PciDevice) -> Result<InterfaceExt> {
     let num_vfs = device.num_vfs.unwrap_or(0);
     let e_switch_mode = host
         .netlink
-        .eswitch_mode(&pci)
+        .eswitch_mode(&pci)?
         .unwrap_or_else(|| "legacy".to_owned());
     let vfs = if num_vfs > 0 {
         let representors = representors(host, &link)?;

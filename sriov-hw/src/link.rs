@@ -178,8 +178,11 @@ impl LinkOps for crate::pci::SysfsHost {
 pub trait LinkQuery: Sync {
     /// Alternative names of an interface (empty when it has none or on error).
     fn alt_names(&self, ifname: &str) -> Vec<String>;
-    /// E-switch mode of the PF at PCI address `pci` (`legacy`/`switchdev`), when known.
-    fn eswitch_mode(&self, pci: &str) -> Option<String>;
+    /// E-switch mode of the PF at PCI address `pci` (`legacy`/`switchdev`): `None` when
+    /// the device or the kernel has no e-switch to ask about (discovery then reports
+    /// `legacy`), an error when asking failed for another reason (a permission error must
+    /// not pass for `legacy`, or a plan would "change" the mode back).
+    fn eswitch_mode(&self, pci: &str) -> Result<Option<String>>;
 }
 
 /// A [`LinkQuery`] that knows nothing: no alt-names, legacy e-switch mode.
@@ -191,8 +194,8 @@ impl LinkQuery for NoNetlink {
         Vec::new()
     }
 
-    fn eswitch_mode(&self, _pci: &str) -> Option<String> {
-        None
+    fn eswitch_mode(&self, _pci: &str) -> Result<Option<String>> {
+        Ok(None)
     }
 }
 

@@ -33,9 +33,25 @@ impl LinkQuery for LiveLinks {
         self.netlink.alt_names(ifname)
     }
 
-    fn eswitch_mode(&self, pci: &str) -> Option<String> {
-        self.devlink.as_ref()?.eswitch_mode(pci).ok()
+    fn eswitch_mode(&self, pci: &str) -> Result<Option<String>> {
+        let Some(devlink) = &self.devlink else {
+            return Ok(None);
+        };
+        match devlink.eswitch_mode(pci) {
+            Ok(mode) => Ok(Some(mode)),
+            Err(e) if no_eswitch(&e) => Ok(None),
+            Err(e) => Err(e),
+        }
     }
+}
+
+/// Whether devlink's answer means "no e-switch here" (the device is not a devlink device,
+/// or its driver has no e-switch), as opposed to a failure to ask (permissions, I/O).
+fn no_eswitch(e: &Error) -> bool {
+    matches!(
+        e.errno(),
+        Some(libc::ENODEV | libc::EOPNOTSUPP | libc::EINVAL | libc::ENOENT)
+    )
 }
 
 impl LinkOps for LiveLinks {
@@ -62,6 +78,26 @@ impl LinkOps for LiveLinks {
                 op: "set e-switch mode (this kernel has no devlink)",
                 target: pci.to_owned(),
             }),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_answers_that_mean_no_e_switch_count_as_none() {
+        let kernel = |errno| Error::Kernel {
+            op: "get e-switch mode",
+            target: "0000:81:00.0".into(),
+            errno: std::io::Error::from_raw_os_error(errno),
+        };
+        for errno in [libc::ENODEV, libc::EOPNOTSUPP, libc::EINVAL, libc::ENOENT] {
+            assert!(no_eswitch(&kernel(errno)), "{errno}");
+        }
+        for errno in [libc::EPERM, libc::EACCES, libc::EIO, libc::EBUSY] {
+            assert!(!no_eswitch(&kernel(errno)), "{errno}");
         }
     }
 }

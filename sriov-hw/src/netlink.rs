@@ -664,9 +664,9 @@ impl crate::link::LinkQuery for Netlink {
         self.link(ifname).map(|l| l.alt_names).unwrap_or_default()
     }
 
-    fn eswitch_mode(&self, _pci: &str) -> Option<String> {
-        // devlink, not rtnetlink: not read yet (reported as legacy by discovery).
-        None
+    fn eswitch_mode(&self, _pci: &str) -> Result<Option<String>> {
+        // devlink, not rtnetlink: [`crate::live::LiveLinks`] asks devlink.
+        Ok(None)
     }
 }
 

@@ -197,7 +197,7 @@ fn an_injected_kernel_error_names_the_step_and_errno_and_rolls_back() {
     host.fail_next("set_mtu ens801f0v1", libc::EINVAL);
     let wanted = spec(PF, 2, None, vec![group("0-1", "netdevice", Some(9000))]);
     let err = apply::apply(ops(&host), &plan_for(&host, &wanted), NO_WAIT).unwrap_err();
-    assert_eq!(err.source.errno(), Some(libc::EINVAL));
+    assert_eq!(err.error.errno(), Some(libc::EINVAL));
     assert!(
         err.to_string()
             .starts_with("0000:81:00.0 VF 1: set MTU 9000: set MTU ens801f0v1: Invalid argument"),

@@ -266,3 +266,49 @@ fn vdpa_devices_of_switchdev_vfs_report_their_type() {
         .collect();
     assert_eq!(types, [Some("virtio"), None]);
 }
+
+/// Answers like a kernel that refuses to say: alt-names empty, every e-switch query an error.
+struct RefusingDevlink;
+
+impl sriov_hw::link::LinkQuery for RefusingDevlink {
+    fn alt_names(&self, _ifname: &str) -> Vec<String> {
+        Vec::new()
+    }
+
+    fn eswitch_mode(&self, pci: &str) -> sriov_hw::Result<Option<String>> {
+        Err(sriov_hw::Error::Kernel {
+            op: "get e-switch mode",
+            target: pci.to_owned(),
+            errno: std::io::Error::from_raw_os_error(libc::EPERM),
+        })
+    }
+}
+
+#[test]
+fn an_e_switch_mode_that_cannot_be_read_is_an_error_not_legacy() {
+    let fake = FakeSysfs::new().unwrap();
+    fake.pf("0000:81:00.0", presets::MLX_CX6_DX)
+        .name("ens1f0")
+        .build()
+        .unwrap();
+    let host = SysfsHost::new(fake.root());
+    let nics = SupportedNics::default();
+    let view = HostView {
+        pci: &host,
+        links: &host,
+        netlink: &RefusingDevlink,
+        store: &host,
+    };
+    let err = discover::discover(
+        view,
+        Options {
+            nics: &nics,
+            dev_mode: false,
+        },
+    )
+    .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "get e-switch mode 0000:81:00.0: Operation not permitted (os error 1)"
+    );
+}

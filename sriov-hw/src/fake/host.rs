@@ -564,8 +564,8 @@ impl LinkQuery for FakeHost {
         Vec::new()
     }
 
-    fn eswitch_mode(&self, pci: &str) -> Option<String> {
-        self.lock().eswitch.get(pci).cloned()
+    fn eswitch_mode(&self, pci: &str) -> Result<Option<String>> {
+        Ok(self.lock().eswitch.get(pci).cloned())
     }
 }
 

@@ -640,11 +640,12 @@ impl LinkQuery for StaticLinks {
             .unwrap_or_default()
     }
 
-    fn eswitch_mode(&self, pci: &str) -> Option<String> {
-        self.eswitch
+    fn eswitch_mode(&self, pci: &str) -> Result<Option<String>> {
+        Ok(self
+            .eswitch
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .get(pci)
-            .cloned()
+            .cloned())
     }
 }
