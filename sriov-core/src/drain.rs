@@ -13,6 +13,16 @@ use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use crate::api::SriovNetworkPoolConfig;
 use crate::pool;
 
+/// The warning for a pool whose `maxUnavailable` (resolved to `limit` for its `size`
+/// nodes) lets none of them drain: `None` when some may, or the pool is empty.
+pub fn never_drains(limit: Option<usize>, size: usize) -> Option<String> {
+    (limit == Some(0) && size > 0).then(|| {
+        format!(
+            "maxUnavailable allows 0 of the {size} node(s) this pool selects to drain; none of them can ever be reconfigured"
+        )
+    })
+}
+
 /// How many nodes of a pool of `pool_size` may be unavailable at once: `None` for no limit
 /// (no `maxUnavailable`), otherwise the integer, or the percentage of the pool rounded down.
 pub fn max_unavailable(
@@ -103,12 +113,10 @@ pub fn plan(nodes: &[NodeDrain<'_>], pools: &[SriovNetworkPoolConfig]) -> DrainP
             Some(pool) => {
                 match max_unavailable(pool.spec.max_unavailable.as_ref(), entries.len()) {
                     Ok(limit) => {
-                        if limit == Some(0) {
-                            out.warnings.push(format!(
-                            "SriovNetworkPoolConfig {pool_name}: maxUnavailable allows 0 of its {} node(s) to drain; none of them can ever be reconfigured",
-                            entries.len()
-                        ));
-                        }
+                        out.warnings.extend(
+                            never_drains(limit, entries.len())
+                                .map(|w| format!("SriovNetworkPoolConfig {pool_name}: {w}")),
+                        );
                         limit
                     }
                     Err(e) => {
@@ -233,7 +241,7 @@ mod tests {
         assert_eq!(
             decision.warnings,
             [
-                "SriovNetworkPoolConfig small: maxUnavailable allows 0 of its 2 node(s) to drain; none of them can ever be reconfigured"
+                "SriovNetworkPoolConfig small: maxUnavailable allows 0 of the 2 node(s) this pool selects to drain; none of them can ever be reconfigured"
             ]
         );
     }

@@ -161,6 +161,12 @@ impl VfRange {
         self.last
     }
 
+    /// Whether the range reaches beyond the VFs a PF with `num_vfs` VFs has (its last
+    /// index is `num_vfs - 1`; with no VFs every range does): rule P16.
+    pub fn exceeds(&self, num_vfs: i64) -> bool {
+        i64::from(self.last) >= num_vfs
+    }
+
     /// How many VFs the range covers.
     pub fn len(&self) -> u32 {
         u32::from(self.last) - u32::from(self.first) + 1

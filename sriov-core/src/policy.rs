@@ -87,11 +87,7 @@ impl Policy {
     pub fn resolve(raw: &SriovNetworkNodePolicy) -> Result<Self> {
         let namespace = raw.metadata.namespace.clone().unwrap_or_default();
         let name = raw.metadata.name.clone().unwrap_or_default();
-        let id = if namespace.is_empty() {
-            name.clone()
-        } else {
-            format!("{namespace}/{name}")
-        };
+        let id = crate::api::object_name(Some(&namespace), Some(&name));
         let fail = |field: &str, reason: String| Error::Policy {
             policy: id.clone(),
             field: field.to_owned(),
@@ -141,9 +137,10 @@ impl Policy {
             let selector: PfSelector = text
                 .parse()
                 .map_err(|e: Error| fail(&field, e.to_string()))?;
+            // A policy without VFs has nothing to range over (D3 rejects it).
             if let Some(range) = selector.range()
                 && num_vfs > 0
-                && range.last() >= num_vfs
+                && range.exceeds(i64::from(num_vfs))
             {
                 return Err(fail(
                     &field,
@@ -185,11 +182,7 @@ impl Policy {
 
     /// `namespace/name`.
     pub fn id(&self) -> String {
-        if self.namespace.is_empty() {
-            self.name.clone()
-        } else {
-            format!("{}/{}", self.namespace, self.name)
-        }
+        crate::api::object_name(Some(&self.namespace), Some(&self.name))
     }
 
     /// Whether the node's labels satisfy the policy's `nodeSelector`.
@@ -209,7 +202,7 @@ impl Policy {
             .nic
             .pf_names
             .iter()
-            .find(|entry| iface_has_name(iface, entry.name()));
+            .find(|entry| iface.has_name(entry.name()));
         Some(named.and_then(PfSelector::range).unwrap_or(whole))
     }
 
@@ -221,10 +214,6 @@ impl Policy {
             .then_with(|| a.name.cmp(&b.name))
             .then_with(|| a.namespace.cmp(&b.namespace))
     }
-}
-
-fn iface_has_name(iface: &InterfaceExt, name: &str) -> bool {
-    iface.name.as_deref() == Some(name) || iface.alt_names.iter().flatten().any(|a| a == name)
 }
 
 impl NicSelector {
@@ -271,7 +260,7 @@ impl NicSelector {
             && !self
                 .pf_names
                 .iter()
-                .any(|entry| iface_has_name(iface, entry.name()))
+                .any(|entry| iface.has_name(entry.name()))
         {
             return false;
         }

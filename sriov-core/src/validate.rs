@@ -171,8 +171,9 @@ fn static_checks(
     for entry in nic.pf_names.iter().flatten() {
         match entry.parse::<PfSelector>() {
             Ok(selector) => {
-                if let Some(range) = selector.range()
-                    && i64::from(range.last()) >= i64::from(spec.num_vfs)
+                if selector
+                    .range()
+                    .is_some_and(|range| range.exceeds(i64::from(spec.num_vfs)))
                 {
                     // P16 (upstream's text, trailing space included).
                     out.push(format!(
@@ -378,9 +379,7 @@ fn resolve_name<'a>(
     interfaces: &'a [InterfaceExt],
 ) -> (&'a str, Option<&'a InterfaceExt>) {
     for iface in interfaces {
-        if iface.name.as_deref() == Some(name)
-            || iface.alt_names.iter().flatten().any(|a| a == name)
-        {
+        if iface.has_name(name) {
             return (iface.name.as_deref().unwrap_or(name), Some(iface));
         }
     }
@@ -460,14 +459,9 @@ fn conflicts(
             .flat_map(|n| state_of(n, ctx).unwrap_or_default())
             .find(|i| &i.pci_address == root);
         let range_on = |selectors: &[PfSelector], num_vfs: i32| {
-            pf.and_then(|pf| {
-                selectors.iter().find(|s| {
-                    pf.name.as_deref() == Some(s.name())
-                        || pf.alt_names.iter().flatten().any(|a| a == s.name())
-                })
-            })
-            .and_then(PfSelector::range)
-            .or_else(|| whole(num_vfs))
+            pf.and_then(|pf| selectors.iter().find(|s| pf.has_name(s.name())))
+                .and_then(PfSelector::range)
+                .or_else(|| whole(num_vfs))
         };
         let (a, b) = (
             range_on(parsed, policy.spec.num_vfs),
@@ -553,11 +547,10 @@ pub fn pool_config(pool_config: &SriovNetworkPoolConfig, ctx: &Context<'_>) -> V
         .filter(|n| pool::selects(pool_config, &node_labels(n)).unwrap_or(false))
         .count();
     match drain::max_unavailable(spec.max_unavailable.as_ref(), size) {
-        Err(e) => verdict.violations.push(format!("SriovOperatorConfig invalid maxUnavailable: {e}")),
-        Ok(Some(0)) if size > 0 => verdict.warnings.push(format!(
-            "maxUnavailable allows 0 of the {size} node(s) this pool selects to drain; none of them can ever be reconfigured"
-        )),
-        Ok(_) => {}
+        Err(e) => verdict
+            .violations
+            .push(format!("SriovOperatorConfig invalid maxUnavailable: {e}")),
+        Ok(limit) => verdict.warnings.extend(drain::never_drains(limit, size)),
     }
     if let Some(selector) = &spec.node_selector
         && let Err(e) = labels::matches_selector(selector, &Labels::new())
@@ -571,13 +564,28 @@ pub fn pool_config(pool_config: &SriovNetworkPoolConfig, ctx: &Context<'_>) -> V
 /// another target namespace.
 pub fn network(namespace: &str, network_namespace: Option<&str>, ctx: &Context<'_>) -> Verdict {
     let mut verdict = Verdict::default();
-    if namespace != ctx.operator_namespace && network_namespace.is_some_and(|n| !n.is_empty()) {
-        verdict.violations.push(format!(
-            ".Spec.NetworkNamespace field can't be specified if the resource is not in the {} namespace",
-            ctx.operator_namespace
-        ));
-    }
+    verdict.violations.extend(network_namespace_violation(
+        namespace,
+        network_namespace,
+        ctx.operator_namespace,
+    ));
     verdict
+}
+
+/// NW1 on its own (rendering uses it too): a network outside the operator namespace may
+/// not name a target namespace.
+pub fn network_namespace_violation(
+    namespace: &str,
+    network_namespace: Option<&str>,
+    operator_namespace: &str,
+) -> Option<String> {
+    (namespace != operator_namespace && network_namespace.is_some_and(|n| !n.is_empty())).then(
+        || {
+            format!(
+                ".Spec.NetworkNamespace field can't be specified if the resource is not in the {operator_namespace} namespace"
+            )
+        },
+    )
 }
 
 /// One validated object of a [`cluster`] run.
@@ -613,13 +621,7 @@ pub fn cluster(
         nics,
         dev_mode,
     };
-    let id = |meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta| {
-        format!(
-            "{}/{}",
-            meta.namespace.as_deref().unwrap_or_default(),
-            meta.name.as_deref().unwrap_or_default()
-        )
-    };
+    let id = crate::api::meta_name;
     let mut out = Vec::new();
     for p in &policies {
         out.push(Checked {

@@ -6,6 +6,21 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+/// How messages name an object: `namespace/name`, `name` for a cluster-scoped object (no or
+/// empty namespace), `<unnamed>` when it has no name.
+pub fn object_name(namespace: Option<&str>, name: Option<&str>) -> String {
+    match (namespace.filter(|ns| !ns.is_empty()), name) {
+        (Some(ns), Some(name)) => format!("{ns}/{name}"),
+        (None, Some(name)) => name.to_owned(),
+        (_, None) => "<unnamed>".to_owned(),
+    }
+}
+
+/// [`object_name`] of an object's metadata.
+pub fn meta_name(meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta) -> String {
+    object_name(meta.namespace.as_deref(), meta.name.as_deref())
+}
+
 /// Status shared by the network kinds: standard Kubernetes conditions, of which `Ready` is
 /// the one the operator writes.
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]

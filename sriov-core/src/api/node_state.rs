@@ -245,6 +245,14 @@ pub struct InterfaceExt {
     pub alt_names: Option<Vec<String>>,
 }
 
+impl InterfaceExt {
+    /// Whether the PF is called `name`: its netdev name or one of its alternative names
+    /// (how policies and device-plugin selectors name PFs).
+    pub fn has_name(&self, name: &str) -> bool {
+        self.name.as_deref() == Some(name) || self.alt_names.iter().flatten().any(|a| a == name)
+    }
+}
+
 /// A discovered VF.
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]

@@ -287,13 +287,7 @@ impl Object {
     }
 }
 
-fn display_name(namespace: Option<&str>, name: Option<&str>) -> String {
-    match (namespace, name) {
-        (Some(ns), Some(name)) => format!("{ns}/{name}"),
-        (None, Some(name)) => name.to_owned(),
-        (_, None) => "<unnamed>".to_owned(),
-    }
-}
+use crate::api::object_name as display_name;
 
 /// One object read from a manifest, with the fields the types did not recognise.
 #[derive(Debug, Clone, PartialEq)]

@@ -337,20 +337,15 @@ fn check_target<K: Resource<DynamicType = ()>>(
     operator_namespace: &str,
 ) -> Result<()> {
     let namespace = network.meta().namespace.as_deref().unwrap_or_default();
-    if target.is_some_and(|t| !t.is_empty()) && namespace != operator_namespace {
-        return Err(Error::Network {
+    match crate::validate::network_namespace_violation(namespace, target, operator_namespace) {
+        Some(reason) => Err(Error::Network {
             kind: K::kind(&()).into_owned(),
-            network: format!(
-                "{namespace}/{}",
-                network.meta().name.as_deref().unwrap_or_default()
-            ),
+            network: crate::api::meta_name(network.meta()),
             field: "spec.networkNamespace".into(),
-            reason: format!(
-                "cannot be set when the resource is not in the operator namespace ({operator_namespace})"
-            ),
-        });
+            reason,
+        }),
+        None => Ok(()),
     }
-    Ok(())
 }
 
 fn controller_reference(config: &SriovOperatorConfig) -> Option<OwnerReference> {

@@ -103,7 +103,7 @@ pub fn render(
         for entry in &nic.pf_names {
             let primary = interfaces
                 .iter()
-                .find(|i| i.alt_names.iter().flatten().any(|a| a == entry.name()))
+                .find(|i| i.has_name(entry.name()))
                 .and_then(|i| i.name.as_deref())
                 .unwrap_or(entry.name());
             let text = match entry.range() {

@@ -179,7 +179,7 @@ impl<'a> Fields<'a> {
     fn error(&self, field: &str, reason: String) -> Error {
         Error::Network {
             kind: self.kind.clone(),
-            network: format!("{}/{}", self.namespace(), self.name()),
+            network: crate::api::meta_name(self.meta),
             field: field.to_owned(),
             reason,
         }
