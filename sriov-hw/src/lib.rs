@@ -9,6 +9,8 @@
 //!   trait;
 //! - [`store`]: the daemon's per-PF records;
 //! - [`discover`]: the host as `SriovNetworkNodeState.status`;
+//! - [`observe`]: one owned snapshot of a host (discovery, per-PF records, command line,
+//!   IOMMU, CPU vendor, GUID pool, RDMA mode) giving both the status and the plan's input;
 //! - [`kernel`]: prerequisites (`/proc/cmdline`, modules, IOMMU groups, lockdown), and
 //!   [`doctor`]: the checklist built on them;
 //! - [`fake`]: `FakeSysfs`, a temp-dir host root shaped like a real kernel's.
@@ -21,7 +23,8 @@
 //!   alt-names, PF-side VF settings), usable inside another network namespace without
 //!   switching the process.
 //!
-//! - [`netns`]: network namespaces opened, created, pinned and entered from helper threads;
+//! - [`netns`]: network namespaces opened, created, pinned, and joined by the calling
+//!   thread for the length of a closure;
 //! - [`devlink`]: e-switch mode over generic netlink; [`live::LiveLinks`] combines it with
 //!   rtnetlink as the link side of a real host.
 //!
@@ -33,7 +36,8 @@
 //! `sriov-core`, this crate only observes and acts.
 //!
 //! ```text
-//! HostRoot (/ or /host) --SysfsHost--> discover --> NodeState.status
+//! HostRoot (/ or /host) --observe--> HostSnapshot --status()--> NodeState.status
+//!                                                  --observed()--> sriov_core::plan --> apply
 //! ```
 
 pub mod apply;
@@ -47,6 +51,7 @@ pub mod link;
 pub mod live;
 pub mod netlink;
 pub mod netns;
+pub mod observe;
 pub mod pci;
 pub mod rdma;
 pub mod root;

@@ -2,16 +2,16 @@
 // Test and benchmark set-up panics on failure by design: that is the test failing.
 #![allow(clippy::expect_used)]
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
 use proptest::prelude::*;
 use sriov_core::api::{Interface, InterfaceExt, SriovNetworkNodeStateSpec, VfGroup};
 use sriov_core::nic::SupportedNics;
-use sriov_core::plan::{self, Action, CpuVendor, Disruption, Observed, Plan};
+use sriov_core::plan::{self, Action, CpuVendor, Disruption, Plan};
 use sriov_hw::apply::{self, HostOps, Wait};
-use sriov_hw::discover::{self, HostView, Options};
+use sriov_hw::discover::{HostView, Options};
 use sriov_hw::fake::{FakeHost, presets};
+use sriov_hw::observe::{self, HostSnapshot, KernelFacts};
 use sriov_hw::store::PfStore;
 use sriov_hw::system::{self, HostSystem};
 
@@ -21,47 +21,40 @@ const NO_WAIT: Wait = Wait {
     interval: Duration::ZERO,
 };
 
-fn status(host: &FakeHost) -> Vec<InterfaceExt> {
+/// One observation of the fake host, as the config daemon takes it (an Intel host with the
+/// IOMMU on).
+fn snapshot(host: &FakeHost) -> HostSnapshot {
     let nics = SupportedNics::default();
-    discover::discover(
+    observe::observe_view(
         HostView {
             pci: host,
             links: host,
             netlink: host,
             store: host,
         },
+        host,
+        KernelFacts {
+            cmdline: Some(vec!["intel_iommu=on".to_owned(), "iommu=pt".to_owned()]),
+            iommu_active: true,
+            cpu: CpuVendor::Intel,
+            rdma_mode: None,
+        },
         Options {
             nics: &nics,
             dev_mode: false,
         },
     )
-    .expect("discovers")
+    .expect("observes")
+}
+
+fn status(host: &FakeHost) -> Vec<InterfaceExt> {
+    snapshot(host).interfaces
 }
 
 fn plan_for(host: &FakeHost, spec: &SriovNetworkNodeStateSpec) -> Plan {
-    let interfaces = status(host);
-    let mut records = BTreeMap::new();
-    for iface in &interfaces {
-        if let Some(r) = host.load(&iface.pci_address).expect("record readable") {
-            records.insert(iface.pci_address.clone(), r);
-        }
-    }
-    let cmdline = vec!["intel_iommu=on".to_owned(), "iommu=pt".to_owned()];
     let nics = SupportedNics::default();
-    let guids = system::guid_pool(host).expect("pool readable");
-    plan::plan(
-        Observed {
-            interfaces: &interfaces,
-            records: &records,
-            cmdline: &cmdline,
-            iommu_active: true,
-            cpu: CpuVendor::Intel,
-            nics: &nics,
-            guids: guids.as_ref(),
-        },
-        spec,
-    )
-    .expect("plans")
+    let snapshot = snapshot(host);
+    plan::plan(snapshot.observed(&nics).expect("a command line"), spec).expect("plans")
 }
 
 fn ops(host: &FakeHost) -> HostOps<'_> {

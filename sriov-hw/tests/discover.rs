@@ -312,3 +312,53 @@ fn an_e_switch_mode_that_cannot_be_read_is_an_error_not_legacy() {
         "get e-switch mode 0000:81:00.0: Operation not permitted (os error 1)"
     );
 }
+
+#[test]
+fn one_observation_gives_the_status_and_the_plans_input() {
+    use sriov_hw::observe;
+    let fake = FakeSysfs::new().unwrap();
+    fake.pf("0000:81:00.0", presets::INTEL_E810_CQDA2)
+        .name("ens801f0")
+        .num_vfs(2)
+        .build()
+        .unwrap();
+    fake.cmdline("root=/dev/sda2 intel_iommu=on iommu=pt")
+        .unwrap();
+    let host = SysfsHost::new(fake.root());
+    let record = Interface {
+        pci_address: "0000:81:00.0".into(),
+        num_vfs: Some(2),
+        ..Default::default()
+    };
+    host.save(&record).unwrap();
+    let nics = SupportedNics::default();
+    let snapshot = observe::observe(&fake.root(), &nics, false).unwrap();
+    // The status is what discovery reports.
+    assert_eq!(snapshot.status().interfaces.unwrap(), run(&fake, false));
+    assert_eq!(snapshot.status().system, None, "no RDMA on this host");
+    // The plan's input carries the same interfaces, the record and the kernel's facts.
+    let observed = snapshot.observed(&nics).unwrap();
+    assert_eq!(observed.interfaces, snapshot.interfaces.as_slice());
+    assert_eq!(observed.records.get("0000:81:00.0"), Some(&record));
+    assert_eq!(
+        observed.cmdline,
+        ["root=/dev/sda2", "intel_iommu=on", "iommu=pt"]
+    );
+    assert!(observed.iommu_active);
+
+    // Without proc/cmdline the status still works; planning says what is missing.
+    std::fs::remove_file(fake.root().join("proc/cmdline")).unwrap();
+    let snapshot = observe::observe(&fake.root(), &nics, false).unwrap();
+    assert!(snapshot.status().interfaces.is_some());
+    assert_eq!(
+        snapshot.observed(&nics).unwrap_err().to_string(),
+        "kernel command line not found: proc/cmdline"
+    );
+    // Not a host root at all.
+    let err = observe::observe(&sriov_hw::HostRoot::new("/nonexistent"), &nics, false).unwrap_err();
+    assert!(
+        err.to_string()
+            .starts_with("/nonexistent is not a host root"),
+        "{err}"
+    );
+}

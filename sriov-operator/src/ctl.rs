@@ -22,15 +22,11 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use sriov_core::api::SriovNetworkNodeStateStatus;
 use sriov_core::crd::{self, CustomResourceDefinition};
 use sriov_core::manifest::{self, Location, ManifestError, Position};
 use sriov_core::nic::SupportedNics;
 use sriov_core::render::{self, cluster::Snapshot};
-use sriov_hw::discover::{HostView, Options};
 use sriov_hw::doctor::Verdict;
-use sriov_hw::link::{LinkQuery, NoNetlink};
-use sriov_hw::live::LiveLinks;
 use sriov_hw::{HostRoot, SysfsHost};
 
 /// Command-line arguments of `sriovctl`.
@@ -622,30 +618,28 @@ fn discover(
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> Status {
+    match observe(root, dev_mode, err) {
+        Some(snapshot) => write_formatted(&snapshot.status(), format, out, err),
+        None => Status::Unreadable,
+    }
+}
+
+/// Observes the host at `root` with the built-in NIC table; problems are reported on `err`
+/// (a root without `sys/bus/pci` by itself, anything else naming the root).
+fn observe(
+    root: &HostRoot,
+    dev_mode: bool,
+    err: &mut dyn Write,
+) -> Option<sriov_hw::observe::HostSnapshot> {
     if let Err(e) = root.check() {
         let _ = writeln!(err, "error: {e}");
-        return Status::Unreadable;
+        return None;
     }
-    let discovered = discover_host(&SysfsHost::new(root.clone()), root, dev_mode).and_then(|i| {
-        let rdma_mode = sriov_hw::rdma::netns_mode(root)?;
-        Ok((i, rdma_mode))
-    });
-    match discovered {
-        Ok((interfaces, rdma_mode)) => {
-            let status = SriovNetworkNodeStateStatus {
-                interfaces: Some(interfaces),
-                system: rdma_mode.map(|rdma_mode| sriov_core::api::System {
-                    rdma_mode: Some(rdma_mode),
-                }),
-                ..Default::default()
-            };
-            write_formatted(&status, format, out, err)
-        }
-        Err(e) => {
-            let _ = writeln!(err, "error: discovering {}: {e}", root.path().display());
-            Status::Unreadable
-        }
-    }
+    sriov_hw::observe::observe(root, &SupportedNics::default(), dev_mode)
+        .map_err(|e| {
+            let _ = writeln!(err, "error: reading host {}: {e}", root.path().display());
+        })
+        .ok()
 }
 
 fn doctor(root: &HostRoot, out: &mut dyn Write, err: &mut dyn Write) -> Status {
@@ -738,40 +732,16 @@ fn plan(
             return Status::Rejected;
         }
     };
-    let host = SysfsHost::new(root.clone());
-    let observed = discover_host(&host, root, false).and_then(|interfaces| {
-        let mut records = std::collections::BTreeMap::new();
-        for iface in &interfaces {
-            if let Some(record) = sriov_hw::store::PfStore::load(&host, &iface.pci_address)? {
-                records.insert(iface.pci_address.clone(), record);
-            }
-        }
-        let system = sriov_hw::system::SystemHost::new(root.clone());
-        Ok((
-            interfaces,
-            records,
-            sriov_hw::kernel::cmdline(root)?,
-            sriov_hw::kernel::iommu_group_count(root)? > 0,
-            sriov_hw::kernel::cpu_vendor(root)?,
-            sriov_hw::system::guid_pool(&system)?,
-        ))
-    });
-    let (interfaces, records, cmdline, iommu_active, cpu, guids) = match observed {
+    let Some(snapshot) = observe(root, false, err) else {
+        return Status::Unreadable;
+    };
+    let nics = SupportedNics::default();
+    let observed = match snapshot.observed(&nics) {
         Ok(observed) => observed,
         Err(e) => {
             let _ = writeln!(err, "error: reading host {}: {e}", root.path().display());
             return Status::Unreadable;
         }
-    };
-    let nics = SupportedNics::default();
-    let observed = sriov_core::plan::Observed {
-        interfaces: &interfaces,
-        records: &records,
-        cmdline: &cmdline,
-        iommu_active,
-        cpu,
-        nics: &nics,
-        guids: guids.as_ref(),
     };
     let plan = match sriov_core::plan::plan(observed, &state.spec) {
         Ok(plan) => plan,
@@ -804,38 +774,4 @@ fn plan(
             Status::Ok
         }
     }
-}
-
-/// Netlink and devlink answers about the kernel this process runs on: used for alt-names
-/// and e-switch modes only when the host root is that kernel's `/` (a fake root's links
-/// are not the kernel's).
-fn live_links(root: &HostRoot) -> Option<LiveLinks> {
-    root.is_system_root()
-        .then(LiveLinks::new)
-        .and_then(Result::ok)
-}
-
-/// Discovers the host at `root` with the built-in NIC table (and netlink alt-names when the
-/// root is this kernel's).
-fn discover_host(
-    host: &SysfsHost,
-    root: &HostRoot,
-    dev_mode: bool,
-) -> sriov_hw::Result<Vec<sriov_core::api::InterfaceExt>> {
-    let nics = SupportedNics::default();
-    let live = live_links(root);
-    let netlink: &dyn LinkQuery = live.as_ref().map_or(&NoNetlink, |n| n as &dyn LinkQuery);
-    let view = HostView {
-        pci: host,
-        links: host,
-        netlink,
-        store: host,
-    };
-    sriov_hw::discover::discover(
-        view,
-        Options {
-            nics: &nics,
-            dev_mode,
-        },
-    )
 }
