@@ -8,6 +8,8 @@ use std::time::Duration;
 
 use clap::Parser;
 
+use sriov_hw::process::{self, LogFormat};
+
 use crate::manager::{self, Options};
 
 /// The SR-IOV device plugin.
@@ -45,6 +47,9 @@ struct Args {
     /// `--v=N`.
     #[arg(long, short = 'v', visible_alias = "v", default_value_t = 2)]
     log_level: u32,
+    /// Log lines as text or one JSON object each.
+    #[arg(long, default_value = "text", value_parser = clap::value_parser!(LogFormat))]
+    log_format: LogFormat,
     /// Accepted for upstream compatibility; logs always go to stderr.
     #[arg(long, alias = "log_dir", hide = true)]
     log_dir: Option<String>,
@@ -95,7 +100,7 @@ pub fn main(args: Vec<String>) -> i32 {
             return if e.use_stderr() { 2 } else { 0 };
         }
     };
-    init_logging(args.log_level);
+    init_logging(args.log_level, args.log_format);
     if !args.rest.is_empty() {
         tracing::warn!(ignored = ?args.rest, "arguments after the flags are ignored");
     }
@@ -110,61 +115,22 @@ pub fn main(args: Vec<String>) -> i32 {
         cdi_dir: args.cdi_dir,
         rescan_interval: Duration::from_secs(args.rescan_interval.max(1)),
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            tracing::error!(error = %e, "cannot start the runtime");
-            return 1;
-        }
-    };
-    let outcome = runtime.block_on(async {
-        let shutdown = async {
-            let mut term =
-                match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                    Ok(s) => s,
-                    Err(_) => return std::future::pending().await,
-                };
-            tokio::select! {
-                _ = term.recv() => {}
-                _ = tokio::signal::ctrl_c() => {}
-            }
-        };
-        manager::run(options, shutdown, None).await
-    });
-    match outcome {
-        Ok(()) => 0,
-        // Logged once: the log is stderr.
-        Err(e) => {
-            tracing::error!(error = %e, "sriovdp stopped");
-            1
-        }
-    }
+    process::run(
+        "sriovdp",
+        2,
+        manager::run(options, process::shutdown_signal(), None),
+    )
 }
 
-/// Logs to stderr at the level `-v` asks for (`RUST_LOG` overrides it), without colour
-/// codes unless stderr is a terminal, plus [`AuthorityResets`].
-fn init_logging(verbosity: u32) {
+/// Logs to stderr at the level `-v` asks for (`RUST_LOG` overrides it), plus
+/// [`AuthorityResets`].
+fn init_logging(verbosity: u32, format: LogFormat) {
+    use tracing_subscriber::Layer;
     use tracing_subscriber::filter::{LevelFilter, Targets};
-    use tracing_subscriber::layer::SubscriberExt;
-    use tracing_subscriber::util::SubscriberInitExt;
-    use tracing_subscriber::{EnvFilter, Layer};
     let level = if verbosity >= 3 { "debug" } else { "info" };
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(level));
-    let output = tracing_subscriber::fmt::layer()
-        .with_writer(std::io::stderr)
-        // Colour codes only for a person at a terminal, never into a pod's log file.
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_filter(filter);
     let resets = AuthorityResets::default()
         .with_filter(Targets::new().with_target("h2::server", LevelFilter::DEBUG));
-    let _ = tracing_subscriber::registry()
-        .with(output)
-        .with(resets)
-        .try_init();
+    process::init_logging(level, format, Some(Box::new(resets)));
 }
 
 /// Turns h2's debug record of a request it reset for a malformed `:authority` into one

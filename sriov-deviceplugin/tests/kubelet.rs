@@ -922,3 +922,32 @@ fn a_socket_path_as_authority_is_reset_and_the_log_says_why() {
     let again: Vec<&String> = rest.iter().filter(|l| l.contains(":authority")).collect();
     assert!(again.is_empty(), "{again:?}");
 }
+
+#[test]
+fn json_logs_are_one_object_per_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_sriovdp"))
+        .arg(format!(
+            "--config-file={}",
+            dir.path().join("missing.json").display()
+        ))
+        .arg("--log-format=json")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let lines: Vec<serde_json::Value> = stderr
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    assert_eq!(lines.len(), 1, "{stderr}");
+    assert_eq!(lines[0]["level"], "ERROR");
+    assert_eq!(lines[0]["fields"]["message"], "sriovdp stopped");
+    assert!(
+        lines[0]["fields"]["error"]
+            .as_str()
+            .unwrap()
+            .starts_with("reading the configuration file"),
+        "{stderr}"
+    );
+}

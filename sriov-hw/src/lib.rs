@@ -28,6 +28,8 @@
 //! - [`devlink`]: e-switch mode over generic netlink; [`live::LiveLinks`] combines it with
 //!   rtnetlink as the link side of a real host.
 //!
+//! - `process` (feature `process`): the long-running binaries' scaffold: logging (text or
+//!   JSON), the tokio runtime, SIGTERM/SIGINT, the exit status;
 //! - [`rdma`]: the RDMA subsystem's namespace mode (RDMA netlink, `ib_core` parameter);
 //! - [`system`]: host files outside sysfs (udev rules, modprobe options, the IB GUID pool)
 //!   and host commands (`udevadm`, boot-loader kernel arguments).
@@ -53,6 +55,8 @@ pub mod netlink;
 pub mod netns;
 pub mod observe;
 pub mod pci;
+#[cfg(feature = "process")]
+pub mod process;
 pub mod rdma;
 pub mod root;
 pub mod store;

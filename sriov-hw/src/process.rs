@@ -1,0 +1,133 @@
+//! The scaffold every long-running binary of the stack shares (the device plugin, the
+//! operator, the config daemon, the webhooks): logging to stderr as text or JSON at a level
+//! from a flag (`RUST_LOG` overrides it), colour only on a terminal; a multi-threaded tokio
+//! runtime; SIGTERM/SIGINT as the shutdown signal; and one place that logs a fatal error,
+//! once, and turns it into the exit status.
+//!
+//! Behind the `process` feature, so that embedders of the host layer do not pull in an
+//! async runtime.
+
+use std::future::Future;
+use std::io::IsTerminal;
+
+use tracing_subscriber::EnvFilter;
+use tracing_subscriber::Layer;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+
+/// How log lines look.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum LogFormat {
+    /// One human-readable line per event (`2026-12-01T10:00:00Z INFO target: message k=v`).
+    #[default]
+    Text,
+    /// One JSON object per line (`timestamp`, `level`, `target`, `fields`), for log
+    /// collectors.
+    Json,
+}
+
+impl std::str::FromStr for LogFormat {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        match text {
+            "text" => Ok(Self::Text),
+            "json" => Ok(Self::Json),
+            other => Err(format!("log format {other:?}: expected text or json")),
+        }
+    }
+}
+
+/// An extra tracing layer a binary adds beside the output (the device plugin's watcher of
+/// HTTP/2 resets, say), with its own filter.
+pub type ExtraLayer = Box<dyn Layer<tracing_subscriber::Registry> + Send + Sync>;
+
+/// Installs the global logger: `level` is an `EnvFilter` directive (`info`, `debug`,
+/// `sriov=debug,kube=info`), replaced by `RUST_LOG` when that is set and valid. A second
+/// call does nothing (the first logger stays).
+pub fn init_logging(level: &str, format: LogFormat, extra: Option<ExtraLayer>) {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(level));
+    let ansi = std::io::stderr().is_terminal();
+    let output: ExtraLayer = match format {
+        LogFormat::Text => Box::new(
+            tracing_subscriber::fmt::layer()
+                .with_writer(std::io::stderr)
+                .with_ansi(ansi)
+                .with_filter(filter),
+        ),
+        LogFormat::Json => Box::new(
+            tracing_subscriber::fmt::layer()
+                .json()
+                .with_writer(std::io::stderr)
+                .with_filter(filter),
+        ),
+    };
+    let mut layers = vec![output];
+    layers.extend(extra);
+    let _ = tracing_subscriber::registry().with(layers).try_init();
+}
+
+/// Resolves when the process gets SIGTERM (what the kubelet sends) or SIGINT (Ctrl-C).
+pub async fn shutdown_signal() {
+    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(term) => term,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot watch SIGTERM; only SIGINT stops the process");
+            let _ = tokio::signal::ctrl_c().await;
+            return;
+        }
+    };
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = tokio::signal::ctrl_c() => {}
+    }
+}
+
+/// Runs `main` on a multi-threaded runtime of `worker_threads` threads and returns the exit
+/// status: 0 when it returns `Ok`, 1 (after logging the error once, as `what stopped`)
+/// when it fails or the runtime cannot start. Logging should be initialised first.
+pub fn run<F, E>(what: &str, worker_threads: usize, main: F) -> i32
+where
+    F: Future<Output = Result<(), E>>,
+    E: std::fmt::Display,
+{
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(worker_threads.max(1))
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            tracing::error!(error = %e, "{what}: cannot start the async runtime");
+            return 1;
+        }
+    };
+    match runtime.block_on(main) {
+        Ok(()) => 0,
+        Err(e) => {
+            tracing::error!(error = %e, "{what} stopped");
+            1
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn log_formats_parse_and_name_the_bad_one() {
+        assert_eq!("text".parse(), Ok(LogFormat::Text));
+        assert_eq!("json".parse(), Ok(LogFormat::Json));
+        assert_eq!(
+            "yaml".parse::<LogFormat>(),
+            Err("log format \"yaml\": expected text or json".to_owned())
+        );
+    }
+
+    #[test]
+    fn run_maps_the_outcome_to_an_exit_status() {
+        assert_eq!(run("test", 1, async { Ok::<(), String>(()) }), 0);
+        assert_eq!(run("test", 1, async { Err::<(), _>("broken") }), 1);
+    }
+}
