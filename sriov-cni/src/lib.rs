@@ -69,18 +69,19 @@ pub fn main() -> i32 {
                 .map_or("/", String::as_str),
         );
         let sysfs = sriov_hw::SysfsHost::new(root);
-        let netlink = sriov_hw::netlink::Netlink::new().map_err(|e| {
-            CniError::new(error::code::IO, "failed to open netlink").details(e.to_string())
-        })?;
+        // The host side, opened once: its connection also configures VFs on their PF.
+        let side = pod::Side::current()?;
         let state = state::StateDir::from_env(vars.get("SRIOV_CNI_STATE_DIR").map(String::as_str));
         plugin::run(
             &env,
             &stdin,
             plugin::Host {
                 pci: &sysfs,
-                vfs: &netlink,
+                vfs: &side.nl,
                 state: &state,
                 lock_timeout: state::LOCK_TIMEOUT,
+                side: &side,
+                failpoint: None,
             },
             &mut log,
         )

@@ -17,7 +17,6 @@ use std::time::Duration;
 
 use serde_json::Value;
 use sriov_hw::link::VfControl;
-use sriov_hw::netlink::Netlink;
 use sriov_hw::netns;
 use sriov_hw::pci::PciSysfs;
 
@@ -25,7 +24,7 @@ use crate::conf::NetConf;
 use crate::env::{Command, Env};
 use crate::error::{CniError, Result, code};
 use crate::log::{Level, Logger};
-use crate::pod::{self, Restore};
+use crate::pod::{self, Restore, Side};
 use crate::result::{Interface, Success};
 use crate::state::{Cache, StateDir};
 use crate::{announce, ipam, version, vf};
@@ -41,44 +40,23 @@ pub struct Host<'a> {
     pub state: &'a StateDir,
     /// How long to wait for another invocation holding the same VF.
     pub lock_timeout: Duration,
+    /// The host side: the namespace the plugin runs in and one netlink connection there,
+    /// opened once per invocation.
+    pub side: &'a Side,
+    /// Test hook for fault injection: ADD fails right after this step (`pf-settings`,
+    /// `moved`, `setup`, `ipam`, `addresses`, `allocation`). Always `None` in the binary.
+    pub failpoint: Option<&'a str>,
 }
 
-fn host_netlink() -> Result<(File, Netlink)> {
-    let ns = netns::current().map_err(|e| {
-        CniError::new(code::IO, "failed to open the host namespace").details(e.to_string())
-    })?;
-    let nl = Netlink::new()
-        .map_err(|e| CniError::new(code::IO, "failed to open netlink").details(e.to_string()))?;
-    Ok((ns, nl))
-}
-
-/// Test hook for fault injection: ADD fails right after `step` when the environment
-/// variable `SRIOV_CNI_TEST_FAILPOINT` names it (the rollback tests use it; nothing sets it
-/// in production). Steps: `pf-settings`, `moved`, `setup`, `ipam`, `addresses`,
-/// `allocation`.
-fn failpoint(env: &Env, step: &str) -> Result<()> {
-    if env
-        .vars
-        .get("SRIOV_CNI_TEST_FAILPOINT")
-        .is_some_and(|f| f == step)
-    {
+/// ADD fails right after `step` when [`Host::failpoint`] names it (the rollback tests).
+fn failpoint(host: Host<'_>, step: &str) -> Result<()> {
+    if host.failpoint == Some(step) {
         return Err(CniError::new(
             code::TRY_AGAIN_LATER,
             format!("injected failure after step {step}"),
         ));
     }
     Ok(())
-}
-
-/// The pod's network namespace (`CNI_NETNS`); code 3 when it does not open.
-fn open_pod_netns(env: &Env) -> Result<File> {
-    netns::open(env.netns.as_ref()).map_err(|e| {
-        CniError::new(
-            code::UNKNOWN_CONTAINER,
-            format!("failed to open netns {:?}", env.netns),
-        )
-        .details(e.to_string())
-    })
 }
 
 /// Whether a netns path still opens.
@@ -187,8 +165,8 @@ fn add(env: &Env, stdin: &[u8], conf: &NetConf, host: Host<'_>, log: &Logger) ->
         )
         .details("remove vlan, mac, spoofchk, trust, link_state and the tx rates from the configuration, or use a VF whose PF this host sees"));
     }
-    let pod_ns = open_pod_netns(env)?;
-    let (host_ns, host_nl) = host_netlink()?;
+    let pod = Side::open(&env.netns)?;
+    let host_nl = &host.side.nl;
 
     // The original state, recorded before anything changes.
     let mut cache = Cache::new(conf, &pci);
@@ -246,15 +224,15 @@ fn add(env: &Env, stdin: &[u8], conf: &NetConf, host: Host<'_>, log: &Logger) ->
                 msg: format!("SRIOV-CNI failed to configure VF: {}", e.msg),
                 ..e
             })?;
-            failpoint(env, "pf-settings")?;
+            failpoint(host, "pf-settings")?;
         }
         if let Some(name) = &vf.netdev {
             log.debug("moving the VF netdev into the pod", &[("netdev", name)]);
-            pod::move_in(&host_ns, &host_nl, name, &pod_ns, &env.ifname)?;
+            pod::move_in(host.side, name, &pod, &env.ifname)?;
             done.moved = true;
-            failpoint(env, "moved")?;
-            kernel_notify = pod::setup(&pod_ns, name, &env.ifname, mac.as_deref())?;
-            failpoint(env, "setup")?;
+            failpoint(host, "moved")?;
+            kernel_notify = pod::setup(&pod, name, &env.ifname, mac.as_deref())?;
+            failpoint(host, "setup")?;
         }
         let reported_mac = mac.clone().or_else(|| {
             if cache.dpdk {
@@ -284,17 +262,17 @@ fn add(env: &Env, stdin: &[u8], conf: &NetConf, host: Host<'_>, log: &Logger) ->
                     result
                 }
             };
-            failpoint(env, "ipam")?;
+            failpoint(host, "ipam")?;
             if !cache.dpdk {
-                pod::configure_ips(&pod_ns, &env.ifname, &ipam_result)?;
-                failpoint(env, "addresses")?;
+                pod::configure_ips(&pod, &env.ifname, &ipam_result)?;
+                failpoint(host, "addresses")?;
             }
             result.ips = ipam_result.ips;
             result.routes = ipam_result.routes;
             result.dns = ipam_result.dns;
         }
         host.state.save_allocation(&pci, &env.netns)?;
-        if let Err(e) = failpoint(env, "allocation") {
+        if let Err(e) = failpoint(host, "allocation") {
             let _ = host.state.remove_allocation(&pci);
             return Err(e);
         }
@@ -316,8 +294,7 @@ fn add(env: &Env, stdin: &[u8], conf: &NetConf, host: Host<'_>, log: &Logger) ->
                 &vf,
                 host,
                 &done,
-                &pod_ns,
-                &host_ns,
+                &pod,
                 log,
                 ipam_type.as_deref(),
             );
@@ -330,9 +307,9 @@ fn add(env: &Env, stdin: &[u8], conf: &NetConf, host: Host<'_>, log: &Logger) ->
             .iter()
             .filter_map(|ip| pod::cidr(&ip.address).ok().map(|(a, _)| a))
             .collect();
-        let ifname = env.ifname.clone();
-        let _ = netns::run_in(&pod_ns, move || {
-            Netlink::new().map(|nl| announce::announce(&nl, &ifname, &ips, kernel_notify))
+        // In the pod, for the fallback sockets; the MAC re-set goes over the pod's connection.
+        let _ = netns::run_in(&pod.ns, || {
+            announce::announce(&pod.nl, &env.ifname, &ips, kernel_notify)
         });
     }
     if let Some(mut merged) = prev {
@@ -360,8 +337,7 @@ fn rollback(
     vf: &vf::Vf,
     host: Host<'_>,
     done: &Done,
-    pod_ns: &File,
-    host_ns: &File,
+    pod: &Side,
     log: &Logger,
     ipam_type: Option<&str>,
 ) {
@@ -384,7 +360,7 @@ fn rollback(
     if done.moved {
         report(
             "releasing the netdev",
-            pod::release(pod_ns, &env.ifname, host_ns, &restore_of(cache)),
+            pod::release(pod, &env.ifname, host.side, &restore_of(cache)),
         );
     }
     if done.pf_settings
@@ -418,19 +394,13 @@ fn release_netdev(
     host: Host<'_>,
     log: &Logger,
 ) -> Result<()> {
-    let (host_ns, host_nl) = host_netlink()?;
+    let host_nl = &host.side.nl;
     let restore = restore_of(cache);
-    if netns_alive(env_netns) {
-        let pod_ns = netns::open(env_netns.as_ref()).map_err(|e| {
-            CniError::new(code::IO, format!("failed to open netns {env_netns:?}"))
-                .details(e.to_string())
-        })?;
-        let in_pod = Netlink::in_netns(&pod_ns)
-            .ok()
-            .is_some_and(|nl| nl.link(ifname).is_ok());
-        if in_pod {
-            return pod::release(&pod_ns, ifname, &host_ns, &restore);
-        }
+    if netns_alive(env_netns)
+        && let Ok(pod) = Side::open(env_netns)
+        && pod.nl.link(ifname).is_ok()
+    {
+        return pod::release(&pod, ifname, host.side, &restore);
     }
     // The pod's namespace is gone (the kernel returned the VF to the host) or the netdev
     // already left it: find the VF by PCI address.
@@ -447,7 +417,7 @@ fn release_netdev(
                     "restoring the VF netdev found in the host namespace",
                     &[("netdev", &current)],
                 );
-                pod::restore_in_host(&host_nl, &current, &restore)
+                pod::restore_in_host(host_nl, &current, &restore)
             }
             Some(current) => {
                 log.info(
@@ -606,10 +576,8 @@ fn check(env: &Env, stdin: &[u8], conf: &NetConf, host: Host<'_>) -> Result<()> 
         )));
     }
     if !cache.dpdk {
-        let pod_ns = open_pod_netns(env)?;
-        let nl = Netlink::in_netns(&pod_ns).map_err(|e| {
-            CniError::new(code::IO, "failed to open netlink in the pod").details(e.to_string())
-        })?;
+        let pod = Side::open(&env.netns)?;
+        let nl = &pod.nl;
         let link = nl.link(&env.ifname).map_err(|e| {
             failed(format!("interface {} is missing from the pod", env.ifname))
                 .details(e.to_string())

@@ -22,13 +22,41 @@ fn pod_err(msg: impl Into<String>, e: impl std::fmt::Display) -> CniError {
     CniError::new(code::POD_INTERFACE, msg).details(e.to_string())
 }
 
-fn connect(ns: &File, which: &str) -> Result<Netlink> {
-    Netlink::in_netns(ns).map_err(|e| {
-        pod_err(
-            format!("failed to open netlink in the {which} namespace"),
-            e,
-        )
-    })
+/// One side of an attachment: a network namespace and one rtnetlink connection in it,
+/// opened once per invocation and used by every step.
+#[derive(Debug)]
+pub struct Side {
+    /// The namespace.
+    pub ns: File,
+    /// A connection inside it.
+    pub nl: Netlink,
+}
+
+impl Side {
+    /// The calling thread's namespace (the host's, where the runtime calls the plugin).
+    pub fn current() -> Result<Self> {
+        let ns = netns::current().map_err(|e| {
+            CniError::new(code::IO, "failed to open the host namespace").details(e.to_string())
+        })?;
+        let nl = Netlink::new().map_err(|e| {
+            CniError::new(code::IO, "failed to open netlink").details(e.to_string())
+        })?;
+        Ok(Self { ns, nl })
+    }
+
+    /// The namespace at `path` (the pod's `CNI_NETNS`); code 3 when it does not open.
+    pub fn open(path: &str) -> Result<Self> {
+        let ns = netns::open(path.as_ref()).map_err(|e| {
+            CniError::new(
+                code::UNKNOWN_CONTAINER,
+                format!("failed to open netns {path:?}"),
+            )
+            .details(e.to_string())
+        })?;
+        let nl = Netlink::in_netns(&ns)
+            .map_err(|e| pod_err("failed to open netlink in the pod namespace", e))?;
+        Ok(Self { ns, nl })
+    }
 }
 
 /// Removes alt-names equal to `name` (newer kernels keep an old name as an alt-name, which
@@ -79,8 +107,8 @@ const MAC_RETRIES: u32 = 20;
 /// Moves host netdev `vf` into `pod` as `ifname`, in one netlink request (move and
 /// rename). The kernel renames after the move, so a name taken in the pod is refused
 /// before anything moves, and a rename that still fails sends the netdev back.
-pub fn move_in(host: &File, host_nl: &Netlink, vf: &str, pod: &File, ifname: &str) -> Result<()> {
-    let pod_nl = connect(pod, "pod")?;
+pub fn move_in(host: &Side, vf: &str, pod: &Side, ifname: &str) -> Result<()> {
+    let (host_nl, pod_nl) = (&host.nl, &pod.nl);
     let taken = || {
         CniError::new(
             code::POD_INTERFACE,
@@ -90,10 +118,10 @@ pub fn move_in(host: &File, host_nl: &Netlink, vf: &str, pod: &File, ifname: &st
     if pod_nl.link(ifname).is_ok() {
         return Err(taken());
     }
-    if let Err(e) = host_nl.move_to_netns_as(vf, pod, ifname) {
+    if let Err(e) = host_nl.move_to_netns_as(vf, &pod.ns, ifname) {
         // Moved but not renamed: bring it back under its own name.
         if pod_nl.link(vf).is_ok()
-            && let Err(back) = pod_nl.move_to_netns_as(vf, host, vf)
+            && let Err(back) = pod_nl.move_to_netns_as(vf, &host.ns, vf)
         {
             return Err(pod_err(
                 format!("failed to rename {vf} to {ifname} in the pod"),
@@ -112,10 +140,10 @@ pub fn move_in(host: &File, host_nl: &Netlink, vf: &str, pod: &File, ifname: &st
 /// In the pod: drops an alt-name left from the host name `vf`, enables ARP/ND
 /// notifications and optimistic DAD, sets `mac` if given (verified) and brings `ifname` up.
 /// Returns which of the kernel's ARP/ND notifications are on (see [`crate::announce`]).
-pub fn setup(pod: &File, vf: &str, ifname: &str, mac: Option<&str>) -> Result<Notify> {
-    let pod_nl = connect(pod, "pod")?;
-    drop_alt_name(&pod_nl, ifname, vf);
-    let notify = sysctls(pod, ifname);
+pub fn setup(pod: &Side, vf: &str, ifname: &str, mac: Option<&str>) -> Result<Notify> {
+    let pod_nl = &pod.nl;
+    drop_alt_name(pod_nl, ifname, vf);
+    let notify = sysctls(&pod.ns, ifname);
     if let Some(mac) = mac {
         let mut verified = false;
         let mut last = String::new();
@@ -184,9 +212,8 @@ fn restore_link(nl: &Netlink, link: &str, restore: &Restore) -> Result<()> {
 /// Moves `ifname` from `pod` back to `host`, restoring name, MAC and MTU. When the original
 /// name is taken in the host meanwhile, the netdev still leaves the pod, under a name
 /// derived from this process, and the error says so.
-pub fn release(pod: &File, ifname: &str, host: &File, restore: &Restore) -> Result<()> {
-    let pod_nl = connect(pod, "pod")?;
-    let host_nl = connect(host, "host")?;
+pub fn release(pod: &Side, ifname: &str, host: &Side, restore: &Restore) -> Result<()> {
+    let (pod_nl, host_nl) = (&pod.nl, &host.nl);
     let wanted = if restore.name.is_empty() {
         ifname
     } else {
@@ -198,10 +225,10 @@ pub fn release(pod: &File, ifname: &str, host: &File, restore: &Restore) -> Resu
     } else {
         wanted
     };
-    drop_alt_name(&pod_nl, ifname, name);
+    drop_alt_name(pod_nl, ifname, name);
     // The move closes the link (no separate "down", which would wait for a second RCU grace
     // period); MAC and MTU are restored once it is back, still down.
-    if let Err(e) = pod_nl.move_to_netns_as(ifname, host, name) {
+    if let Err(e) = pod_nl.move_to_netns_as(ifname, &host.ns, name) {
         // Moved but not renamed: it is in the host under its pod name; rename it there.
         if host_nl.link(ifname).is_ok() && pod_nl.link(ifname).is_err() {
             host_nl.rename(ifname, name).map_err(|e2| {
@@ -217,8 +244,8 @@ pub fn release(pod: &File, ifname: &str, host: &File, restore: &Restore) -> Resu
             ));
         }
     }
-    drop_alt_name(&host_nl, name, ifname);
-    restore_link(&host_nl, name, restore)?;
+    drop_alt_name(host_nl, name, ifname);
+    restore_link(host_nl, name, restore)?;
     if name != wanted {
         return Err(pod_err(
             format!("{wanted} is taken in the host namespace; the VF came back as {name}"),
@@ -269,8 +296,8 @@ pub fn cidr(text: &str) -> Result<(IpAddr, u8)> {
 
 /// Configures the result's addresses and routes on `ifname` in the pod. A route without a
 /// gateway goes through the gateway of the first address of its family, if any.
-pub fn configure_ips(pod: &File, ifname: &str, result: &Success) -> Result<()> {
-    let nl = connect(pod, "pod")?;
+pub fn configure_ips(pod: &Side, ifname: &str, result: &Success) -> Result<()> {
+    let nl = &pod.nl;
     let mut gateways: Vec<IpAddr> = Vec::new();
     for ip in &result.ips {
         let (address, len) = cidr(&ip.address)?;

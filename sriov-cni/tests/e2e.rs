@@ -427,16 +427,10 @@ fn a_failure_injected_after_each_add_step_is_fully_rolled_back() {
             .unwrap_or(0)
     };
     for step in ["moved", "setup", "ipam", "addresses", "allocation"] {
-        let out = lab.run_with(
-            "ADD",
-            "c1",
-            &netns,
-            "net1",
-            &conf,
-            &[("SRIOV_CNI_TEST_FAILPOINT", step)],
-        );
-        let err = failure(&out);
-        assert_eq!(err["msg"], format!("injected failure after step {step}"));
+        let err = lab
+            .run_in_process("ADD", "c1", &netns, "net1", &conf, Some(step))
+            .unwrap_err();
+        assert_eq!(err.msg, format!("injected failure after step {step}"));
         assert_eq!(lab.host_links(), before, "host after a failure at {step}");
         assert_eq!(
             Lab::links(pod.path()).len(),

@@ -15,6 +15,7 @@ use common::privileged;
 use sriov_cni::env::Env;
 use sriov_cni::log::{Level, Logger};
 use sriov_cni::plugin::{self, Host};
+use sriov_cni::pod::Side;
 use sriov_cni::state::StateDir;
 use sriov_hw::fake::{FakeHost, presets};
 use sriov_hw::link::VfControl;
@@ -63,7 +64,7 @@ impl Bench {
         conf: &str,
         failpoint: Option<&str>,
     ) -> sriov_cni::Result<String> {
-        let mut vars: BTreeMap<String, String> = [
+        let vars: BTreeMap<String, String> = [
             ("CNI_COMMAND", command),
             ("CNI_CONTAINERID", "c1"),
             ("CNI_NETNS", self.pod.path().to_str().unwrap()),
@@ -73,17 +74,17 @@ impl Bench {
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v.to_owned()))
         .collect();
-        if let Some(step) = failpoint {
-            vars.insert("SRIOV_CNI_TEST_FAILPOINT".into(), step.into());
-        }
         let env = Env::from_vars(vars)?;
-        let host = Host {
-            pci: &self.fake,
-            vfs: &self.fake,
-            state: &self.state,
-            lock_timeout: Duration::from_secs(5),
-        };
         netns::run_in(&self.host.open().unwrap(), || {
+            let side = Side::current()?;
+            let host = Host {
+                pci: &self.fake,
+                vfs: &self.fake,
+                state: &self.state,
+                lock_timeout: Duration::from_secs(5),
+                side: &side,
+                failpoint,
+            };
             let mut log = Logger::new(Level::Error, None);
             plugin::run(&env, conf.as_bytes(), host, &mut log)
         })

@@ -126,6 +126,46 @@ impl Lab {
         )
     }
 
+    /// Runs the plugin in this process, in the host namespace, with the CNI environment the
+    /// binary would get and `failpoint` set (fault injection has no switch in the binary).
+    pub fn run_in_process(
+        &self,
+        command: &str,
+        cid: &str,
+        netns: &str,
+        ifname: &str,
+        conf: &str,
+        failpoint: Option<&str>,
+    ) -> sriov_cni::Result<String> {
+        let vars = [
+            ("CNI_COMMAND", command),
+            ("CNI_CONTAINERID", cid),
+            ("CNI_NETNS", netns),
+            ("CNI_IFNAME", ifname),
+            ("CNI_PATH", CNI_PATH),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+        let env = sriov_cni::env::Env::from_vars(vars)?;
+        let sysfs = sriov_hw::SysfsHost::new(self.fake.root());
+        let state = sriov_cni::state::StateDir::new(self.state.clone());
+        sriov_hw::netns::run_in(&self.host.open().expect("host netns"), || {
+            let side = sriov_cni::pod::Side::current()?;
+            let host = sriov_cni::plugin::Host {
+                pci: &sysfs,
+                vfs: &side.nl,
+                state: &state,
+                lock_timeout: std::time::Duration::from_secs(5),
+                side: &side,
+                failpoint,
+            };
+            let mut log = sriov_cni::log::Logger::new(sriov_cni::log::Level::Error, None);
+            sriov_cni::plugin::run(&env, conf.as_bytes(), host, &mut log)
+        })
+        .expect("joins the host namespace")
+    }
+
     /// Runs a Debian plugin (e.g. `tuning`) in the host namespace.
     pub fn run_plugin(
         &self,
