@@ -36,7 +36,7 @@ pub fn node_state_yaml(pfs: usize, vfs: usize) -> String {
 }
 
 use sriov_core::render::cluster::Snapshot;
-use sriov_core::testing::{PfBuilder, PolicyBuilder, node_state, worker};
+use sriov_core::testing::{InterfaceBuilder, PolicyBuilder, node_state, worker};
 
 /// A cluster of `nodes` workers with 4 PFs each (E810 and ConnectX-6 Dx ports, 64 VFs
 /// asked per PF) spread over 20 racks, and `policies` policies: each targets one rack and
@@ -54,8 +54,8 @@ pub fn cluster(nodes: usize, policies: usize) -> Snapshot {
         let pfs = (0..4)
             .map(|p| {
                 let pci = format!("0000:{:02x}:00.{}", 0x10 + p / 2, p % 2);
-                let builder =
-                    PfBuilder::new(&pci, &format!("ens{p}f0")).alt_name(&format!("enp{p}s0"));
+                let builder = InterfaceBuilder::new(&pci, &format!("ens{p}f0"))
+                    .alt_name(&format!("enp{p}s0"));
                 if p < 2 {
                     builder.intel_e810()
                 } else {

@@ -73,7 +73,7 @@ pub struct NodeDrain<'a> {
 
 /// The decision for one round of the drain controller.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct DrainPlan {
+pub struct DrainSchedule {
     /// Nodes that may start draining now, by name.
     pub start: Vec<String>,
     /// Nodes that must wait for their pool, with the pool name.
@@ -89,8 +89,8 @@ pub const DEFAULT_POOL: &str = "<default pool>";
 /// draining (or drained) count against `maxUnavailable`; requesting nodes are admitted in
 /// name order until the limit. Nodes in no pool form an implicit pool with limit 1. A node
 /// in several pools is not started (upstream treats it as an error).
-pub fn plan(nodes: &[NodeDrain<'_>], pools: &[SriovNetworkPoolConfig]) -> DrainPlan {
-    let mut out = DrainPlan::default();
+pub fn schedule(nodes: &[NodeDrain<'_>], pools: &[SriovNetworkPoolConfig]) -> DrainSchedule {
+    let mut out = DrainSchedule::default();
     // Pool name -> (limit, members).
     let mut members: BTreeMap<String, Vec<&NodeDrain<'_>>> = BTreeMap::new();
     let mut pool_of: BTreeMap<String, Option<&SriovNetworkPoolConfig>> = BTreeMap::new();
@@ -210,7 +210,7 @@ mod tests {
             pool("a", "a", Some(IntOrString::Int(2))),
             pool("b", "b", None),
         ];
-        let decision = plan(&drains, &pools);
+        let decision = schedule(&drains, &pools);
         // Pool a: n0 is draining, so only n1 may join; pool b has no limit; the default pool
         // (nodes in no pool) admits one.
         assert_eq!(decision.start, ["loner-1", "n1", "n3"]);
@@ -233,7 +233,7 @@ mod tests {
                 requested: true,
             })
             .collect();
-        let decision = plan(
+        let decision = schedule(
             &drains,
             &[pool("small", "a", Some(IntOrString::String("30%".into())))],
         );

@@ -379,7 +379,7 @@ impl PolicySet {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::{PfBuilder, PolicyBuilder};
+    use crate::testing::{InterfaceBuilder, PolicyBuilder};
 
     #[test]
     fn resolution_errors_name_the_policy_and_the_field() {
@@ -419,7 +419,7 @@ mod tests {
 
     #[test]
     fn every_set_criterion_must_match() {
-        let pf = PfBuilder::new("0000:3b:00.0", "ens1f0")
+        let pf = InterfaceBuilder::new("0000:3b:00.0", "ens1f0")
             .intel_e810()
             .alt_name("enp59s0f0")
             .build();

@@ -1,10 +1,10 @@
 //! Fluent builders for tests and property tests, ours and users'.
 //!
 //! ```
-//! use sriov_core::testing::{PfBuilder, PolicyBuilder};
+//! use sriov_core::testing::{InterfaceBuilder, PolicyBuilder};
 //!
 //! let policy = PolicyBuilder::new("p1").priority(10).pf("ens1f0#0-3").num_vfs(8).resolve();
-//! let pf = PfBuilder::new("0000:3b:00.0", "ens1f0").intel_e810().total_vfs(64).build();
+//! let pf = InterfaceBuilder::new("0000:3b:00.0", "ens1f0").intel_e810().total_vfs(64).build();
 //! assert!(policy.nic.selects(&pf));
 //! ```
 
@@ -169,9 +169,9 @@ impl PolicyBuilder {
 
 /// Builds a discovered PF ([`InterfaceExt`]).
 #[derive(Debug, Clone)]
-pub struct PfBuilder(InterfaceExt);
+pub struct InterfaceBuilder(InterfaceExt);
 
-impl PfBuilder {
+impl InterfaceBuilder {
     /// A PF at `pci` named `name`, with MTU 1500, no VFs, link up.
     pub fn new(pci: &str, name: &str) -> Self {
         Self(InterfaceExt {

@@ -11,7 +11,7 @@ use sriov_core::api::{
 use sriov_core::ib::GuidPool;
 use sriov_core::nic::SupportedNics;
 use sriov_core::plan::{self, Action, CpuVendor, Disruption, Observed, Plan, VfDriver};
-use sriov_core::testing::PfBuilder;
+use sriov_core::testing::InterfaceBuilder;
 
 static NICS: LazyLock<SupportedNics> = LazyLock::new(SupportedNics::default);
 
@@ -76,7 +76,7 @@ fn vf(index: i32, driver: &str, mtu: i32) -> VirtualFunction {
 }
 
 fn pf(num_vfs: i32, vfs: Vec<VirtualFunction>) -> InterfaceExt {
-    let mut pf = PfBuilder::new(PCI, "ens801f0")
+    let mut pf = InterfaceBuilder::new(PCI, "ens801f0")
         .intel_e810()
         .num_vfs(num_vfs)
         .build();
@@ -349,7 +349,7 @@ fn impossible_specs_are_errors_naming_the_pf() {
 }
 
 fn infiniband_pf(vfs: Vec<VirtualFunction>) -> InterfaceExt {
-    let mut pf = PfBuilder::new(PCI, "ibp129s0f0")
+    let mut pf = InterfaceBuilder::new(PCI, "ibp129s0f0")
         .mellanox_cx6dx()
         .num_vfs(i32::try_from(vfs.len()).expect("few VFs"))
         .build();

@@ -9,7 +9,7 @@ use sriov_core::api::{InterfaceExt, SriovNetworkNodePolicy};
 use sriov_core::ids::VfRange;
 use sriov_core::nic::SupportedNics;
 use sriov_core::render::{self, cluster::Snapshot};
-use sriov_core::testing::{PfBuilder, PolicyBuilder, node_state, worker};
+use sriov_core::testing::{InterfaceBuilder, PolicyBuilder, node_state, worker};
 
 const NAMESPACE: &str = "sriov-network-operator";
 
@@ -24,7 +24,7 @@ fn pfs(node: usize, count: usize) -> Vec<InterfaceExt> {
         .map(|i| {
             let pci = format!("0000:{:02x}:00.{i}", 0x3b + node);
             let name = format!("ens{i}f0");
-            let builder = PfBuilder::new(&pci, &name).alt_name(&format!("enp{node}s0f{i}"));
+            let builder = InterfaceBuilder::new(&pci, &name).alt_name(&format!("enp{node}s0f{i}"));
             if i % 2 == 0 {
                 builder.intel_e810()
             } else {

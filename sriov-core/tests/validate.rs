@@ -7,7 +7,7 @@ use sriov_core::api::{
     SriovOperatorConfigSpec, VdpaType,
 };
 use sriov_core::nic::SupportedNics;
-use sriov_core::testing::{NAMESPACE, PfBuilder, PolicyBuilder, node_state, worker};
+use sriov_core::testing::{InterfaceBuilder, NAMESPACE, PolicyBuilder, node_state, worker};
 use sriov_core::validate::{self, Context, Operation, Verdict};
 
 struct Cluster {
@@ -24,12 +24,12 @@ fn cluster() -> Cluster {
             node_state(
                 "worker-0",
                 vec![
-                    PfBuilder::new("0000:81:00.0", "ens801f0")
+                    InterfaceBuilder::new("0000:81:00.0", "ens801f0")
                         .intel_e810()
                         .alt_name("enp129s0f0")
                         .num_vfs(0)
                         .build(),
-                    PfBuilder::new("0000:81:00.1", "ens801f1")
+                    InterfaceBuilder::new("0000:81:00.1", "ens801f1")
                         .intel_e810()
                         .build(),
                 ],
@@ -37,7 +37,7 @@ fn cluster() -> Cluster {
             node_state(
                 "worker-1",
                 vec![
-                    PfBuilder::new("0000:3b:00.0", "ens2f0")
+                    InterfaceBuilder::new("0000:3b:00.0", "ens2f0")
                         .mellanox_cx6dx()
                         .num_vfs(8)
                         .mtu(1500)

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{Value, json};
 
-use crate::config::DeviceType;
+use crate::config::DeviceKind;
 use crate::pool::{Member, Pool};
 
 /// A device node for the container.
@@ -275,7 +275,7 @@ pub fn device_info(member: &Member) -> Value {
 
 /// Writes the device-info files of `ids` (replacing old ones, mode 0444).
 pub fn write_device_info(dir: &Path, pool: &Pool, ids: &[String]) -> Result<(), AllocateError> {
-    if pool.config.device_type != DeviceType::NetDevice {
+    if pool.config.device_type != DeviceKind::NetDevice {
         return Ok(());
     }
     use std::os::unix::fs::PermissionsExt;

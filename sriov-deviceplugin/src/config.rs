@@ -19,7 +19,7 @@ use serde_json::{Map, Value};
 
 /// Kind of device a pool offers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DeviceType {
+pub enum DeviceKind {
     /// Network functions (class 0x02): VFs, or PFs without VFs.
     NetDevice,
     /// Accelerators (class 0x12), e.g. FPGA/QAT VFs.
@@ -28,7 +28,7 @@ pub enum DeviceType {
     AuxNetDevice,
 }
 
-impl DeviceType {
+impl DeviceKind {
     /// As the configuration spells it.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -201,7 +201,7 @@ pub struct ResourceConfig {
     /// Resource name (`intel_sriov_netdevice`).
     pub name: String,
     /// Device kind.
-    pub device_type: DeviceType,
+    pub device_type: DeviceKind,
     /// Advertise no NUMA topology.
     pub exclude_topology: bool,
     /// Selectors, tried in order.
@@ -386,9 +386,9 @@ impl Config {
             .filter(|p| !p.is_empty())
             .unwrap_or_else(|| default_prefix.to_owned());
         let device_type = match text("deviceType")?.as_deref() {
-            None | Some("") | Some("netDevice") => DeviceType::NetDevice,
-            Some("accelerator") => DeviceType::Accelerator,
-            Some("auxNetDevice") => DeviceType::AuxNetDevice,
+            None | Some("") | Some("netDevice") => DeviceKind::NetDevice,
+            Some("accelerator") => DeviceKind::Accelerator,
+            Some("auxNetDevice") => DeviceKind::AuxNetDevice,
             Some(other) => {
                 return Err(err(
                     "deviceType",
@@ -435,9 +435,9 @@ impl Config {
             ));
         }
         let allowed = match device_type {
-            DeviceType::NetDevice => NET_KEYS,
-            DeviceType::Accelerator => ACCEL_KEYS,
-            DeviceType::AuxNetDevice => AUX_KEYS,
+            DeviceKind::NetDevice => NET_KEYS,
+            DeviceKind::Accelerator => ACCEL_KEYS,
+            DeviceKind::AuxNetDevice => AUX_KEYS,
         };
         let mut selectors = Vec::new();
         for (i, raw) in raw_selectors.into_iter().enumerate() {
@@ -522,13 +522,13 @@ impl Config {
                     _ => {}
                 }
             }
-            if device_type == DeviceType::NetDevice && s.is_rdma && s.vdpa_type.is_some() {
+            if device_type == DeviceKind::NetDevice && s.is_rdma && s.vdpa_type.is_some() {
                 return Err(err(
                     &at("vdpaType"),
                     "isRdma and vdpaType cannot be used together".into(),
                 ));
             }
-            if device_type == DeviceType::AuxNetDevice {
+            if device_type == DeviceKind::AuxNetDevice {
                 if s.aux_types.is_empty() {
                     return Err(err(
                         &at("auxTypes"),
@@ -589,7 +589,7 @@ mod tests {
         assert_eq!(rdma.full_name(), "nvidia.com/mlx_rdma");
         assert!(rdma.selectors[0].is_rdma && rdma.exclude_topology);
         assert_eq!(rdma.additional_info["*"]["a"], "1");
-        assert_eq!(config.resources[2].device_type, DeviceType::Accelerator);
+        assert_eq!(config.resources[2].device_type, DeviceKind::Accelerator);
     }
 
     #[test]

@@ -104,7 +104,7 @@ struct Running {
 
 /// What the manager reports to observers (tests, logs).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Snapshot {
+pub struct ScanReport {
     /// Served pools: resource name → socket path.
     pub sockets: BTreeMap<String, PathBuf>,
     /// Completed rescans.
@@ -269,7 +269,7 @@ async fn stop(options: &Options, mut running: Running) {
 pub async fn run(
     options: Options,
     shutdown: impl std::future::Future<Output = ()>,
-    observer: Option<watch::Sender<Snapshot>>,
+    observer: Option<watch::Sender<ScanReport>>,
 ) -> Result<(), RunError> {
     let (mut config_text, mut config) = read_config(&options)?;
     // A mistyped host root must not look like a host without devices.
@@ -398,7 +398,7 @@ pub async fn run(
         }
         scans += 1;
         if let Some(observer) = &observer {
-            observer.send_replace(Snapshot {
+            observer.send_replace(ScanReport {
                 sockets: running
                     .iter()
                     .map(|(k, r)| (k.clone(), r.socket.clone()))

@@ -7,7 +7,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::config::{Config, DeviceType, PfEntry, ResourceConfig, Selector};
+use crate::config::{Config, DeviceKind, PfEntry, ResourceConfig, Selector};
 use crate::device::{CLASS_ACCELERATOR, CLASS_NETWORK, HostDevice, Inventory};
 
 fn any_pf_entry(entries: &[PfEntry], pf_key: Option<&str>, index: Option<u16>) -> bool {
@@ -27,16 +27,16 @@ fn any_pf_entry(entries: &[PfEntry], pf_key: Option<&str>, index: Option<u16>) -
 pub fn selects(
     selector: &Selector,
     device: &HostDevice,
-    kind: DeviceType,
+    kind: DeviceKind,
     vhost_net: bool,
 ) -> bool {
     let within = |list: &[String], value: Option<&str>| {
         list.is_empty() || value.is_some_and(|v| list.iter().any(|x| x == v))
     };
     let class_ok = match kind {
-        DeviceType::NetDevice => device.class == CLASS_NETWORK && device.aux_type.is_none(),
-        DeviceType::Accelerator => device.class == CLASS_ACCELERATOR,
-        DeviceType::AuxNetDevice => device.aux_type.is_some(),
+        DeviceKind::NetDevice => device.class == CLASS_NETWORK && device.aux_type.is_none(),
+        DeviceKind::Accelerator => device.class == CLASS_ACCELERATOR,
+        DeviceKind::AuxNetDevice => device.aux_type.is_some(),
     };
     class_ok
         && within(&selector.vendors, Some(&device.vendor))

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use sriov_deviceplugin::api::pluginregistration as reg;
 use sriov_deviceplugin::api::v1beta1 as dp;
-use sriov_deviceplugin::manager::{self, Options, Snapshot};
+use sriov_deviceplugin::manager::{self, Options, ScanReport};
 use sriov_deviceplugin::server::unix_channel;
 use sriov_hw::fake::{FakeSysfs, presets};
 use tokio::sync::{mpsc, oneshot, watch};
@@ -75,7 +75,7 @@ struct Plugin {
     options: Options,
     stop: Option<oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<Result<(), manager::RunError>>>,
-    snapshots: watch::Receiver<Snapshot>,
+    snapshots: watch::Receiver<ScanReport>,
 }
 
 impl Plugin {
@@ -115,7 +115,7 @@ impl Plugin {
 
     fn start(dir: tempfile::TempDir, fake: FakeSysfs, options: Options) -> Self {
         let (stop, stopped) = oneshot::channel::<()>();
-        let (tx, snapshots) = watch::channel(Snapshot::default());
+        let (tx, snapshots) = watch::channel(ScanReport::default());
         let task = tokio::spawn(manager::run(
             options.clone(),
             async {

@@ -10,7 +10,7 @@ use crate::root::HostRoot;
 
 /// How a check came out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Verdict {
+pub enum Outcome {
     /// Fine.
     Pass,
     /// Works, but worth changing.
@@ -25,7 +25,7 @@ pub struct Check {
     /// What was checked.
     pub name: String,
     /// The outcome.
-    pub verdict: Verdict,
+    pub verdict: Outcome,
     /// What was found.
     pub detail: String,
     /// What to do about it (empty when passing).
@@ -34,7 +34,7 @@ pub struct Check {
 
 fn check(
     name: impl Into<String>,
-    verdict: Verdict,
+    verdict: Outcome,
     detail: impl Into<String>,
     remedy: &str,
 ) -> Check {
@@ -42,7 +42,7 @@ fn check(
         name: name.into(),
         verdict,
         detail: detail.into(),
-        remedy: if verdict == Verdict::Pass {
+        remedy: if verdict == Outcome::Pass {
             String::new()
         } else {
             remedy.to_owned()
@@ -57,11 +57,11 @@ pub fn run(root: &HostRoot, pci: &dyn PciSysfs, nics: &SupportedNics) -> Result<
     let has = |arg: &str| cmdline.iter().any(|a| a == arg);
     let groups = kernel::iommu_group_count(root)?;
     checks.push(if groups > 0 {
-        check("IOMMU active", Verdict::Pass, format!("{groups} IOMMU groups"), "")
+        check("IOMMU active", Outcome::Pass, format!("{groups} IOMMU groups"), "")
     } else {
         check(
             "IOMMU active",
-            Verdict::Fail,
+            Outcome::Fail,
             "no IOMMU groups in /sys/kernel/iommu_groups: vfio-pci (DPDK) VFs cannot be used",
             "enable VT-d/AMD-Vi in the firmware and add intel_iommu=on (Intel) or amd_iommu=on (AMD) to the kernel command line",
         )
@@ -70,9 +70,9 @@ pub fn run(root: &HostRoot, pci: &dyn PciSysfs, nics: &SupportedNics) -> Result<
     checks.push(check(
         "IOMMU on the kernel command line",
         if iommu_arg || groups > 0 {
-            Verdict::Pass
+            Outcome::Pass
         } else {
-            Verdict::Fail
+            Outcome::Fail
         },
         if iommu_arg {
             "intel_iommu=on or amd_iommu=on present".to_owned()
@@ -84,9 +84,9 @@ pub fn run(root: &HostRoot, pci: &dyn PciSysfs, nics: &SupportedNics) -> Result<
     checks.push(check(
         "iommu=pt",
         if has("iommu=pt") {
-            Verdict::Pass
+            Outcome::Pass
         } else {
-            Verdict::Warn
+            Outcome::Warn
         },
         if has("iommu=pt") {
             "present"
@@ -99,7 +99,7 @@ pub fn run(root: &HostRoot, pci: &dyn PciSysfs, nics: &SupportedNics) -> Result<
         || root.join("sys/bus/pci/drivers/vfio-pci").exists();
     checks.push(check(
         "vfio-pci available",
-        if vfio { Verdict::Pass } else { Verdict::Warn },
+        if vfio { Outcome::Pass } else { Outcome::Warn },
         if vfio {
             "vfio_pci loaded"
         } else {
@@ -110,7 +110,7 @@ pub fn run(root: &HostRoot, pci: &dyn PciSysfs, nics: &SupportedNics) -> Result<
     if let Some(mode) = kernel::lockdown(root)?.filter(|m| m != "none") {
         checks.push(check(
             "kernel lockdown",
-            Verdict::Warn,
+            Outcome::Warn,
             format!("lockdown={mode}: Mellanox firmware (NUM_OF_VFS, LINK_TYPE) cannot be changed"),
             "set the firmware values with mstconfig before enabling lockdown, or boot with lockdown=none",
         ));
@@ -140,19 +140,19 @@ pub fn run(root: &HostRoot, pci: &dyn PciSysfs, nics: &SupportedNics) -> Result<
         checks.push(if total == 0 {
             check(
                 name,
-                Verdict::Fail,
+                Outcome::Fail,
                 "sriov_totalvfs is 0: SR-IOV is disabled in firmware",
                 "enable SR-IOV (and set the VF count) in the NIC's firmware/BIOS settings, e.g. mstconfig set SRIOV_EN=1 NUM_OF_VFS=<n> for Mellanox",
             )
         } else if !supported {
             check(
                 name,
-                Verdict::Warn,
+                Outcome::Warn,
                 format!("supports {total} VFs but is not in the supported-NIC table"),
                 "add it to the supported-nic-ids ConfigMap (\"<vendor> <pf device> <vf device>\"), or run the operator in dev mode",
             )
         } else {
-            check(name, Verdict::Pass, format!("supported, up to {total} VFs"), "")
+            check(name, Outcome::Pass, format!("supported, up to {total} VFs"), "")
         });
         let unbound: Vec<String> = device
             .virtfns
@@ -166,7 +166,7 @@ pub fn run(root: &HostRoot, pci: &dyn PciSysfs, nics: &SupportedNics) -> Result<
         if !unbound.is_empty() {
             checks.push(check(
                 format!("VFs of {address}"),
-                Verdict::Fail,
+                Outcome::Fail,
                 format!("{} VF(s) have no driver: {}", unbound.len(), unbound.join(", ")),
                 "load the VF driver module (iavf, mlx5_core, bnxt_en, ...) or bind the VFs (echo <pci> > /sys/bus/pci/drivers_probe)",
             ));
@@ -175,7 +175,7 @@ pub fn run(root: &HostRoot, pci: &dyn PciSysfs, nics: &SupportedNics) -> Result<
     if pfs == 0 {
         checks.push(check(
             "SR-IOV capable NICs",
-            Verdict::Fail,
+            Outcome::Fail,
             "no network PF with sriov_totalvfs found",
             "install an SR-IOV capable NIC, or enable SR-IOV in the server BIOS (often a global \"SR-IOV Support\" switch)",
         ));
@@ -185,5 +185,5 @@ pub fn run(root: &HostRoot, pci: &dyn PciSysfs, nics: &SupportedNics) -> Result<
 
 /// Whether nothing in the checklist blocks SR-IOV.
 pub fn passes(checks: &[Check]) -> bool {
-    checks.iter().all(|c| c.verdict != Verdict::Fail)
+    checks.iter().all(|c| c.verdict != Outcome::Fail)
 }

@@ -22,7 +22,7 @@ use crate::error::{Error, Result};
 use crate::link::{LinkQuery, NoNetlink};
 use crate::live::LiveLinks;
 use crate::root::HostRoot;
-use crate::system::{self, HostSystem, SystemHost};
+use crate::system::{self, HostSystem, RootSystem};
 
 /// What the kernel says about itself, beside the devices.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -127,7 +127,7 @@ pub fn observe(root: &HostRoot, nics: &SupportedNics, dev_mode: bool) -> Result<
     };
     observe_view(
         view,
-        &SystemHost::new(root.clone()),
+        &RootSystem::new(root.clone()),
         KernelFacts::read(root)?,
         Options { nics, dev_mode },
     )

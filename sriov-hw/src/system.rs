@@ -2,7 +2,7 @@
 //! options, the GUID pool) and commands run in the host's file system (`udevadm`,
 //! `grubby`, `rpm-ostree`, `update-grub`).
 //!
-//! [`HostSystem`] is the seam: [`SystemHost`] acts on a real host root (running commands
+//! [`HostSystem`] is the seam: [`RootSystem`] acts on a real host root (running commands
 //! through `chroot` when the root is not `/`, as the daemon does with the host at `/host`),
 //! and [`crate::fake::FakeHost`] records what would have been done.
 
@@ -33,12 +33,12 @@ pub trait HostSystem: Sync {
 
 /// [`HostSystem`] over a real host root.
 #[derive(Debug, Clone)]
-pub struct SystemHost {
+pub struct RootSystem {
     root: HostRoot,
     chroot: bool,
 }
 
-impl SystemHost {
+impl RootSystem {
     /// Acts on `root`; commands run through `chroot` unless `root` is this system's `/`.
     pub fn new(root: HostRoot) -> Self {
         let chroot = !root.is_system_root();
@@ -46,7 +46,7 @@ impl SystemHost {
     }
 }
 
-impl HostSystem for SystemHost {
+impl HostSystem for RootSystem {
     fn read_file(&self, path: &str) -> Result<Option<String>> {
         let full = self.root.join(path);
         match std::fs::read_to_string(&full) {

@@ -4,7 +4,7 @@
 
 use sriov_core::nic::SupportedNics;
 use sriov_hw::SysfsHost;
-use sriov_hw::doctor::{self, Check, Verdict};
+use sriov_hw::doctor::{self, Check, Outcome};
 use sriov_hw::fake::{FakeSysfs, presets};
 
 fn checks(fake: &FakeSysfs) -> Vec<Check> {
@@ -16,7 +16,7 @@ fn checks(fake: &FakeSysfs) -> Vec<Check> {
     .expect("doctor runs")
 }
 
-fn verdict(checks: &[Check], name: &str) -> Verdict {
+fn verdict(checks: &[Check], name: &str) -> Outcome {
     checks
         .iter()
         .find(|c| c.name.starts_with(name))
@@ -33,9 +33,9 @@ fn a_well_prepared_host_passes() {
         .unwrap();
     let checks = checks(&fake);
     assert!(doctor::passes(&checks), "{checks:#?}");
-    assert_eq!(verdict(&checks, "PF 0000:3b:00.0"), Verdict::Pass);
+    assert_eq!(verdict(&checks, "PF 0000:3b:00.0"), Outcome::Pass);
     assert!(
-        checks.iter().all(|c| c.verdict == Verdict::Pass),
+        checks.iter().all(|c| c.verdict == Outcome::Pass),
         "{checks:#?}"
     );
 }
@@ -52,14 +52,14 @@ fn no_iommu_and_firmware_disabled_sriov_fail_with_remedies() {
         .unwrap();
     let checks = checks(&fake);
     assert!(!doctor::passes(&checks));
-    assert_eq!(verdict(&checks, "IOMMU active"), Verdict::Fail);
-    assert_eq!(verdict(&checks, "iommu=pt"), Verdict::Warn);
-    assert_eq!(verdict(&checks, "vfio-pci available"), Verdict::Warn);
+    assert_eq!(verdict(&checks, "IOMMU active"), Outcome::Fail);
+    assert_eq!(verdict(&checks, "iommu=pt"), Outcome::Warn);
+    assert_eq!(verdict(&checks, "vfio-pci available"), Outcome::Warn);
     let pf = checks
         .iter()
         .find(|c| c.name.starts_with("PF 0000:3b:00.0"))
         .unwrap();
-    assert_eq!(pf.verdict, Verdict::Fail);
+    assert_eq!(pf.verdict, Outcome::Fail);
     assert!(pf.detail.contains("SR-IOV is disabled in firmware"));
     assert!(pf.remedy.contains("SRIOV_EN=1"));
 }
@@ -84,9 +84,9 @@ fn vfs_without_a_driver_and_unsupported_nics_are_flagged() {
         .unwrap();
     assert_eq!(
         (vfs.verdict, vfs.detail.as_str()),
-        (Verdict::Fail, "1 VF(s) have no driver: 0000:3c:00.1")
+        (Outcome::Fail, "1 VF(s) have no driver: 0000:3c:00.1")
     );
-    assert_eq!(verdict(&checks, "PF 0000:5e:00.0"), Verdict::Warn);
+    assert_eq!(verdict(&checks, "PF 0000:5e:00.0"), Outcome::Warn);
 }
 
 #[test]
@@ -94,6 +94,6 @@ fn a_host_without_sriov_nics_fails() {
     let fake = FakeSysfs::new().unwrap();
     assert_eq!(
         verdict(&checks(&fake), "SR-IOV capable NICs"),
-        Verdict::Fail
+        Outcome::Fail
     );
 }

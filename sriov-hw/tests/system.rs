@@ -1,16 +1,16 @@
-//! `SystemHost` on a real directory: atomic writes with modes, removal, commands, and the
+//! `RootSystem` on a real directory: atomic writes with modes, removal, commands, and the
 //! udev helper scripts run by a real shell.
 
 use std::os::unix::fs::PermissionsExt;
 use std::process::Command;
 
 use sriov_hw::HostRoot;
-use sriov_hw::system::{HostSystem, SystemHost};
+use sriov_hw::system::{HostSystem, RootSystem};
 
 #[test]
 fn files_are_written_with_their_mode_and_removed_idempotently() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let host = SystemHost::new(HostRoot::new(dir.path()));
+    let host = RootSystem::new(HostRoot::new(dir.path()));
     host.write_file("etc/udev/rules.d/10-x.rules", "rule\n", 0o666)
         .expect("writes");
     let path = dir.path().join("etc/udev/rules.d/10-x.rules");
@@ -44,7 +44,7 @@ fn files_are_written_with_their_mode_and_removed_idempotently() {
 #[test]
 fn commands_report_their_exit_status_and_last_error_line() {
     // On this system's own root, commands run directly (no chroot).
-    let host = SystemHost::new(HostRoot::new("/"));
+    let host = RootSystem::new(HostRoot::new("/"));
     assert_eq!(host.run("sh", &["-c", "echo hi"]).expect("runs"), "hi\n");
     let err = host
         .run(
@@ -65,7 +65,7 @@ fn commands_report_their_exit_status_and_last_error_line() {
 #[test]
 fn udev_helper_scripts_do_what_the_rules_expect() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let host = SystemHost::new(HostRoot::new(dir.path()));
+    let host = RootSystem::new(HostRoot::new(dir.path()));
     sriov_hw::system::write_pf_rules(&host, "0000:81:00.0", "ens1f0", &["1889".into()], true)
         .expect("writes");
     let run = |script: &str, args: &[&str]| {

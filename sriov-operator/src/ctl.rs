@@ -26,7 +26,7 @@ use sriov_core::crd::{self, CustomResourceDefinition};
 use sriov_core::manifest::{self, Location, ManifestError, Position};
 use sriov_core::nic::SupportedNics;
 use sriov_core::render::{self, cluster::Snapshot};
-use sriov_hw::doctor::Verdict;
+use sriov_hw::doctor::Outcome;
 use sriov_hw::{HostRoot, SysfsHost};
 
 /// Command-line arguments of `sriovctl`.
@@ -657,9 +657,9 @@ fn doctor(root: &HostRoot, out: &mut dyn Write, err: &mut dyn Write) -> Status {
     };
     for check in &checks {
         let mark = match check.verdict {
-            Verdict::Pass => "PASS",
-            Verdict::Warn => "WARN",
-            Verdict::Fail => "FAIL",
+            Outcome::Pass => "PASS",
+            Outcome::Warn => "WARN",
+            Outcome::Fail => "FAIL",
         };
         let _ = writeln!(out, "[{mark}] {}: {}", check.name, check.detail);
         if !check.remedy.is_empty() {

@@ -225,7 +225,7 @@ mod tests {
     use crate::api::{DeviceType, LinkType};
     use crate::labels::Labels;
     use crate::policy::PolicySet;
-    use crate::testing::{PfBuilder, PolicyBuilder};
+    use crate::testing::{InterfaceBuilder, PolicyBuilder};
     use serde_json::{Value, json};
 
     fn render_for(
@@ -273,7 +273,7 @@ mod tests {
 
     #[test]
     fn policies_sharing_a_resource_merge_their_selectors() {
-        let e810 = PfBuilder::new("0000:81:00.0", "ens801f0")
+        let e810 = InterfaceBuilder::new("0000:81:00.0", "ens801f0")
             .intel_e810()
             .alt_name("enp129s0f0")
             .build();
@@ -349,7 +349,7 @@ mod tests {
 
     #[test]
     fn net_filters_become_pci_addresses_and_need_a_discovered_status() {
-        let vf = PfBuilder::new("0000:00:05.0", "eth1")
+        let vf = InterfaceBuilder::new("0000:00:05.0", "eth1")
             .net_filter("openstack/NetworkID:abc")
             .build();
         let policy = || {

@@ -266,14 +266,14 @@ mod tests {
     use super::*;
     use crate::api::{OvsConfig, OvsUplinkConfig};
     use crate::policy::PolicySet;
-    use crate::testing::{PfBuilder, PolicyBuilder};
+    use crate::testing::{InterfaceBuilder, PolicyBuilder};
 
     fn workers() -> Labels {
         [("node-role.kubernetes.io/worker".to_owned(), String::new())].into()
     }
 
     fn pf() -> InterfaceExt {
-        PfBuilder::new("0000:86:00.1", "ens803f1")
+        InterfaceBuilder::new("0000:86:00.1", "ens803f1")
             .intel_e810()
             .alt_name("enp134s0f1")
             .build()
@@ -555,7 +555,7 @@ mod tests {
 
     #[test]
     fn switchdev_policies_get_a_sorted_bridge_per_pf_with_the_policy_mtu() {
-        let cx6 = |pci: &str, name: &str| PfBuilder::new(pci, name).mellanox_cx6dx().build();
+        let cx6 = |pci: &str, name: &str| InterfaceBuilder::new(pci, name).mellanox_cx6dx().build();
         let ovs = OvsConfig {
             uplink: Some(OvsUplinkConfig::default()),
             ..Default::default()
