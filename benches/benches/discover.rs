@@ -34,7 +34,7 @@ fn discover_pfs_with_128_vfs(bencher: divan::Bencher<'_, '_>, pfs: usize) {
             pci: &host,
             links: &host,
             netlink: fake.links(),
-            store: &host,
+            store: &sriov_hw::store::RecordFiles::new(fake.root()),
         };
         let found = sriov_hw::discover::discover(
             view,

@@ -115,11 +115,9 @@ pub fn main(args: Vec<String>) -> i32 {
         cdi_dir: args.cdi_dir,
         rescan_interval: Duration::from_secs(args.rescan_interval.max(1)),
     };
-    process::run(
-        "sriovdp",
-        2,
-        manager::run(options, process::shutdown_signal(), None),
-    )
+    process::run("sriovdp", 2, |shutdown| {
+        manager::run(options, shutdown, None)
+    })
 }
 
 /// Logs to stderr at the level `-v` asks for (`RUST_LOG` overrides it), plus

@@ -14,7 +14,7 @@ use sriov_core::plan::{Action, Plan, VfDriver, is_userspace_driver};
 use sriov_core::render::udev::SwitchPort;
 
 use crate::error::Error;
-use crate::link::{LinkOps, LinkSysfs};
+use crate::link::{EswitchOps, LinkOps, LinkSysfs};
 use crate::pci::PciSysfs;
 use crate::store::PfStore;
 use crate::system::{self, HostSystem};
@@ -24,8 +24,10 @@ use crate::system::{self, HostSystem};
 pub struct HostOps<'a> {
     /// PCI functions.
     pub pci: &'a dyn PciSysfs,
-    /// Link changes.
+    /// Link changes (rtnetlink).
     pub links: &'a dyn LinkOps,
+    /// E-switch mode changes (devlink).
+    pub eswitch: &'a dyn EswitchOps,
     /// Link attributes (a switchdev PF's switch port, for its udev rule).
     pub link_attrs: &'a dyn LinkSysfs,
     /// The daemon's per-PF records.
@@ -127,7 +129,7 @@ fn step(host: HostOps<'_>, action: &Action, wait: Wait) -> Result<(), Error> {
             }
             Ok(())
         }
-        Action::SetEswitchMode { pf, mode } => host.links.set_eswitch_mode(pf, mode),
+        Action::SetEswitchMode { pf, mode } => host.eswitch.set_eswitch_mode(pf, mode),
         Action::SetPfMtu { pf, mtu } => {
             let pf = parse(pf)?;
             host.links.set_mtu(&pf_netdev(host, &pf)?, *mtu)

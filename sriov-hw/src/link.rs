@@ -116,10 +116,8 @@ impl LinkSysfs for crate::pci::SysfsHost {
     }
 }
 
-/// Changing links. On a real host [`crate::live::LiveLinks`] does all of it over
-/// rtnetlink and devlink (and [`crate::netlink::Netlink`] the rtnetlink part);
-/// [`crate::SysfsHost`] alone can only set MTU and admin state through sysfs, and answers
-/// [`crate::Error::Unsupported`] for the VF settings and the e-switch mode.
+/// Changing links over rtnetlink: [`crate::netlink::Netlink`] on a real host (and
+/// [`crate::live::LiveLinks`], which wraps it), [`crate::fake::FakeHost`] in tests.
 pub trait LinkOps: Sync {
     /// Sets an interface's MTU.
     fn set_mtu(&self, ifname: &str, mtu: u32) -> Result<()>;
@@ -127,50 +125,16 @@ pub trait LinkOps: Sync {
     fn set_up(&self, ifname: &str) -> Result<()>;
     /// Sets the administrative MAC of VF `vf` on PF netdev `pf`.
     fn set_vf_mac(&self, pf: &str, vf: u16, mac: &str) -> Result<()>;
-    /// Sets the e-switch mode of the PF at `pci`.
-    fn set_eswitch_mode(&self, pci: &str, mode: &str) -> Result<()>;
     /// Sets the InfiniBand node and port GUID of VF `vf` on PF netdev `pf`.
     fn set_vf_guid(&self, pf: &str, vf: u16, guid: u64) -> Result<()>;
 }
 
-impl LinkOps for crate::pci::SysfsHost {
-    fn set_mtu(&self, ifname: &str, mtu: u32) -> Result<()> {
-        sysfs::write(&self.root().class_net(ifname).join("mtu"), &mtu.to_string())
-    }
-
-    fn set_up(&self, ifname: &str) -> Result<()> {
-        let path = self.root().class_net(ifname).join("flags");
-        let flags = sysfs::read_trimmed(&path)?;
-        let flags = u32::from_str_radix(flags.trim_start_matches("0x"), 16).map_err(|_| {
-            crate::Error::Parse {
-                path: path.clone(),
-                content: flags,
-                expected: "hex interface flags",
-            }
-        })?;
-        sysfs::write(&path, &format!("{:#x}", flags | IFF_UP))
-    }
-
-    fn set_vf_mac(&self, pf: &str, vf: u16, _mac: &str) -> Result<()> {
-        Err(crate::Error::Unsupported {
-            op: "set VF administrative MAC (netlink)",
-            target: format!("{pf} VF {vf}"),
-        })
-    }
-
-    fn set_eswitch_mode(&self, pci: &str, _mode: &str) -> Result<()> {
-        Err(crate::Error::Unsupported {
-            op: "set e-switch mode (devlink)",
-            target: pci.to_owned(),
-        })
-    }
-
-    fn set_vf_guid(&self, pf: &str, vf: u16, _guid: u64) -> Result<()> {
-        Err(crate::Error::Unsupported {
-            op: "set VF InfiniBand GUID (netlink)",
-            target: format!("{pf} VF {vf}"),
-        })
-    }
+/// Changing a PF's e-switch mode, over devlink: [`crate::live::LiveLinks`] on a real host
+/// (an error naming the PF when the kernel has no devlink), [`crate::fake::FakeHost`] in
+/// tests.
+pub trait EswitchOps: Sync {
+    /// Sets the e-switch mode (`legacy`/`switchdev`) of the PF at `pci`.
+    fn set_eswitch_mode(&self, pci: &str, mode: &str) -> Result<()>;
 }
 
 /// What netlink (or devlink) knows that sysfs does not. The Linux backend asks the kernel;

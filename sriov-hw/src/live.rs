@@ -3,7 +3,7 @@
 
 use crate::devlink::Devlink;
 use crate::error::{Error, Result};
-use crate::link::{LinkOps, LinkQuery};
+use crate::link::{EswitchOps, LinkOps, LinkQuery};
 use crate::netlink::Netlink;
 
 /// Netlink and devlink connections to the kernel this process runs on.
@@ -70,7 +70,9 @@ impl LinkOps for LiveLinks {
     fn set_vf_guid(&self, pf: &str, vf: u16, guid: u64) -> Result<()> {
         LinkOps::set_vf_guid(&self.netlink, pf, vf, guid)
     }
+}
 
+impl EswitchOps for LiveLinks {
     fn set_eswitch_mode(&self, pci: &str, mode: &str) -> Result<()> {
         match &self.devlink {
             Some(devlink) => devlink.set_eswitch_mode(pci, mode),

@@ -690,13 +690,6 @@ impl crate::link::LinkOps for Netlink {
         )
     }
 
-    fn set_eswitch_mode(&self, pci: &str, _mode: &str) -> Result<()> {
-        Err(Error::Unsupported {
-            op: "set e-switch mode (devlink)",
-            target: pci.to_owned(),
-        })
-    }
-
     fn set_vf_guid(&self, pf: &str, vf: u16, guid: u64) -> Result<()> {
         self.set_vf(
             pf,

@@ -22,6 +22,7 @@ use crate::error::{Error, Result};
 use crate::link::{LinkQuery, NoNetlink};
 use crate::live::LiveLinks;
 use crate::root::HostRoot;
+use crate::store::RecordFiles;
 use crate::system::{self, HostSystem, RootSystem};
 
 /// What the kernel says about itself, beside the devices.
@@ -119,11 +120,12 @@ pub fn observe(root: &HostRoot, nics: &SupportedNics, dev_mode: bool) -> Result<
         Some(live) => live,
         None => &NoNetlink,
     };
+    let records = RecordFiles::new(root.clone());
     let view = HostView {
         pci: &host,
         links: &host,
         netlink,
-        store: &host,
+        store: &records,
     };
     observe_view(
         view,

@@ -68,27 +68,45 @@ pub fn init_logging(level: &str, format: LogFormat, extra: Option<ExtraLayer>) {
 }
 
 /// Resolves when the process gets SIGTERM (what the kubelet sends) or SIGINT (Ctrl-C).
-pub async fn shutdown_signal() {
-    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-        Ok(term) => term,
-        Err(e) => {
-            tracing::warn!(error = %e, "cannot watch SIGTERM; only SIGINT stops the process");
-            let _ = tokio::signal::ctrl_c().await;
-            return;
+///
+/// The handlers are installed when this is called, not when it is first awaited: a signal
+/// that arrives while the program is still starting (before its main loop first waits on
+/// this) is not lost. Call it inside the runtime.
+pub fn shutdown_signal() -> impl Future<Output = ()> + Send + 'static {
+    use tokio::signal::unix::{SignalKind, signal};
+    let term = signal(SignalKind::terminate());
+    let int = signal(SignalKind::interrupt());
+    async move {
+        match (term, int) {
+            (Ok(mut term), Ok(mut int)) => {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = int.recv() => {}
+                }
+            }
+            (Ok(mut only), Err(e)) | (Err(e), Ok(mut only)) => {
+                tracing::warn!(error = %e, "cannot watch one of SIGTERM and SIGINT");
+                only.recv().await;
+            }
+            (Err(e), Err(_)) => {
+                tracing::warn!(error = %e, "cannot watch SIGTERM or SIGINT; only SIGKILL stops the process");
+                std::future::pending::<()>().await;
+            }
         }
-    };
-    tokio::select! {
-        _ = term.recv() => {}
-        _ = tokio::signal::ctrl_c() => {}
     }
 }
 
+/// The shutdown signal handed to a binary's main future.
+pub type Shutdown = std::pin::Pin<Box<dyn Future<Output = ()> + Send>>;
+
 /// Runs `main` on a multi-threaded runtime of `worker_threads` threads and returns the exit
 /// status: 0 when it returns `Ok`, 1 (after logging the error once, as `what stopped`)
-/// when it fails or the runtime cannot start. Logging should be initialised first.
-pub fn run<F, E>(what: &str, worker_threads: usize, main: F) -> i32
+/// when it fails or the runtime cannot start. `main` gets the shutdown signal, watched
+/// from before `main` starts ([`shutdown_signal`]). Logging should be initialised first.
+pub fn run<F, Fut, E>(what: &str, worker_threads: usize, main: F) -> i32
 where
-    F: Future<Output = Result<(), E>>,
+    F: FnOnce(Shutdown) -> Fut,
+    Fut: Future<Output = Result<(), E>>,
     E: std::fmt::Display,
 {
     let runtime = match tokio::runtime::Builder::new_multi_thread()
@@ -102,7 +120,11 @@ where
             return 1;
         }
     };
-    match runtime.block_on(main) {
+    let outcome = runtime.block_on(async {
+        let shutdown: Shutdown = Box::pin(shutdown_signal());
+        main(shutdown).await
+    });
+    match outcome {
         Ok(()) => 0,
         Err(e) => {
             tracing::error!(error = %e, "{what} stopped");
@@ -127,7 +149,7 @@ mod tests {
 
     #[test]
     fn run_maps_the_outcome_to_an_exit_status() {
-        assert_eq!(run("test", 1, async { Ok::<(), String>(()) }), 0);
-        assert_eq!(run("test", 1, async { Err::<(), _>("broken") }), 1);
+        assert_eq!(run("test", 1, |_| async { Ok::<(), String>(()) }), 0);
+        assert_eq!(run("test", 1, |_| async { Err::<(), _>("broken") }), 1);
     }
 }

@@ -5,7 +5,7 @@
 use sriov_core::api::Interface;
 
 use crate::error::{Error, Result};
-use crate::pci::SysfsHost;
+use crate::root::HostRoot;
 use crate::sysfs;
 
 /// Reading and writing per-PF records.
@@ -18,7 +18,25 @@ pub trait PfStore: Sync {
     fn remove(&self, pci: &str) -> Result<()>;
 }
 
-impl PfStore for SysfsHost {
+/// The records as files under a host root (`etc/sriov-operator/pci/<pci>`), where
+/// upstream's daemon keeps them.
+#[derive(Debug, Clone)]
+pub struct RecordFiles {
+    root: HostRoot,
+}
+
+impl RecordFiles {
+    /// The records under `root`.
+    pub fn new(root: HostRoot) -> Self {
+        Self { root }
+    }
+
+    fn root(&self) -> &HostRoot {
+        &self.root
+    }
+}
+
+impl PfStore for RecordFiles {
     fn load(&self, pci: &str) -> Result<Option<Interface>> {
         let path = self.root().pf_store_file(pci);
         let Some(text) = sysfs::read_optional(&path)? else {

@@ -61,6 +61,7 @@ fn ops(host: &FakeHost) -> HostOps<'_> {
     HostOps {
         pci: host,
         links: host,
+        eswitch: host,
         link_attrs: host,
         store: host,
         system: host,

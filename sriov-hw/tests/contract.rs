@@ -18,6 +18,7 @@ use sriov_hw::store::PfStore;
 struct Backends {
     _tree: FakeSysfs,
     sysfs: SysfsHost,
+    records: sriov_hw::store::RecordFiles,
     model: FakeHost,
 }
 
@@ -41,6 +42,7 @@ fn backends() -> Backends {
         .unwrap();
     Backends {
         sysfs: SysfsHost::new(tree.root()),
+        records: sriov_hw::store::RecordFiles::new(tree.root()),
         _tree: tree,
         model,
     }
@@ -49,7 +51,7 @@ fn backends() -> Backends {
 fn each(check: impl Fn(&str, &dyn PciSysfs, &dyn LinkSysfs, &dyn LinkQuery, &dyn PfStore)) {
     let b = backends();
     let no_netlink = sriov_hw::link::NoNetlink;
-    check("sysfs tree", &b.sysfs, &b.sysfs, &no_netlink, &b.sysfs);
+    check("sysfs tree", &b.sysfs, &b.sysfs, &no_netlink, &b.records);
     check("kernel model", &b.model, &b.model, &b.model, &b.model);
 }
 
@@ -152,7 +154,7 @@ fn both_backends_discover_the_same_status() {
             pci: &b.sysfs,
             links: &b.sysfs,
             netlink: &no_netlink,
-            store: &b.sysfs,
+            store: &b.records,
         },
         options,
     )

@@ -16,7 +16,7 @@ fn try_run(fake: &FakeSysfs, dev_mode: bool) -> sriov_hw::Result<Vec<InterfaceEx
         pci: &host,
         links: &host,
         netlink: fake.links(),
-        store: &host,
+        store: &sriov_hw::store::RecordFiles::new(fake.root()),
     };
     discover::discover(
         view,
@@ -180,7 +180,7 @@ fn infiniband_vfs_report_their_port_guid() {
 fn the_daemons_record_marks_externally_managed_pfs() {
     let fake = FakeSysfs::new().unwrap();
     fake.pf("0000:3b:00.0", presets::MLX_CX5).build().unwrap();
-    let host = SysfsHost::new(fake.root());
+    let host = sriov_hw::store::RecordFiles::new(fake.root());
     host.save(&Interface {
         pci_address: "0000:3b:00.0".into(),
         externally_managed: Some(true),
@@ -297,7 +297,7 @@ fn an_e_switch_mode_that_cannot_be_read_is_an_error_not_legacy() {
         pci: &host,
         links: &host,
         netlink: &RefusingDevlink,
-        store: &host,
+        store: &sriov_hw::store::RecordFiles::new(fake.root()),
     };
     let err = discover::discover(
         view,
@@ -324,13 +324,14 @@ fn one_observation_gives_the_status_and_the_plans_input() {
         .unwrap();
     fake.cmdline("root=/dev/sda2 intel_iommu=on iommu=pt")
         .unwrap();
-    let host = SysfsHost::new(fake.root());
     let record = Interface {
         pci_address: "0000:81:00.0".into(),
         num_vfs: Some(2),
         ..Default::default()
     };
-    host.save(&record).unwrap();
+    sriov_hw::store::RecordFiles::new(fake.root())
+        .save(&record)
+        .unwrap();
     let nics = SupportedNics::default();
     let snapshot = observe::observe(&fake.root(), &nics, false).unwrap();
     // The status is what discovery reports.

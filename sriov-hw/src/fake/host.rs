@@ -18,7 +18,7 @@ use sriov_core::plan::is_userspace_driver;
 
 use super::{Nic, vf_address};
 use crate::error::{Error, Result};
-use crate::link::{LinkAttrs, LinkLayer, LinkOps, LinkQuery, LinkSysfs};
+use crate::link::{EswitchOps, LinkAttrs, LinkLayer, LinkOps, LinkQuery, LinkSysfs};
 use crate::pci::{PciDevice, PciSysfs, VfFunction, VfNetdev};
 use crate::store::PfStore;
 
@@ -545,7 +545,9 @@ impl LinkOps for FakeHost {
         link.vf_guids.insert(vf, guid);
         Ok(())
     }
+}
 
+impl EswitchOps for FakeHost {
     fn set_eswitch_mode(&self, pci: &str, mode: &str) -> Result<()> {
         let mut state = self.lock();
         Self::call(
