@@ -10,38 +10,38 @@ use clap::Parser;
 
 use sriov_hw::process::{self, LogFormat};
 
-use crate::manager::{self, Options};
+use crate::manager::{self, Options, defaults};
 
 /// The SR-IOV device plugin.
 #[derive(Debug, Parser)]
 #[command(name = "sriovdp", version, about, args_override_self = true)]
 struct Args {
     /// The pools' configuration (upstream's format).
-    #[arg(long, default_value = "/etc/pcidp/config.json")]
+    #[arg(long, default_value = defaults::CONFIG_FILE)]
     config_file: PathBuf,
     /// Resource prefix for pools that set none.
-    #[arg(long, default_value = "intel.com")]
+    #[arg(long, default_value = defaults::RESOURCE_PREFIX)]
     resource_prefix: String,
     /// Hand devices out through CDI (specs in --cdi-dir, annotations in Allocate).
     #[arg(long)]
     use_cdi: bool,
     /// Host root holding sys/, dev/, proc/ (`/host` in a pod).
-    #[arg(long, env = "SRIOV_HOST_ROOT", default_value = "/")]
+    #[arg(long, env = sriov_hw::root::HOST_ROOT_ENV, default_value = defaults::HOST_ROOT)]
     host_root: PathBuf,
     /// The kubelet's device-plugin directory (holding kubelet.sock).
-    #[arg(long, default_value = "/var/lib/kubelet/device-plugins")]
+    #[arg(long, default_value = defaults::DEVICE_PLUGIN_DIR)]
     device_plugin_dir: PathBuf,
     /// The kubelet's plugin-watcher directory; used when it exists.
-    #[arg(long, default_value = "/var/lib/kubelet/plugins_registry")]
+    #[arg(long, default_value = defaults::PLUGINS_REGISTRY_DIR)]
     plugins_registry_dir: PathBuf,
     /// Where device-info files for Multus go.
-    #[arg(long, default_value = "/var/run/k8s.cni.cncf.io/devinfo/dp")]
+    #[arg(long, default_value = defaults::DEVICE_INFO_DIR)]
     device_info_dir: PathBuf,
     /// Where CDI specs go.
-    #[arg(long, default_value = "/var/run/cdi")]
+    #[arg(long, default_value = defaults::CDI_DIR)]
     cdi_dir: PathBuf,
     /// Seconds between rescans of the configuration and the devices.
-    #[arg(long, default_value_t = 5)]
+    #[arg(long, default_value_t = defaults::RESCAN_INTERVAL_SECS)]
     rescan_interval: u64,
     /// Log verbosity, as glog's -v (0-2 info, 3 and up debug); also `-v N`, `-v=N`,
     /// `--v=N`.
@@ -236,6 +236,22 @@ mod tests {
         let parsed = parse(&["--logtostderr", "10", "-v", "5"]).unwrap();
         assert_eq!(parsed.rest, ["10", "-v", "5"]);
         assert_eq!(parsed.log_level, 2);
+    }
+
+    #[test]
+    fn the_flags_defaults_are_the_managers() {
+        let args = parse(&[]).unwrap();
+        let defaults = Options::defaults();
+        assert_eq!(args.config_file, defaults.config_file);
+        assert_eq!(args.resource_prefix, defaults.resource_prefix);
+        assert_eq!(args.device_plugin_dir, defaults.device_plugin_dir);
+        assert_eq!(args.plugins_registry_dir, defaults.plugins_registry_dir);
+        assert_eq!(args.device_info_dir, defaults.device_info_dir);
+        assert_eq!(args.cdi_dir, defaults.cdi_dir);
+        assert_eq!(
+            Duration::from_secs(args.rescan_interval),
+            defaults.rescan_interval
+        );
     }
 
     #[test]

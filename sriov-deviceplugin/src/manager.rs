@@ -47,19 +47,39 @@ pub struct Options {
     pub rescan_interval: Duration,
 }
 
+/// Upstream's defaults, written once: [`Options::defaults`] and the binary's flags use them.
+pub mod defaults {
+    /// `--config-file`.
+    pub const CONFIG_FILE: &str = "/etc/pcidp/config.json";
+    /// `--resource-prefix`.
+    pub const RESOURCE_PREFIX: &str = "intel.com";
+    /// `--host-root`.
+    pub const HOST_ROOT: &str = "/";
+    /// `--device-plugin-dir`.
+    pub const DEVICE_PLUGIN_DIR: &str = "/var/lib/kubelet/device-plugins";
+    /// `--plugins-registry-dir`.
+    pub const PLUGINS_REGISTRY_DIR: &str = "/var/lib/kubelet/plugins_registry";
+    /// `--device-info-dir`.
+    pub const DEVICE_INFO_DIR: &str = "/var/run/k8s.cni.cncf.io/devinfo/dp";
+    /// `--cdi-dir`.
+    pub const CDI_DIR: &str = "/var/run/cdi";
+    /// `--rescan-interval`, in seconds.
+    pub const RESCAN_INTERVAL_SECS: u64 = 5;
+}
+
 impl Options {
-    /// Upstream's defaults under `host_root` = `/`.
+    /// Upstream's defaults ([`defaults`]).
     pub fn defaults() -> Self {
         Self {
-            config_file: "/etc/pcidp/config.json".into(),
-            resource_prefix: "intel.com".into(),
+            config_file: defaults::CONFIG_FILE.into(),
+            resource_prefix: defaults::RESOURCE_PREFIX.into(),
             use_cdi: false,
-            host_root: HostRoot::new("/"),
-            device_plugin_dir: "/var/lib/kubelet/device-plugins".into(),
-            plugins_registry_dir: "/var/lib/kubelet/plugins_registry".into(),
-            device_info_dir: "/var/run/k8s.cni.cncf.io/devinfo/dp".into(),
-            cdi_dir: "/var/run/cdi".into(),
-            rescan_interval: Duration::from_secs(5),
+            host_root: HostRoot::new(defaults::HOST_ROOT),
+            device_plugin_dir: defaults::DEVICE_PLUGIN_DIR.into(),
+            plugins_registry_dir: defaults::PLUGINS_REGISTRY_DIR.into(),
+            device_info_dir: defaults::DEVICE_INFO_DIR.into(),
+            cdi_dir: defaults::CDI_DIR.into(),
+            rescan_interval: Duration::from_secs(defaults::RESCAN_INTERVAL_SECS),
         }
     }
 }
