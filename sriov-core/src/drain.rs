@@ -3,7 +3,7 @@
 //! drain may start now.
 //!
 //! Beyond upstream: a percentage that rounds down to zero for the pool's size (30 % of a
-//! 3-node pool) would block that pool forever; [`plan`] reports it as a warning.
+//! 3-node pool) would block that pool forever; [`schedule`] reports it as a warning.
 
 use std::collections::BTreeMap;
 
