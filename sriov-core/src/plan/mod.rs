@@ -1,0 +1,235 @@
+//! Observed host + desired spec → the ordered host actions and the disruption they need,
+//! in upstream's daemon's order. Pure: the caller passes what it observed (discovered
+//! status, the daemon's per-PF records, the kernel command line).
+//!
+//! Rules followed:
+//! - a spec PF is configured when `needs_update` holds (upstream's NeedToUpdateSriov):
+//!   MTU to raise, e-switch mode, VF count, PF down, or a VF in a group with the wrong
+//!   driver, MTU, vDPA type, a zero IB GUID, or any VF of an externally managed PF;
+//! - configuring a PF that already has VFs needs a drain; creating VFs on a PF with none
+//!   does not; resetting a PF this daemon configured (it has a record) needs a drain;
+//! - a PF without spec entry is reset only when the daemon's record says it created its
+//!   VFs; an externally managed PF is never changed, only checked, and its record dropped;
+//! - `vfio-pci` needs an active IOMMU, and `rdmaMode` the matching `ib_core.netns_mode`:
+//!   a missing kernel argument means editing the boot loader's command line and a reboot;
+//! - a configured PF gets udev rules (NetworkManager ignores its VFs; a switchdev PF keeps
+//!   its name and names its representors), removed again when the PF is reset;
+//! - InfiniBand VFs get a GUID from the static pool file, or one derived from their PF and
+//!   index (stable, unlike upstream's random GUIDs).
+//!
+//! Actions address VFs by `(PF, index)`: VFs that do not exist yet get their PCI address
+//! when the apply step creates them.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::Serialize;
+
+use crate::api::{
+    Interface, InterfaceExt, RdmaMode, SriovNetworkNodeStateSpec, VfGroup, VirtualFunction,
+};
+use crate::error::{Error, Result};
+use crate::ib::{self, Guid, GuidPool};
+use crate::ids::VfRange;
+use crate::nic::SupportedNics;
+
+/// How disruptive applying a plan is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Disruption {
+    /// Nothing running is affected.
+    None,
+    /// Pods using the affected VFs must be evicted first.
+    Drain,
+    /// The node must reboot (after a full drain).
+    Reboot,
+}
+
+/// Driver a VF should be bound to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase", tag = "kind", content = "name")]
+pub enum VfDriver {
+    /// Whatever the kernel probes (the VF's own network driver).
+    Default,
+    /// A user-space driver such as `vfio-pci`.
+    Named(String),
+}
+
+mod action;
+mod kernel;
+mod pf;
+
+pub use action::Action;
+pub use pf::needs_update;
+
+use kernel::kernel_args;
+use pf::{configure, is_ib};
+
+/// What applying a spec to a host takes.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Plan {
+    /// The most disruptive requirement.
+    pub disruption: Disruption,
+    /// Why a drain or reboot is needed, one line each.
+    pub reasons: Vec<String>,
+    /// The actions, in order.
+    pub actions: Vec<Action>,
+    /// Things in the spec that the plan cannot act on, one line each: an interface whose
+    /// PCI address is not on this host.
+    pub warnings: Vec<String>,
+}
+
+impl Plan {
+    /// Whether there is nothing to do.
+    pub fn is_empty(&self) -> bool {
+        self.actions.is_empty() && self.disruption == Disruption::None
+    }
+}
+
+/// The CPU vendor, which decides the IOMMU kernel arguments.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum CpuVendor {
+    /// `GenuineIntel`.
+    Intel,
+    /// `AuthenticAMD`.
+    Amd,
+    /// Arm: the SMMU needs no kernel argument.
+    Arm,
+    /// Anything else; treated as Intel, as upstream does.
+    #[default]
+    Unknown,
+}
+
+/// What the daemon observed.
+#[derive(Debug, Clone, Copy)]
+pub struct Observed<'a> {
+    /// Discovered PFs (`status.interfaces`).
+    pub interfaces: &'a [InterfaceExt],
+    /// The daemon's per-PF records, by PCI address.
+    pub records: &'a BTreeMap<String, Interface>,
+    /// The kernel command line's parameters.
+    pub cmdline: &'a [String],
+    /// Whether the IOMMU is active (IOMMU groups exist): `vfio-pci` then needs no kernel
+    /// argument, whatever the command line says.
+    pub iommu_active: bool,
+    /// The CPU vendor.
+    pub cpu: CpuVendor,
+    /// The supported-NIC table (VF device IDs for the NetworkManager udev rule).
+    pub nics: &'a SupportedNics,
+    /// The static InfiniBand GUID pool, when the host has one.
+    pub guids: Option<&'a GuidPool>,
+}
+
+/// VF drivers that hand the device to user space (DPDK): VFs bound to them have no netdev.
+pub const USERSPACE_DRIVERS: [&str; 3] = ["vfio-pci", "uio_pci_generic", "igb_uio"];
+
+/// Whether `driver` hands the VF to user space (see [`USERSPACE_DRIVERS`]).
+pub fn is_userspace_driver(driver: &str) -> bool {
+    USERSPACE_DRIVERS.contains(&driver)
+}
+
+/// Computes the plan for applying `spec` to the observed host.
+///
+/// Errors name the PF: more VFs than the PF supports, or an externally managed PF that does
+/// not already satisfy its spec entry.
+pub fn plan(observed: Observed<'_>, spec: &SriovNetworkNodeStateSpec) -> Result<Plan> {
+    let mut plan = Plan {
+        disruption: Disruption::None,
+        reasons: Vec::new(),
+        actions: Vec::new(),
+        warnings: Vec::new(),
+    };
+    let spec_ifaces = spec.interfaces.as_deref().unwrap_or_default();
+    for wanted in spec_ifaces {
+        if !observed
+            .interfaces
+            .iter()
+            .any(|i| i.pci_address == wanted.pci_address)
+        {
+            plan.warnings.push(format!(
+                "interface {} ({}) is in the spec but not on this host; nothing is done for it",
+                wanted.name.as_deref().unwrap_or("<unnamed>"),
+                wanted.pci_address
+            ));
+        }
+    }
+    let raise = |plan: &mut Plan, level: Disruption, reason: String| {
+        plan.disruption = plan.disruption.max(level);
+        plan.reasons.push(reason);
+    };
+    for status in observed.interfaces {
+        let pci = status.pci_address.as_str();
+        let current_vfs = status.num_vfs.unwrap_or(0);
+        match spec_ifaces.iter().find(|s| s.pci_address == pci) {
+            Some(wanted) => {
+                if !needs_update(wanted, status) {
+                    if observed.records.get(pci) != Some(wanted) {
+                        plan.actions.push(Action::SaveRecord {
+                            interface: wanted.clone(),
+                        });
+                    }
+                    continue;
+                }
+                if current_vfs > 0 {
+                    raise(
+                        &mut plan,
+                        Disruption::Drain,
+                        format!("{pci}: reconfiguring a PF that has {current_vfs} VFs"),
+                    );
+                }
+                configure(&mut plan, observed, wanted, status)?;
+            }
+            None => match observed.records.get(pci) {
+                None => {}
+                Some(record) if record.externally_managed == Some(true) => {
+                    plan.actions
+                        .push(Action::RemoveRecord { pf: pci.to_owned() });
+                }
+                Some(_) => {
+                    if current_vfs > 0 {
+                        raise(
+                            &mut plan,
+                            Disruption::Drain,
+                            format!("{pci}: removing the {current_vfs} VFs the operator created"),
+                        );
+                        let infiniband = is_ib(status.link_type.as_deref());
+                        plan.actions.push(Action::ResetPf {
+                            pf: pci.to_owned(),
+                            mtu: if infiniband { 2048 } else { 1500 },
+                        });
+                    }
+                    plan.actions
+                        .push(Action::RemoveUdevRules { pf: pci.to_owned() });
+                    plan.actions
+                        .push(Action::RemoveRecord { pf: pci.to_owned() });
+                }
+            },
+        }
+    }
+    let switchdev_configured = plan.actions.iter().any(|a| {
+        matches!(
+            a,
+            Action::WriteUdevRules {
+                switchdev: true,
+                ..
+            }
+        )
+    });
+    if switchdev_configured {
+        plan.actions.push(Action::ReloadUdev);
+    }
+    let kernel = kernel_args(observed, spec);
+    if !kernel.reasons.is_empty() {
+        for reason in kernel.reasons {
+            raise(&mut plan, Disruption::Reboot, reason);
+        }
+        if let Some(mode) = kernel.rdma_mode {
+            plan.actions.push(Action::SetRdmaMode { mode });
+        }
+        plan.actions.push(Action::SetKernelArgs {
+            add: kernel.add,
+            remove: kernel.remove,
+        });
+    }
+    Ok(plan)
+}
