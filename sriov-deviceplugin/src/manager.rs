@@ -372,10 +372,12 @@ pub async fn run(
                     if !pool.is_empty() {
                         reported_empty.remove(&name);
                     } else if reported_empty.insert(name.clone()) {
+                        // A string value: quoted in text logs, a plain string in JSON.
+                        let selected_on = pool.config.describe_selectors();
                         tracing::info!(
                             resource = %name,
                             scanned = inventory.devices.len(),
-                            selected_on = ?pool.config.describe_selectors(),
+                            selected_on = selected_on.as_str(),
                             "no devices match this pool; it is not advertised until some do"
                         );
                     }

@@ -831,6 +831,17 @@ fn a_pool_that_matches_no_device_says_so_and_what_it_selected_on() {
         "{line}"
     );
     assert!(!line.contains('\x1b'), "{line:?}");
+    // In JSON the selectors are one plain string.
+    let mut args = Binary::args(&options);
+    args.push("--log-format=json".into());
+    let binary = Binary::start(&args);
+    let line = binary.line_with("no devices match");
+    binary.terminate();
+    let event: serde_json::Value = serde_json::from_str(&line).unwrap();
+    assert_eq!(
+        event["fields"]["selected_on"],
+        "deviceType=netDevice selectors: vendors=15b3 pfNames=ens9f0#0-3 isRdma"
+    );
 }
 
 /// An HPACK "literal header field without indexing, new name", neither part Huffman-coded.

@@ -502,7 +502,15 @@ fn read_located(
     }
     let mut unknown = Vec::new();
     let object = match Object::decode(&api_version, &kind, value, &mut unknown) {
-        None => return other(Value::Null, api_version, kind, position, position),
+        // Not reached: `known()` was checked above; say so rather than invent an object.
+        None => {
+            return Err(ManifestError::UnsupportedKind {
+                position,
+                api_version,
+                kind,
+                suggestion: None,
+            });
+        }
         Some(Err((path, message))) => {
             return Err(ManifestError::Invalid {
                 position,
