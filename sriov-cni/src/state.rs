@@ -20,6 +20,7 @@ use std::time::{Duration, Instant};
 use nix::fcntl::{Flock, FlockArg};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
+use sriov_core::ids::VfIndex;
 
 use crate::conf::{NetConf, VlanProto};
 use crate::error::{CniError, Result, code};
@@ -108,7 +109,7 @@ pub struct Cache {
     /// PF netdev name, when the PF is visible.
     pub master: Option<String>,
     /// VF index on the PF, when the PF is visible.
-    pub vf_id: Option<u32>,
+    pub vf_id: Option<VfIndex>,
     /// The MAC this plugin set ("" when none).
     pub mac: String,
     /// MTU reported in the result.
@@ -182,7 +183,7 @@ impl Cache {
             "Master".into(),
             json!(self.master.clone().unwrap_or_default()),
         );
-        out.insert("VFID".into(), json!(self.vf_id.unwrap_or(0)));
+        out.insert("VFID".into(), json!(self.vf_id.map_or(0, u32::from)));
         out.insert("MAC".into(), json!(self.mac));
         out.insert("MTU".into(), json!(self.mtu));
         out.insert("vlan".into(), json!(self.vlan));
@@ -246,7 +247,10 @@ impl Cache {
         let master = text("Master").filter(|m| !m.is_empty());
         Ok(Self {
             device_id,
-            vf_id: master.as_ref().and(number("VFID")),
+            vf_id: master
+                .as_ref()
+                .and(number("VFID"))
+                .and_then(|n| VfIndex::try_from(n).ok()),
             master,
             mac: text("MAC").unwrap_or_default(),
             mtu: number("MTU").unwrap_or(0),

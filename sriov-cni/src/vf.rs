@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use sriov_core::ids::PciAddress;
+use sriov_core::ids::{PciAddress, VfIndex};
 use sriov_core::plan::is_userspace_driver;
 use sriov_hw::link::VfControl;
 use sriov_hw::netlink::{VfSettings, VfState};
@@ -20,7 +20,7 @@ pub struct Vf {
     /// Its PCI address.
     pub address: PciAddress,
     /// PF netdev and VF index, when the PF is visible (not for a VF passed through to a VM).
-    pub pf: Option<(String, u32)>,
+    pub pf: Option<(String, VfIndex)>,
     /// Why the PF is not usable, when it is not.
     pub no_pf: Option<String>,
     /// Its netdev in this namespace, if any.
@@ -70,7 +70,7 @@ pub fn lookup(pci: &dyn PciSysfs, address: &PciAddress) -> Result<Vf> {
                         .virtfns
                         .iter()
                         .find(|(_, a)| a == address)
-                        .map(|(i, _)| u32::from(*i))
+                        .map(|(i, _)| *i)
                         .ok_or_else(|| {
                             lookup_err(
                                 address,
@@ -105,7 +105,7 @@ pub fn lookup(pci: &dyn PciSysfs, address: &PciAddress) -> Result<Vf> {
 }
 
 /// The PF's current view of VF `index`.
-pub fn snapshot(ctl: &dyn VfControl, pf: &str, index: u32) -> Result<VfState> {
+pub fn snapshot(ctl: &dyn VfControl, pf: &str, index: VfIndex) -> Result<VfState> {
     ctl.vf_states(pf)
         .map_err(|e| {
             CniError::new(
@@ -132,7 +132,7 @@ pub fn record(orig: &mut OrigVfState, state: &VfState) {
     orig.link_state = link_state_number(state.link_state.as_deref().unwrap_or("auto"));
 }
 
-fn set(ctl: &dyn VfControl, pf: &str, index: u32, what: &str, s: VfSettings) -> Result<()> {
+fn set(ctl: &dyn VfControl, pf: &str, index: VfIndex, what: &str, s: VfSettings) -> Result<()> {
     ctl.set_vf(pf, index, &s).map_err(|e| {
         CniError::new(
             code::VF_CONFIG,
@@ -147,7 +147,7 @@ pub const MAC_RETRIES: u32 = 20;
 /// Pause between MAC checks.
 pub const MAC_RETRY_INTERVAL: Duration = Duration::from_millis(100);
 
-fn set_mac_verified(ctl: &dyn VfControl, pf: &str, index: u32, mac: &str) -> Result<()> {
+fn set_mac_verified(ctl: &dyn VfControl, pf: &str, index: VfIndex, mac: &str) -> Result<()> {
     let mut last = String::new();
     for attempt in 0..MAC_RETRIES {
         match ctl.set_vf(
@@ -189,7 +189,7 @@ fn set_mac_verified(ctl: &dyn VfControl, pf: &str, index: u32, mac: &str) -> Res
 pub fn apply(
     ctl: &dyn VfControl,
     pf: &str,
-    index: u32,
+    index: VfIndex,
     cache: &Cache,
     mac: Option<&str>,
 ) -> Result<()> {
@@ -266,7 +266,7 @@ pub fn apply(
 /// Restores what `cache` configured from its snapshot, in upstream's DEL order: VLAN,
 /// spoofchk, admin MAC (always, when one was recorded: also undoes MACs a DPDK application
 /// changed), trust, rates, link state. Every step is tried; the first error is returned.
-pub fn restore(ctl: &dyn VfControl, pf: &str, index: u32, cache: &Cache) -> Result<()> {
+pub fn restore(ctl: &dyn VfControl, pf: &str, index: VfIndex, cache: &Cache) -> Result<()> {
     let orig = &cache.orig;
     let mut steps: Vec<(&str, VfSettings)> = Vec::new();
     if cache.vlan.is_some() {

@@ -17,12 +17,33 @@ use sriov_cni::log::{Level, Logger};
 use sriov_cni::plugin::{self, Host};
 use sriov_cni::pod::Side;
 use sriov_cni::state::StateDir;
-use sriov_hw::fake::{FakeHost, presets};
+use sriov_hw::fake::{Call, FakeHost, presets};
 use sriov_hw::link::VfControl;
 use sriov_hw::netlink::{Netlink, VfState};
 use sriov_hw::netns::{self, NamedNetns};
 
 const PF: &str = "0000:81:00.0";
+
+/// Matches the PF-side call on VF 0 of `ens801f0` that sets `what` (`vlan`, `mac`, `rate`,
+/// `spoofchk`, `trust` or `link_state`).
+fn sets_vf0(what: &'static str) -> impl Fn(&Call) -> bool + Send + 'static {
+    move |call| {
+        let Call::SetVf { pf, vf, settings } = call else {
+            return false;
+        };
+        pf == "ens801f0"
+            && vf.get() == 0
+            && match what {
+                "vlan" => settings.vlan.is_some(),
+                "mac" => settings.mac.is_some(),
+                "rate" => settings.rate.is_some(),
+                "spoofchk" => settings.spoofchk.is_some(),
+                "trust" => settings.trust.is_some(),
+                "link_state" => settings.link_state.is_some(),
+                other => panic!("no VF setting {other}"),
+            }
+    }
+}
 const VF0: &str = "0000:82:00.0";
 
 struct Bench {
@@ -175,20 +196,11 @@ fn a_failure_at_any_pf_step_restores_everything() {
     if !privileged("a_failure_at_any_pf_step_restores_everything") {
         return;
     }
-    for step in [
-        "vlan=",
-        "mac=",
-        "rate=",
-        "spoofchk=",
-        "trust=",
-        "link_state=",
-    ] {
+    for step in ["vlan", "mac", "rate", "spoofchk", "trust", "link_state"] {
         let bench = Bench::new();
         let original = bench.vf0();
         let before = bench.host_links();
-        bench
-            .fake
-            .fail_next(&format!("set_vf ens801f0 0 {step}"), libc::EOPNOTSUPP);
+        bench.fake.fail_next(sets_vf0(step), libc::EOPNOTSUPP);
         let err = bench.run("ADD", FULL).unwrap_err();
         assert_eq!(err.code, 102, "{step}: {err}");
         assert!(
@@ -226,7 +238,7 @@ fn a_busy_driver_gets_its_mac_retried() {
         return;
     }
     let bench = Bench::new();
-    bench.fake.fail_next("set_vf ens801f0 0 mac=", libc::EBUSY);
+    bench.fake.fail_next(sets_vf0("mac"), libc::EBUSY);
     bench
         .run("ADD", r#"{"cniVersion":"1.0.0","name":"net","deviceID":"0000:82:00.0","mac":"0a:00:00:00:00:02"}"#)
         .unwrap();

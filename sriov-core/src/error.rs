@@ -15,6 +15,14 @@ pub enum Error {
         /// Which part was wrong.
         reason: &'static str,
     },
+    /// A network interface name breaks the kernel's rule.
+    #[error("invalid interface name {input:?}: {reason}")]
+    InterfaceName {
+        /// The rejected text.
+        input: String,
+        /// Why.
+        reason: &'static str,
+    },
     /// A VF range did not have the `first-last` shape.
     #[error("invalid VF range {input:?}: {problem}")]
     VfRange {

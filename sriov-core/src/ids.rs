@@ -347,6 +347,137 @@ impl AsRef<str> for ResourceName {
 
 string_serde!(ResourceName);
 
+/// A VF's index on its PF: the `N` of sysfs `virtfnN` and of `ip link set PF vf N`.
+///
+/// The CRDs carry it as an integer (`vfID`); code that addresses a VF takes this type, so an
+/// index is never confused with a VF count or an MTU. It serializes as the bare number.
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
+#[serde(transparent)]
+pub struct VfIndex(u16);
+
+impl VfIndex {
+    /// The index `n`.
+    pub const fn new(n: u16) -> Self {
+        Self(n)
+    }
+
+    /// The index as a number.
+    pub const fn get(self) -> u16 {
+        self.0
+    }
+
+    /// Every index of a PF with `num_vfs` VFs, in order.
+    pub fn all(num_vfs: u16) -> impl Iterator<Item = Self> {
+        (0..num_vfs).map(Self)
+    }
+}
+
+impl From<u16> for VfIndex {
+    fn from(n: u16) -> Self {
+        Self(n)
+    }
+}
+
+impl From<VfIndex> for u32 {
+    fn from(index: VfIndex) -> Self {
+        u32::from(index.0)
+    }
+}
+
+impl From<VfIndex> for i32 {
+    fn from(index: VfIndex) -> Self {
+        i32::from(index.0)
+    }
+}
+
+impl TryFrom<u32> for VfIndex {
+    type Error = std::num::TryFromIntError;
+
+    fn try_from(n: u32) -> Result<Self, Self::Error> {
+        u16::try_from(n).map(Self)
+    }
+}
+
+impl TryFrom<i32> for VfIndex {
+    type Error = std::num::TryFromIntError;
+
+    fn try_from(n: i32) -> Result<Self, Self::Error> {
+        u16::try_from(n).map(Self)
+    }
+}
+
+impl FromStr for VfIndex {
+    type Err = std::num::ParseIntError;
+
+    fn from_str(input: &str) -> Result<Self, Self::Err> {
+        input.parse().map(Self)
+    }
+}
+
+impl fmt::Display for VfIndex {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// Longest network interface name the kernel accepts (`IFNAMSIZ` - 1).
+pub const MAX_NETDEV_NAME_LEN: usize = 15;
+
+/// A kernel network interface name (`ens1f0`, `net1`), checked as the kernel's
+/// `dev_valid_name` does: 1 to 15 bytes, not `.` or `..`, and no `/`, `:` or white space.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct IfName(String);
+
+impl IfName {
+    /// The name as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl FromStr for IfName {
+    type Err = Error;
+
+    fn from_str(input: &str) -> Result<Self, Self::Err> {
+        let fail = |reason| Error::InterfaceName {
+            input: input.to_owned(),
+            reason,
+        };
+        if input.is_empty() {
+            return Err(fail("it is empty"));
+        }
+        if input.len() > MAX_NETDEV_NAME_LEN {
+            return Err(fail("it is longer than 15 bytes"));
+        }
+        if input == "." || input == ".." {
+            return Err(fail("`.` and `..` are not interface names"));
+        }
+        if input
+            .chars()
+            .any(|c| c.is_whitespace() || c == '/' || c == ':')
+        {
+            return Err(fail("it contains `/`, `:` or white space"));
+        }
+        Ok(Self(input.to_owned()))
+    }
+}
+
+impl fmt::Display for IfName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl AsRef<str> for IfName {
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
+}
+
+string_serde!(IfName);
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -402,6 +533,41 @@ mod tests {
                 "input {input:?}"
             );
         }
+    }
+
+    #[test]
+    fn interface_names_follow_the_kernel_rule() {
+        assert_eq!("ens1f0".parse::<IfName>().unwrap().as_str(), "ens1f0");
+        assert!("a23456789012345".parse::<IfName>().is_ok());
+        for (input, reason) in [
+            ("", "it is empty"),
+            ("a234567890123456", "it is longer than 15 bytes"),
+            ("..", "`.` and `..` are not interface names"),
+            ("net/1", "it contains `/`, `:` or white space"),
+            ("eth0:1", "it contains `/`, `:` or white space"),
+            ("eth 0", "it contains `/`, `:` or white space"),
+        ] {
+            assert_eq!(
+                input.parse::<IfName>().unwrap_err(),
+                Error::InterfaceName {
+                    input: input.to_owned(),
+                    reason
+                },
+                "input {input:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn vf_indexes_convert_only_within_range() {
+        assert_eq!(VfIndex::try_from(7_i32).unwrap().get(), 7);
+        assert!(VfIndex::try_from(-1_i32).is_err());
+        assert!(VfIndex::try_from(70_000_u32).is_err());
+        assert_eq!(
+            VfIndex::all(3).map(u32::from).collect::<Vec<_>>(),
+            [0, 1, 2]
+        );
+        assert_eq!(serde_json::to_string(&VfIndex::new(4)).unwrap(), "4");
     }
 
     #[test]

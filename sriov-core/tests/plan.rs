@@ -9,8 +9,11 @@ use sriov_core::api::{
     Interface, InterfaceExt, RdmaMode, SriovNetworkNodeStateSpec, System, VfGroup, VirtualFunction,
 };
 use sriov_core::ib::GuidPool;
+use sriov_core::ids::{PciAddress, VfIndex};
 use sriov_core::nic::SupportedNics;
-use sriov_core::plan::{self, Action, CpuVendor, Disruption, Observed, Plan, VfDriver};
+use sriov_core::plan::{
+    self, Action, CpuVendor, Disruption, Observed, PfSpec, PfStatus, Plan, VfDriver,
+};
 use sriov_core::testing::InterfaceBuilder;
 
 static NICS: LazyLock<SupportedNics> = LazyLock::new(SupportedNics::default);
@@ -35,14 +38,26 @@ fn observed<'a>(
 /// The udev step every configured PF starts with.
 fn udev(pf_name: &str, switchdev: bool) -> Action {
     Action::WriteUdevRules {
-        pf: PCI.into(),
-        pf_name: pf_name.into(),
+        pf: pci(),
+        pf_name: pf_name.parse().expect("an interface name"),
         vf_devices: NICS.vf_devices().into_iter().map(str::to_owned).collect(),
         switchdev,
     }
 }
 
 const PCI: &str = "0000:81:00.0";
+
+fn pci() -> PciAddress {
+    PCI.parse().expect("a PCI address")
+}
+
+/// Upstream's NeedToUpdateSriov over the raw API values.
+fn needs_update(spec: &Interface, status: &InterfaceExt) -> bool {
+    plan::needs_update(
+        &PfSpec::resolve(spec).expect("a valid spec entry"),
+        &PfStatus::resolve(status).expect("a valid status entry"),
+    )
+}
 
 fn group(resource: &str, range: &str, device_type: &str, mtu: Option<i32>) -> VfGroup {
     VfGroup {
@@ -120,29 +135,32 @@ fn creating_vfs_on_an_idle_pf_needs_no_drain_and_follows_the_apply_order() {
         [
             udev("ens801f0", false),
             Action::SetNumVfs {
-                pf: PCI.into(),
+                pf: pci(),
                 num_vfs: 2
             },
             Action::BindVf {
-                pf: PCI.into(),
-                index: 0,
+                pf: pci(),
+                index: VfIndex::new(0),
                 driver: VfDriver::Default
             },
             Action::SetVfAdminMac {
-                pf: PCI.into(),
-                index: 0
+                pf: pci(),
+                index: VfIndex::new(0)
             },
             Action::SetVfMtu {
-                pf: PCI.into(),
-                index: 0,
+                pf: pci(),
+                index: VfIndex::new(0),
                 mtu: 9000
             },
             Action::BindVf {
-                pf: PCI.into(),
-                index: 1,
+                pf: pci(),
+                index: VfIndex::new(1),
                 driver: VfDriver::Named("vfio-pci".into())
             },
-            Action::SaveRecord { interface: spec },
+            Action::SaveRecord {
+                pf: pci(),
+                interface: spec
+            },
         ]
     );
 }
@@ -159,7 +177,10 @@ fn an_applied_spec_plans_nothing() {
         (plan.disruption, plan.actions),
         (
             Disruption::None,
-            vec![Action::SaveRecord { interface: spec }]
+            vec![Action::SaveRecord {
+                pf: pci(),
+                interface: spec
+            }]
         )
     );
 }
@@ -182,7 +203,7 @@ fn changing_a_pf_that_has_vfs_needs_a_drain() {
     assert_eq!(
         plan.actions[1],
         Action::SetNumVfs {
-            pf: PCI.into(),
+            pf: pci(),
             num_vfs: 4
         }
     );
@@ -198,24 +219,24 @@ fn vf_level_differences_trigger_an_update() {
         ],
     );
     let ok = pf(2, vec![vf(0, "vfio-pci", 0), vf(1, "iavf", 9000)]);
-    assert!(!plan::needs_update(&spec, &ok));
+    assert!(!needs_update(&spec, &ok));
     let wrong_driver = pf(2, vec![vf(0, "iavf", 1500), vf(1, "iavf", 9000)]);
-    assert!(plan::needs_update(&spec, &wrong_driver));
+    assert!(needs_update(&spec, &wrong_driver));
     let wrong_mtu = pf(2, vec![vf(0, "vfio-pci", 0), vf(1, "iavf", 1500)]);
-    assert!(plan::needs_update(&spec, &wrong_mtu));
+    assert!(needs_update(&spec, &wrong_mtu));
     let mut unbound = ok.clone();
     unbound.vfs.as_mut().unwrap()[1].driver = None;
-    assert!(plan::needs_update(&spec, &unbound));
+    assert!(needs_update(&spec, &unbound));
     let mut down = ok.clone();
     down.link_admin_state = Some("down".into());
-    assert!(plan::needs_update(&spec, &down));
+    assert!(needs_update(&spec, &down));
     let mut higher_mtu = spec.clone();
     higher_mtu.mtu = Some(9000);
-    assert!(plan::needs_update(&higher_mtu, &ok));
+    assert!(needs_update(&higher_mtu, &ok));
     let mut lower_mtu = spec.clone();
     lower_mtu.mtu = Some(1000);
     assert!(
-        !plan::needs_update(&lower_mtu, &ok),
+        !needs_update(&lower_mtu, &ok),
         "the PF MTU is never lowered"
     );
 }
@@ -250,7 +271,7 @@ fn vfio_without_iommu_and_rdma_mode_without_its_argument_need_a_reboot() {
         plan.actions,
         [
             Action::SetRdmaMode {
-                mode: "exclusive".into()
+                mode: RdmaMode::Exclusive
             },
             Action::SetKernelArgs {
                 add: vec![
@@ -298,11 +319,11 @@ fn pfs_without_spec_are_reset_only_when_the_daemon_configured_them() {
         plan.actions,
         [
             Action::ResetPf {
-                pf: PCI.into(),
+                pf: pci(),
                 mtu: 1500
             },
-            Action::RemoveUdevRules { pf: PCI.into() },
-            Action::RemoveRecord { pf: PCI.into() }
+            Action::RemoveUdevRules { pf: pci() },
+            Action::RemoveRecord { pf: pci() }
         ]
     );
     let mut external = wanted(2, vec![]);
@@ -315,10 +336,7 @@ fn pfs_without_spec_are_reset_only_when_the_daemon_configured_them() {
     );
     assert_eq!(
         (plan.disruption, plan.actions),
-        (
-            Disruption::None,
-            vec![Action::RemoveRecord { pf: PCI.into() }]
-        )
+        (Disruption::None, vec![Action::RemoveRecord { pf: pci() }])
     );
 }
 
@@ -377,7 +395,7 @@ fn infiniband_vfs_get_stable_guids_from_the_pool_or_derived() {
         plan.actions
             .iter()
             .filter_map(|a| match a {
-                Action::SetVfGuid { index, guid, .. } => Some((*index, guid.clone())),
+                Action::SetVfGuid { index, guid, .. } => Some((index.get(), guid.to_string())),
                 _ => None,
             })
             .collect()
@@ -510,4 +528,83 @@ fn a_spec_interface_absent_from_the_host_is_a_warning_not_a_silent_skip() {
         ]
     );
     assert!(plan.is_empty(), "{plan:?}");
+}
+
+#[test]
+fn malformed_spec_and_status_values_are_errors_naming_the_pf_and_the_field() {
+    let status = [pf(0, vec![])];
+    let records = BTreeMap::new();
+    let cmdline = Vec::new();
+    let spec_of = |i: Interface| SriovNetworkNodeStateSpec {
+        interfaces: Some(vec![i]),
+        ..Default::default()
+    };
+    let err = |spec: &SriovNetworkNodeStateSpec, status: &[InterfaceExt]| {
+        plan::plan(observed(status, &records, &cmdline), spec)
+            .unwrap_err()
+            .to_string()
+    };
+    // A range that does not parse is refused, not skipped as "no group".
+    let bad_range = wanted(4, vec![group("net", "3-1", "netdevice", None)]);
+    assert_eq!(
+        err(&spec_of(bad_range), &status),
+        "PF 0000:81:00.0: vfGroups[0].vfRange: invalid VF range \"3-1\": end range shall not be smaller than start range"
+    );
+    let bad_pci = Interface {
+        pci_address: "81:00.0".into(),
+        ..wanted(1, vec![])
+    };
+    assert_eq!(
+        err(&spec_of(bad_pci), &status),
+        "PF 81:00.0: pciAddress: invalid PCI address \"81:00.0\": expected domain:bus:device.function, e.g. 0000:86:00.1"
+    );
+    let bad_mode = Interface {
+        e_switch_mode: Some("offload".into()),
+        ..wanted(1, vec![])
+    };
+    assert_eq!(
+        err(&spec_of(bad_mode), &status),
+        "PF 0000:81:00.0: eSwitchMode: \"offload\" is neither legacy nor switchdev"
+    );
+    let bad_name = Interface {
+        name: Some("a/b".into()),
+        ..wanted(1, vec![])
+    };
+    assert_eq!(
+        err(&spec_of(bad_name), &status),
+        "PF 0000:81:00.0: name: invalid interface name \"a/b\": it contains `/`, `:` or white space"
+    );
+    let mut bad_vf = pf(1, vec![vf(0, "iavf", 1500)]);
+    bad_vf.vfs.as_mut().unwrap()[0].vf_id = -1;
+    assert_eq!(
+        err(&spec_of(wanted(1, vec![])), &[bad_vf]),
+        "PF 0000:81:00.0: status Vfs[0].vfID: -1 is not a VF index"
+    );
+}
+
+#[test]
+fn the_plan_names_the_externally_managed_pfs_apply_must_not_reset() {
+    let status = [pf(2, vec![vf(0, "iavf", 1500), vf(1, "iavf", 1500)])];
+    let mut external = wanted(2, vec![group("net", "0-1", "netdevice", Some(9000))]);
+    external.externally_managed = Some(true);
+    let plan = run(&status, vec![external.clone()], &BTreeMap::new(), &[]);
+    assert!(!plan.actions.is_empty());
+    assert!(!plan.resets_on_failure(&pci()));
+    // A PF the daemon only remembers as externally managed is kept too: dropping its
+    // record must never remove VFs someone else created.
+    let plan = run(
+        &status,
+        vec![],
+        &BTreeMap::from([(PCI.to_owned(), external)]),
+        &[],
+    );
+    assert_eq!(plan.actions, [Action::RemoveRecord { pf: pci() }]);
+    assert!(!plan.resets_on_failure(&pci()));
+    let ours = run(
+        &status,
+        vec![wanted(4, vec![group("net", "0-3", "netdevice", None)])],
+        &BTreeMap::new(),
+        &[],
+    );
+    assert!(ours.resets_on_failure(&pci()));
 }

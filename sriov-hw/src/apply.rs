@@ -8,7 +8,7 @@
 
 use std::time::Duration;
 
-use sriov_core::ids::PciAddress;
+use sriov_core::ids::{PciAddress, VfIndex};
 use sriov_core::plan::{Action, Plan, VfDriver, is_userspace_driver};
 
 use sriov_core::render::udev::SwitchPort;
@@ -67,13 +67,6 @@ pub struct ApplyError {
     pub reset: Option<Box<Error>>,
 }
 
-fn parse(pf: &str) -> Result<PciAddress, Error> {
-    pf.parse().map_err(|_| Error::NotFound {
-        what: "PCI device",
-        name: pf.to_owned(),
-    })
-}
-
 fn pf_netdev(host: HostOps<'_>, pf: &PciAddress) -> Result<String, Error> {
     host.pci
         .device(pf)?
@@ -86,7 +79,7 @@ fn pf_netdev(host: HostOps<'_>, pf: &PciAddress) -> Result<String, Error> {
         })
 }
 
-fn vf_address(host: HostOps<'_>, pf: &PciAddress, index: u16) -> Result<PciAddress, Error> {
+fn vf_address(host: HostOps<'_>, pf: &PciAddress, index: VfIndex) -> Result<PciAddress, Error> {
     host.pci
         .device(pf)?
         .virtfns
@@ -102,20 +95,19 @@ fn vf_address(host: HostOps<'_>, pf: &PciAddress, index: u16) -> Result<PciAddre
 fn step(host: HostOps<'_>, action: &Action, wait: Wait) -> Result<(), Error> {
     match action {
         Action::SetNumVfs { pf, num_vfs } => {
-            let pf = parse(pf)?;
-            let device = host.pci.device(&pf)?;
+            let device = host.pci.device(pf)?;
             // Already there (a plan applied twice): rewriting would destroy and recreate
             // VFs that pods may be using.
             if device.num_vfs == Some(*num_vfs) && device.virtfns.len() == usize::from(*num_vfs) {
                 return Ok(());
             }
             if device.num_vfs.unwrap_or(0) != 0 {
-                host.pci.set_num_vfs(&pf, 0)?;
+                host.pci.set_num_vfs(pf, 0)?;
             }
             if *num_vfs > 0 {
-                host.pci.set_num_vfs(&pf, *num_vfs)?;
+                host.pci.set_num_vfs(pf, *num_vfs)?;
                 for attempt in 0..wait.attempts.max(1) {
-                    if host.pci.device(&pf)?.virtfns.len() == usize::from(*num_vfs) {
+                    if host.pci.device(pf)?.virtfns.len() == usize::from(*num_vfs) {
                         return Ok(());
                     }
                     if attempt + 1 < wait.attempts {
@@ -129,14 +121,10 @@ fn step(host: HostOps<'_>, action: &Action, wait: Wait) -> Result<(), Error> {
             }
             Ok(())
         }
-        Action::SetEswitchMode { pf, mode } => host.eswitch.set_eswitch_mode(pf, mode),
-        Action::SetPfMtu { pf, mtu } => {
-            let pf = parse(pf)?;
-            host.links.set_mtu(&pf_netdev(host, &pf)?, *mtu)
-        }
+        Action::SetEswitchMode { pf, mode } => host.eswitch.set_eswitch_mode(pf, *mode),
+        Action::SetPfMtu { pf, mtu } => host.links.set_mtu(&pf_netdev(host, pf)?, *mtu),
         Action::BindVf { pf, index, driver } => {
-            let pf = parse(pf)?;
-            let vf = vf_address(host, &pf, *index)?;
+            let vf = vf_address(host, pf, *index)?;
             let current = host.pci.vf(&vf)?.driver;
             match driver {
                 VfDriver::Default => {
@@ -164,8 +152,7 @@ fn step(host: HostOps<'_>, action: &Action, wait: Wait) -> Result<(), Error> {
             }
         }
         Action::SetVfAdminMac { pf, index } => {
-            let pf = parse(pf)?;
-            let vf = vf_address(host, &pf, *index)?;
+            let vf = vf_address(host, pf, *index)?;
             let mac = host
                 .pci
                 .vf(&vf)?
@@ -175,37 +162,25 @@ fn step(host: HostOps<'_>, action: &Action, wait: Wait) -> Result<(), Error> {
                     what: "netdev MAC of VF",
                     name: vf.to_string(),
                 })?;
-            host.links.set_vf_mac(&pf_netdev(host, &pf)?, *index, &mac)
+            host.links.set_vf_mac(&pf_netdev(host, pf)?, *index, &mac)
         }
         Action::SetVfMtu { pf, index, mtu } => {
-            let pf = parse(pf)?;
-            let vf = vf_address(host, &pf, *index)?;
+            let vf = vf_address(host, pf, *index)?;
             let netdev = host.pci.vf(&vf)?.netdev.ok_or_else(|| Error::NotFound {
                 what: "netdev of VF",
                 name: vf.to_string(),
             })?;
             host.links.set_mtu(&netdev.name, *mtu)
         }
-        Action::SetPfUp { pf } => {
-            let pf = parse(pf)?;
-            host.links.set_up(&pf_netdev(host, &pf)?)
-        }
-        Action::SaveRecord { interface } => host.store.save(interface),
+        Action::SetPfUp { pf } => host.links.set_up(&pf_netdev(host, pf)?),
+        Action::SaveRecord { pf, interface } => host.store.save(pf, interface),
         Action::ResetPf { pf, mtu } => reset(host, pf, *mtu),
         Action::RemoveRecord { pf } => host.store.remove(pf),
         Action::SetVfGuid { pf, index, guid } => {
-            let address = parse(pf)?;
-            let value = guid
-                .parse::<sriov_core::ib::Guid>()
-                .map_err(|e| Error::Parse {
-                    path: format!("plan step for {pf} VF {index}").into(),
-                    content: e.input,
-                    expected: "a GUID",
-                })?;
             host.links
-                .set_vf_guid(&pf_netdev(host, &address)?, *index, value.0)?;
+                .set_vf_guid(&pf_netdev(host, pf)?, *index, *guid)?;
             // The driver reads the GUID when it binds: rebind a kernel-driver VF.
-            let vf = vf_address(host, &address, *index)?;
+            let vf = vf_address(host, pf, *index)?;
             if host
                 .pci
                 .vf(&vf)?
@@ -225,8 +200,7 @@ fn step(host: HostOps<'_>, action: &Action, wait: Wait) -> Result<(), Error> {
             switchdev,
         } => system::write_pf_rules(host.system, pf, pf_name, vf_devices, *switchdev),
         Action::WriteRepresentorRule { pf, pf_name } => {
-            let address = parse(pf)?;
-            let attrs = host.link_attrs.link_attrs(&pf_netdev(host, &address)?)?;
+            let attrs = host.link_attrs.link_attrs(&pf_netdev(host, pf)?)?;
             match (attrs.phys_switch_id, attrs.phys_port_name) {
                 (Some(switch_id), Some(port_name)) => system::write_representor_rule(
                     host.system,
@@ -243,61 +217,34 @@ fn step(host: HostOps<'_>, action: &Action, wait: Wait) -> Result<(), Error> {
         }
         Action::RemoveUdevRules { pf } => system::remove_pf_rules(host.system, pf),
         Action::ReloadUdev => system::reload_udev(host.system),
-        Action::SetRdmaMode { mode } => system::set_rdma_mode(host.system, mode),
+        Action::SetRdmaMode { mode } => system::set_rdma_mode(host.system, *mode),
         Action::SetKernelArgs { add, remove } => system::edit_kernel_args(host.system, add, remove),
     }
 }
 
-fn reset(host: HostOps<'_>, pf: &str, mtu: u32) -> Result<(), Error> {
-    let address = parse(pf)?;
-    if host.pci.device(&address)?.num_vfs.unwrap_or(0) != 0 {
-        host.pci.set_num_vfs(&address, 0)?;
+/// Removes a PF's VFs, when it has any.
+fn remove_vfs(host: HostOps<'_>, pf: &PciAddress) -> Result<(), Error> {
+    if host.pci.device(pf)?.num_vfs.unwrap_or(0) != 0 {
+        host.pci.set_num_vfs(pf, 0)?;
     }
-    host.links.set_mtu(&pf_netdev(host, &address)?, mtu)
+    Ok(())
 }
 
-/// The PF an action belongs to.
-fn pf_of(action: &Action) -> Option<&str> {
-    match action {
-        Action::SetNumVfs { pf, .. }
-        | Action::SetEswitchMode { pf, .. }
-        | Action::SetPfMtu { pf, .. }
-        | Action::BindVf { pf, .. }
-        | Action::SetVfAdminMac { pf, .. }
-        | Action::SetVfMtu { pf, .. }
-        | Action::SetPfUp { pf }
-        | Action::ResetPf { pf, .. }
-        | Action::RemoveRecord { pf }
-        | Action::SetVfGuid { pf, .. }
-        | Action::WriteUdevRules { pf, .. }
-        | Action::WriteRepresentorRule { pf, .. }
-        | Action::RemoveUdevRules { pf } => Some(pf),
-        Action::SaveRecord { interface } => Some(&interface.pci_address),
-        Action::ReloadUdev | Action::SetRdmaMode { .. } | Action::SetKernelArgs { .. } => None,
-    }
+fn reset(host: HostOps<'_>, pf: &PciAddress, mtu: u32) -> Result<(), Error> {
+    remove_vfs(host, pf)?;
+    host.links.set_mtu(&pf_netdev(host, pf)?, mtu)
 }
 
 /// Runs every action of `plan` in order. On the first failure, the failing action's PF is
-/// reset (VFs removed), unless the plan records it as externally managed, and the error is
-/// returned.
+/// reset (VFs removed), unless the plan says it must not be
+/// ([`Plan::resets_on_failure`]: an externally managed PF), and the error is returned.
 pub fn apply(host: HostOps<'_>, plan: &Plan, wait: Wait) -> Result<(), Box<ApplyError>> {
     for action in &plan.actions {
         if let Err(source) = step(host, action, wait) {
-            let external = plan.actions.iter().any(|a| {
-                matches!(a, Action::SaveRecord { interface } if Some(interface.pci_address.as_str()) == pf_of(action) && interface.externally_managed == Some(true))
-            });
-            let reset = match pf_of(action) {
-                Some(pf) if !external => parse(pf)
-                    .and_then(|a| {
-                        if host.pci.device(&a)?.num_vfs.unwrap_or(0) != 0 {
-                            host.pci.set_num_vfs(&a, 0)
-                        } else {
-                            Ok(())
-                        }
-                    })
-                    .err(),
-                _ => None,
-            };
+            let reset = action
+                .pf()
+                .filter(|pf| plan.resets_on_failure(pf))
+                .and_then(|pf| remove_vfs(host, pf).err());
             return Err(Box::new(ApplyError {
                 step: action.to_string(),
                 error: source,

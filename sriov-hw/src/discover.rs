@@ -15,7 +15,7 @@ use crate::error::Result;
 use crate::link::{LinkAttrs, LinkLayer, LinkQuery, LinkSysfs};
 use std::collections::BTreeMap;
 
-use sriov_core::ids::PciAddress;
+use sriov_core::ids::{PciAddress, VfIndex};
 
 use crate::pci::{CLASS_NETWORK, PciDevice, PciSysfs};
 use crate::store::PfStore;
@@ -126,7 +126,10 @@ fn pf_status(host: HostView<'_>, device: &PciDevice) -> Result<InterfaceExt> {
             .filter(|l| !l.is_empty()),
         link_admin_state: Some(if link.admin_up { "up" } else { "down" }.to_owned()),
         e_switch_mode: Some(e_switch_mode),
-        externally_managed: host.store.load(&pci)?.and_then(|i| i.externally_managed),
+        externally_managed: host
+            .store
+            .load(&device.address)?
+            .and_then(|i| i.externally_managed),
         total_vfs: device.total_vfs.map(i32::from),
         vfs,
         alt_names: (!alt_names.is_empty()).then_some(alt_names),
@@ -137,7 +140,7 @@ fn pf_status(host: HostView<'_>, device: &PciDevice) -> Result<InterfaceExt> {
 /// host has a thousand VFs), keeping `virtfn` order.
 fn vfs_status(
     host: HostView<'_>,
-    virtfns: &[(u16, PciAddress)],
+    virtfns: &[(VfIndex, PciAddress)],
     pf: &LinkAttrs,
     representors: &BTreeMap<String, String>,
     vdpa_bus: bool,
@@ -187,7 +190,7 @@ fn vfs_status(
 fn vf_status(
     host: HostView<'_>,
     address: PciAddress,
-    index: u16,
+    index: VfIndex,
     ids: &(String, String),
     pf: &LinkAttrs,
     representors: &BTreeMap<String, String>,

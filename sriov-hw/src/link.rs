@@ -1,6 +1,10 @@
 //! Network interfaces as sysfs shows them (`/sys/class/net/<if>/...`), which works over any
 //! host root; netlink covers only what sysfs lacks (alt-names, VF info).
 
+use sriov_core::api::ESwitchMode;
+use sriov_core::ib::Guid;
+use sriov_core::ids::{PciAddress, VfIndex};
+
 use crate::error::Result;
 use crate::root::HostRoot;
 use crate::sysfs;
@@ -123,18 +127,18 @@ pub trait LinkOps: Sync {
     fn set_mtu(&self, ifname: &str, mtu: u32) -> Result<()>;
     /// Brings an interface administratively up.
     fn set_up(&self, ifname: &str) -> Result<()>;
-    /// Sets the administrative MAC of VF `vf` on PF netdev `pf`.
-    fn set_vf_mac(&self, pf: &str, vf: u16, mac: &str) -> Result<()>;
-    /// Sets the InfiniBand node and port GUID of VF `vf` on PF netdev `pf`.
-    fn set_vf_guid(&self, pf: &str, vf: u16, guid: u64) -> Result<()>;
+    /// Sets the administrative MAC of VF `vf` on PF netdev `pf_netdev`.
+    fn set_vf_mac(&self, pf_netdev: &str, vf: VfIndex, mac: &str) -> Result<()>;
+    /// Sets the InfiniBand node and port GUID of VF `vf` on PF netdev `pf_netdev`.
+    fn set_vf_guid(&self, pf_netdev: &str, vf: VfIndex, guid: Guid) -> Result<()>;
 }
 
 /// Changing a PF's e-switch mode, over devlink: [`crate::live::LiveLinks`] on a real host
 /// (an error naming the PF when the kernel has no devlink), [`crate::fake::FakeHost`] in
 /// tests.
 pub trait EswitchOps: Sync {
-    /// Sets the e-switch mode (`legacy`/`switchdev`) of the PF at `pci`.
-    fn set_eswitch_mode(&self, pci: &str, mode: &str) -> Result<()>;
+    /// Sets the e-switch mode of the PF at `pci`.
+    fn set_eswitch_mode(&self, pci: &PciAddress, mode: ESwitchMode) -> Result<()>;
 }
 
 /// What netlink (or devlink) knows that sysfs does not. The Linux backend asks the kernel;
@@ -166,8 +170,14 @@ impl LinkQuery for NoNetlink {
 /// The PF side of VFs: the per-VF state a PF reports (`IFLA_VFINFO_LIST`) and the
 /// settings it applies to one VF (`IFLA_VF_*`): what the CNI plugin configures and restores.
 pub trait VfControl: Sync {
-    /// The VFs PF netdev `pf` reports, in VF order.
-    fn vf_states(&self, pf: &str) -> Result<Vec<crate::netlink::VfState>>;
-    /// Applies `settings` to VF `vf` of PF netdev `pf`; `None` fields are left alone.
-    fn set_vf(&self, pf: &str, vf: u32, settings: &crate::netlink::VfSettings) -> Result<()>;
+    /// The VFs PF netdev `pf_netdev` reports, in VF order.
+    fn vf_states(&self, pf_netdev: &str) -> Result<Vec<crate::netlink::VfState>>;
+    /// Applies `settings` to VF `vf` of PF netdev `pf_netdev`; `None` fields are left
+    /// alone.
+    fn set_vf(
+        &self,
+        pf_netdev: &str,
+        vf: VfIndex,
+        settings: &crate::netlink::VfSettings,
+    ) -> Result<()>;
 }

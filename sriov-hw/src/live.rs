@@ -1,6 +1,10 @@
 //! The link side of a real host: rtnetlink for links and VF settings, devlink for e-switch
 //! modes (when the kernel has devlink).
 
+use sriov_core::api::ESwitchMode;
+use sriov_core::ib::Guid;
+use sriov_core::ids::{PciAddress, VfIndex};
+
 use crate::devlink::Devlink;
 use crate::error::{Error, Result};
 use crate::link::{EswitchOps, LinkOps, LinkQuery};
@@ -63,22 +67,22 @@ impl LinkOps for LiveLinks {
         LinkOps::set_up(&self.netlink, ifname)
     }
 
-    fn set_vf_mac(&self, pf: &str, vf: u16, mac: &str) -> Result<()> {
-        LinkOps::set_vf_mac(&self.netlink, pf, vf, mac)
+    fn set_vf_mac(&self, pf_netdev: &str, vf: VfIndex, mac: &str) -> Result<()> {
+        LinkOps::set_vf_mac(&self.netlink, pf_netdev, vf, mac)
     }
 
-    fn set_vf_guid(&self, pf: &str, vf: u16, guid: u64) -> Result<()> {
-        LinkOps::set_vf_guid(&self.netlink, pf, vf, guid)
+    fn set_vf_guid(&self, pf_netdev: &str, vf: VfIndex, guid: Guid) -> Result<()> {
+        LinkOps::set_vf_guid(&self.netlink, pf_netdev, vf, guid)
     }
 }
 
 impl EswitchOps for LiveLinks {
-    fn set_eswitch_mode(&self, pci: &str, mode: &str) -> Result<()> {
+    fn set_eswitch_mode(&self, pci: &PciAddress, mode: ESwitchMode) -> Result<()> {
         match &self.devlink {
-            Some(devlink) => devlink.set_eswitch_mode(pci, mode),
+            Some(devlink) => devlink.set_eswitch_mode(&pci.to_string(), mode.as_str()),
             None => Err(Error::Unsupported {
                 op: "set e-switch mode (this kernel has no devlink)",
-                target: pci.to_owned(),
+                target: pci.to_string(),
             }),
         }
     }

@@ -31,13 +31,16 @@ use netlink_packet_route::route::{
 use netlink_sys::{Socket, SocketAddr, protocols::NETLINK_ROUTE};
 use std::net::IpAddr;
 
+use sriov_core::ib::Guid;
+use sriov_core::ids::VfIndex;
+
 use crate::error::{Error, Result};
 
 /// One VF as its PF reports it (`IFLA_VFINFO_LIST`).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct VfState {
     /// VF index.
-    pub index: u32,
+    pub index: VfIndex,
     /// Administrative MAC (all zero when unset).
     pub mac: String,
     /// VLAN ID.
@@ -478,8 +481,8 @@ impl Netlink {
     }
 
     /// Applies PF-side settings to VF `vf` of `pf`.
-    pub fn set_vf(&self, pf: &str, vf: u32, settings: &VfSettings) -> Result<()> {
-        let infos = vf_infos(vf, settings).map_err(|content| Error::Parse {
+    pub fn set_vf(&self, pf: &str, vf: VfIndex, settings: &VfSettings) -> Result<()> {
+        let infos = vf_infos(u32::from(vf), settings).map_err(|content| Error::Parse {
             path: format!("{pf} VF {vf}").into(),
             content,
             expected: "a MAC address aa:bb:cc:dd:ee:ff and a link state auto/enable/disable",
@@ -625,7 +628,10 @@ pub fn vf_state(infos: &[VfInfo]) -> VfState {
     for info in infos {
         match info {
             VfInfo::Mac(m) => {
-                state.index = m.vf_id;
+                // The kernel's VF IDs are `sriov_numvfs` indexes, which fit in 16 bits.
+                if let Ok(index) = VfIndex::try_from(m.vf_id) {
+                    state.index = index;
+                }
                 state.mac = mac_text(&m.mac[..6]);
             }
             VfInfo::Vlan(v) => (state.vlan, state.qos) = (v.vlan_id, v.qos),
@@ -679,10 +685,10 @@ impl crate::link::LinkOps for Netlink {
         self.set_admin_up(ifname, true)
     }
 
-    fn set_vf_mac(&self, pf: &str, vf: u16, mac: &str) -> Result<()> {
+    fn set_vf_mac(&self, pf_netdev: &str, vf: VfIndex, mac: &str) -> Result<()> {
         self.set_vf(
-            pf,
-            u32::from(vf),
+            pf_netdev,
+            vf,
             &VfSettings {
                 mac: Some(mac.to_owned()),
                 ..Default::default()
@@ -690,12 +696,12 @@ impl crate::link::LinkOps for Netlink {
         )
     }
 
-    fn set_vf_guid(&self, pf: &str, vf: u16, guid: u64) -> Result<()> {
+    fn set_vf_guid(&self, pf_netdev: &str, vf: VfIndex, guid: Guid) -> Result<()> {
         self.set_vf(
-            pf,
-            u32::from(vf),
+            pf_netdev,
+            vf,
             &VfSettings {
-                ib_guid: Some(guid),
+                ib_guid: Some(guid.0),
                 ..Default::default()
             },
         )
@@ -703,11 +709,11 @@ impl crate::link::LinkOps for Netlink {
 }
 
 impl crate::link::VfControl for Netlink {
-    fn vf_states(&self, pf: &str) -> Result<Vec<VfState>> {
-        Netlink::vf_states(self, pf)
+    fn vf_states(&self, pf_netdev: &str) -> Result<Vec<VfState>> {
+        Netlink::vf_states(self, pf_netdev)
     }
 
-    fn set_vf(&self, pf: &str, vf: u32, settings: &VfSettings) -> Result<()> {
-        Netlink::set_vf(self, pf, vf, settings)
+    fn set_vf(&self, pf_netdev: &str, vf: VfIndex, settings: &VfSettings) -> Result<()> {
+        Netlink::set_vf(self, pf_netdev, vf, settings)
     }
 }

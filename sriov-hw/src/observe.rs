@@ -145,7 +145,11 @@ pub fn observe_view(
     let interfaces = discover::discover(view, options)?;
     let mut records = BTreeMap::new();
     for iface in &interfaces {
-        if let Some(record) = view.store.load(&iface.pci_address)? {
+        let pci = iface.pci_address.parse().map_err(|_| Error::NotFound {
+            what: "PCI device of a discovered interface",
+            name: iface.pci_address.clone(),
+        })?;
+        if let Some(record) = view.store.load(&pci)? {
             records.insert(iface.pci_address.clone(), record);
         }
     }

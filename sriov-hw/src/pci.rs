@@ -1,7 +1,7 @@
 //! PCI devices through sysfs: what a function is, its SR-IOV state, and the writes that
 //! change it (VF count, driver binding).
 
-use sriov_core::ids::PciAddress;
+use sriov_core::ids::{PciAddress, VfIndex};
 
 use crate::error::{Error, Result};
 use crate::root::HostRoot;
@@ -36,7 +36,7 @@ pub struct PciDevice {
     /// `sriov_numvfs`.
     pub num_vfs: Option<u16>,
     /// The PF's VFs as `(index, address)`, from `virtfn<i>` links, in index order.
-    pub virtfns: Vec<(u16, PciAddress)>,
+    pub virtfns: Vec<(VfIndex, PciAddress)>,
     /// Netdev names under `net/`.
     pub netdevs: Vec<String>,
     /// RDMA device names under `infiniband/`.
@@ -191,7 +191,7 @@ impl PciSysfs for SysfsHost {
         for entry in sysfs::list_dir(&dir)? {
             let Some(index) = entry
                 .strip_prefix("virtfn")
-                .and_then(|i| i.parse::<u16>().ok())
+                .and_then(|i| i.parse::<VfIndex>().ok())
             else {
                 continue;
             };

@@ -3,6 +3,7 @@
 //! PF's VFs", which decides whether a PF no longer in the spec is reset.
 
 use sriov_core::api::Interface;
+use sriov_core::ids::PciAddress;
 
 use crate::error::{Error, Result};
 use crate::root::HostRoot;
@@ -11,11 +12,11 @@ use crate::sysfs;
 /// Reading and writing per-PF records.
 pub trait PfStore: Sync {
     /// The record of PF `pci`, if any.
-    fn load(&self, pci: &str) -> Result<Option<Interface>>;
-    /// Writes the record of a PF.
-    fn save(&self, interface: &Interface) -> Result<()>;
+    fn load(&self, pci: &PciAddress) -> Result<Option<Interface>>;
+    /// Writes `interface` as the record of PF `pci`.
+    fn save(&self, pci: &PciAddress, interface: &Interface) -> Result<()>;
     /// Deletes the record of PF `pci` (no-op when absent).
-    fn remove(&self, pci: &str) -> Result<()>;
+    fn remove(&self, pci: &PciAddress) -> Result<()>;
 }
 
 /// The records as files under a host root (`etc/sriov-operator/pci/<pci>`), where
@@ -37,8 +38,8 @@ impl RecordFiles {
 }
 
 impl PfStore for RecordFiles {
-    fn load(&self, pci: &str) -> Result<Option<Interface>> {
-        let path = self.root().pf_store_file(pci);
+    fn load(&self, pci: &PciAddress) -> Result<Option<Interface>> {
+        let path = self.root().pf_store_file(&pci.to_string());
         let Some(text) = sysfs::read_optional(&path)? else {
             return Ok(None);
         };
@@ -51,8 +52,8 @@ impl PfStore for RecordFiles {
             })
     }
 
-    fn save(&self, interface: &Interface) -> Result<()> {
-        let path = self.root().pf_store_file(&interface.pci_address);
+    fn save(&self, pci: &PciAddress, interface: &Interface) -> Result<()> {
+        let path = self.root().pf_store_file(&pci.to_string());
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir).map_err(|e| Error::io("mkdir", dir, e))?;
         }
@@ -61,8 +62,8 @@ impl PfStore for RecordFiles {
         sysfs::write(&path, &json)
     }
 
-    fn remove(&self, pci: &str) -> Result<()> {
-        let path = self.root().pf_store_file(pci);
+    fn remove(&self, pci: &PciAddress) -> Result<()> {
+        let path = self.root().pf_store_file(&pci.to_string());
         match std::fs::remove_file(&path) {
             Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(Error::io("remove", path, e)),
             _ => Ok(()),

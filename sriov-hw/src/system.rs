@@ -10,7 +10,9 @@ use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
 use std::process::Command;
 
+use sriov_core::api::RdmaMode;
 use sriov_core::ib::GuidPool;
+use sriov_core::ids::{IfName, PciAddress};
 use sriov_core::render::udev::{self, SwitchPort};
 
 use crate::error::{Error, Result};
@@ -138,12 +140,14 @@ pub fn guid_pool(system: &dyn HostSystem) -> Result<Option<GuidPool>> {
 /// plus the PF-name rule when `switchdev`.
 pub fn write_pf_rules(
     system: &dyn HostSystem,
-    pci: &str,
-    pf_name: &str,
+    pci: &PciAddress,
+    pf_name: &IfName,
     vf_devices: &[String],
     switchdev: bool,
 ) -> Result<()> {
     remove_pf_rules(system, pci)?;
+    let (pci, pf_name) = (pci.to_string(), pf_name.as_str());
+    let pci = pci.as_str();
     for helper in udev::helpers() {
         system.write_file(&helper.path, &helper.content, helper.mode)?;
     }
@@ -157,10 +161,12 @@ pub fn write_pf_rules(
 /// Writes the representor-naming rule of a switchdev PF whose switch port is `port`.
 pub fn write_representor_rule(
     system: &dyn HostSystem,
-    pci: &str,
-    pf_name: &str,
+    pci: &PciAddress,
+    pf_name: &IfName,
     port: &SwitchPort,
 ) -> Result<()> {
+    let (pci, pf_name) = (pci.to_string(), pf_name.as_str());
+    let pci = pci.as_str();
     // The rule set for a switchdev PF whose port is known; only the representor rule is new.
     let files = udev::pf_rules(pci, pf_name, &[], Some(Some(port)));
     let [_, _, representors] = udev::rule_paths(pci);
@@ -171,8 +177,8 @@ pub fn write_representor_rule(
 }
 
 /// Removes every udev rule the daemon may have written for `pci`.
-pub fn remove_pf_rules(system: &dyn HostSystem, pci: &str) -> Result<()> {
-    for path in udev::rule_paths(pci) {
+pub fn remove_pf_rules(system: &dyn HostSystem, pci: &PciAddress) -> Result<()> {
+    for path in udev::rule_paths(&pci.to_string()) {
         system.remove_file(&path)?;
     }
     Ok(())
@@ -196,17 +202,10 @@ pub fn reload_udev(system: &dyn HostSystem) -> Result<()> {
 
 /// Records the RDMA namespace mode (`shared` or `exclusive`) as an `ib_core` option, so it
 /// also holds when the module is loaded from the initramfs-less path.
-pub fn set_rdma_mode(system: &dyn HostSystem, mode: &str) -> Result<()> {
+pub fn set_rdma_mode(system: &dyn HostSystem, mode: RdmaMode) -> Result<()> {
     let value = match mode {
-        "shared" => "1",
-        "exclusive" => "0",
-        other => {
-            return Err(Error::Parse {
-                path: RDMA_MODPROBE.into(),
-                content: other.to_owned(),
-                expected: "an RDMA mode (shared or exclusive)",
-            });
-        }
+        RdmaMode::Shared => "1",
+        RdmaMode::Exclusive => "0",
     };
     system.write_file(
         RDMA_MODPROBE,

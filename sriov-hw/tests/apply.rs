@@ -5,12 +5,13 @@
 use std::time::Duration;
 
 use proptest::prelude::*;
-use sriov_core::api::{Interface, InterfaceExt, SriovNetworkNodeStateSpec, VfGroup};
+use sriov_core::api::{Interface, InterfaceExt, RdmaMode, SriovNetworkNodeStateSpec, VfGroup};
+use sriov_core::ids::VfIndex;
 use sriov_core::nic::SupportedNics;
 use sriov_core::plan::{self, Action, CpuVendor, Disruption, Plan};
 use sriov_hw::apply::{self, HostOps, Wait};
 use sriov_hw::discover::{HostView, Options};
-use sriov_hw::fake::{FakeHost, presets};
+use sriov_hw::fake::{Call, FakeHost, presets};
 use sriov_hw::observe::{self, HostSnapshot, KernelFacts};
 use sriov_hw::store::PfStore;
 use sriov_hw::system::{self, HostSystem};
@@ -119,7 +120,7 @@ fn a_partitioned_pf_is_configured_and_a_second_plan_is_empty() {
     assert_eq!(drivers, ["iavf", "iavf", "vfio-pci", "vfio-pci"]);
     assert_eq!((after[0].mtu, vfs[0].mtu), (Some(9000), Some(9000)));
     assert!(
-        host.vf_admin_mac("ens801f0", 1).is_some(),
+        host.vf_admin_mac("ens801f0", VfIndex::new(1)).is_some(),
         "kernel VFs get their MAC pinned"
     );
     assert!(
@@ -177,7 +178,7 @@ fn vfio_without_an_iommu_fails_with_the_fix_and_resets_the_pf() {
     assert!(text.contains("IOMMU is not enabled (no iommu_group for 0000:82:00.0): enable VT-d/AMD-Vi in firmware and add intel_iommu=on/amd_iommu=on"), "{text}");
     assert_eq!(status(&host)[0].num_vfs, Some(0), "the PF was reset");
     assert_eq!(
-        host.load(PF).unwrap(),
+        host.load(&PF.parse().unwrap()).unwrap(),
         None,
         "no record of a failed configuration"
     );
@@ -188,7 +189,10 @@ fn an_injected_kernel_error_names_the_step_and_errno_and_rolls_back() {
     let host = FakeHost::new();
     host.add_pf(PF, presets::INTEL_E810_CQDA2, "ens801f0", 0)
         .unwrap();
-    host.fail_next("set_mtu ens801f0v1", libc::EINVAL);
+    host.fail_next(
+        |c| matches!(c, Call::SetMtu { link, .. } if link == "ens801f0v1"),
+        libc::EINVAL,
+    );
     let wanted = spec(PF, 2, None, vec![group("0-1", "netdevice", Some(9000))]);
     let err = apply::apply(ops(&host), &plan_for(&host, &wanted), NO_WAIT).unwrap_err();
     assert_eq!(err.error.errno(), Some(libc::EINVAL));
@@ -198,6 +202,44 @@ fn an_injected_kernel_error_names_the_step_and_errno_and_rolls_back() {
         "{err}"
     );
     assert_eq!(status(&host)[0].num_vfs, Some(0));
+}
+
+#[test]
+fn a_failure_on_an_externally_managed_pf_never_removes_its_vfs() {
+    let host = FakeHost::new();
+    let pf = host
+        .add_pf(PF, presets::INTEL_E810_CQDA2, "ens801f0", 2)
+        .unwrap();
+    let external = Interface {
+        pci_address: PF.into(),
+        num_vfs: Some(2),
+        externally_managed: Some(true),
+        ..Default::default()
+    };
+    // The spec no longer mentions the PF: the plan drops the record, and dropping it
+    // fails. The VFs belong to someone else, so they stay.
+    host.save(&pf, &external).unwrap();
+    host.fail_next(|c| matches!(c, Call::RemoveRecord { .. }), libc::EIO);
+    let plan = plan_for(&host, &SriovNetworkNodeStateSpec::default());
+    let err = apply::apply(ops(&host), &plan, NO_WAIT).unwrap_err();
+    assert_eq!(err.error.errno(), Some(libc::EIO));
+    assert_eq!(status(&host)[0].num_vfs, Some(2));
+    // While in the spec, a failed step on it is not undone by a reset either.
+    host.fail_next(
+        |c| matches!(c, Call::SetMtu { link, .. } if link == "ens801f0v0"),
+        libc::EINVAL,
+    );
+    let wanted = SriovNetworkNodeStateSpec {
+        interfaces: Some(vec![Interface {
+            vf_groups: Some(vec![group("0-1", "netdevice", Some(9000))]),
+            ..external
+        }]),
+        ..Default::default()
+    };
+    let err = apply::apply(ops(&host), &plan_for(&host, &wanted), NO_WAIT).unwrap_err();
+    assert_eq!(err.error.errno(), Some(libc::EINVAL), "{err}");
+    assert!(err.reset.is_none());
+    assert_eq!(status(&host)[0].num_vfs, Some(2));
 }
 
 #[test]
@@ -375,13 +417,18 @@ fn infiniband_vfs_get_their_guids_and_keep_them() {
         ]
     );
     // The VF was rebound after its GUID was set.
-    let calls = host.calls();
+    let calls = host.call_log();
     let set = calls
         .iter()
-        .position(|c| c.starts_with("set_vf_guid ibp129s0f0 0 "))
+        .position(
+            |c| matches!(c, Call::SetVfGuid { pf, vf, .. } if pf == "ibp129s0f0" && vf.get() == 0),
+        )
         .unwrap();
     assert!(
-        calls[set + 1].starts_with("unbind ") && calls[set + 2].starts_with("bind "),
+        matches!(
+            (&calls[set + 1], &calls[set + 2]),
+            (Call::Unbind { device: a }, Call::Bind { device: b, .. }) if a == b
+        ),
         "{calls:?}"
     );
     // A broken pool file is an error naming it.
@@ -440,6 +487,7 @@ fn configured_pfs_get_udev_rules_that_a_reset_removes() {
 fn kernel_args(add: &[&str], remove: &[&str]) -> Plan {
     Plan {
         warnings: Vec::new(),
+        externally_managed: Default::default(),
         disruption: Disruption::Reboot,
         reasons: vec![],
         actions: vec![Action::SetKernelArgs {
@@ -502,7 +550,10 @@ fn kernel_arguments_are_edited_with_the_hosts_own_tool() {
     // A failing tool fails the step with its name.
     let host = FakeHost::new();
     host.add_file("usr/sbin/grubby", "");
-    host.fail_next("run /usr/sbin/grubby", libc::EIO);
+    host.fail_next(
+        |c| matches!(c, Call::Run { program, .. } if program == "/usr/sbin/grubby"),
+        libc::EIO,
+    );
     let err = apply::apply(ops(&host), &kernel_args(&["iommu=pt"], &[]), NO_WAIT)
         .unwrap_err()
         .to_string();
@@ -517,10 +568,11 @@ fn rdma_mode_is_recorded_as_a_module_option() {
     let host = FakeHost::new();
     let plan = Plan {
         warnings: Vec::new(),
+        externally_managed: Default::default(),
         disruption: Disruption::Reboot,
         reasons: vec![],
         actions: vec![Action::SetRdmaMode {
-            mode: "exclusive".into(),
+            mode: RdmaMode::Exclusive,
         }],
     };
     apply::apply(ops(&host), &plan, NO_WAIT).unwrap();

@@ -98,7 +98,7 @@ fn both_backends_describe_a_pf_and_its_vfs_alike() {
         assert!(pf.iommu_group.is_some(), "{backend}");
         let (index, vf) = pf.virtfns[2];
         assert_eq!(
-            (index, vf.to_string().as_str()),
+            (index.get(), vf.to_string().as_str()),
             (2, "0000:82:00.2"),
             "{backend}"
         );
@@ -181,15 +181,25 @@ fn both_backends_keep_the_daemons_records() {
             num_vfs: Some(3),
             ..Default::default()
         };
-        assert_eq!(store.load("0000:81:00.0").unwrap(), None, "{backend}");
-        store.save(&record).unwrap();
         assert_eq!(
-            store.load("0000:81:00.0").unwrap(),
+            store.load(&"0000:81:00.0".parse().unwrap()).unwrap(),
+            None,
+            "{backend}"
+        );
+        store
+            .save(&"0000:81:00.0".parse().unwrap(), &record)
+            .unwrap();
+        assert_eq!(
+            store.load(&"0000:81:00.0".parse().unwrap()).unwrap(),
             Some(record),
             "{backend}"
         );
-        store.remove("0000:81:00.0").unwrap();
-        store.remove("0000:81:00.0").unwrap();
-        assert_eq!(store.load("0000:81:00.0").unwrap(), None, "{backend}");
+        store.remove(&"0000:81:00.0".parse().unwrap()).unwrap();
+        store.remove(&"0000:81:00.0".parse().unwrap()).unwrap();
+        assert_eq!(
+            store.load(&"0000:81:00.0".parse().unwrap()).unwrap(),
+            None,
+            "{backend}"
+        );
     });
 }

@@ -181,22 +181,25 @@ fn the_daemons_record_marks_externally_managed_pfs() {
     let fake = FakeSysfs::new().unwrap();
     fake.pf("0000:3b:00.0", presets::MLX_CX5).build().unwrap();
     let host = sriov_hw::store::RecordFiles::new(fake.root());
-    host.save(&Interface {
-        pci_address: "0000:3b:00.0".into(),
-        externally_managed: Some(true),
-        ..Default::default()
-    })
+    host.save(
+        &"0000:3b:00.0".parse().unwrap(),
+        &Interface {
+            pci_address: "0000:3b:00.0".into(),
+            externally_managed: Some(true),
+            ..Default::default()
+        },
+    )
     .unwrap();
     assert_eq!(run(&fake, false)[0].externally_managed, Some(true));
     assert_eq!(
-        host.load("0000:3b:00.0")
+        host.load(&"0000:3b:00.0".parse().unwrap())
             .unwrap()
             .unwrap()
             .externally_managed,
         Some(true)
     );
-    host.remove("0000:3b:00.0").unwrap();
-    host.remove("0000:3b:00.0").unwrap();
+    host.remove(&"0000:3b:00.0".parse().unwrap()).unwrap();
+    host.remove(&"0000:3b:00.0".parse().unwrap()).unwrap();
     assert_eq!(run(&fake, false)[0].externally_managed, None);
 }
 
@@ -330,7 +333,7 @@ fn one_observation_gives_the_status_and_the_plans_input() {
         ..Default::default()
     };
     sriov_hw::store::RecordFiles::new(fake.root())
-        .save(&record)
+        .save(&"0000:81:00.0".parse().unwrap(), &record)
         .unwrap();
     let nics = SupportedNics::default();
     let snapshot = observe::observe(&fake.root(), &nics, false).unwrap();

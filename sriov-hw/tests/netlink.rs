@@ -46,7 +46,7 @@ fn vf_settings_encode_to_ifla_vf_attributes_and_decode_back() {
     let infos = netlink::vf_infos(3, &settings).unwrap();
     let state = netlink::vf_state(&round_trip(infos));
     assert!(!state.vlan_qinq);
-    assert_eq!(state.index, 3);
+    assert_eq!(state.index.get(), 3);
     assert_eq!(state.mac, "02:11:22:33:44:55");
     assert_eq!((state.vlan, state.qos), (100, 5));
     assert_eq!((state.spoofchk, state.trust), (Some(false), Some(true)));
@@ -180,7 +180,7 @@ fn vf_settings_on_a_link_without_vfs_fail_with_the_kernels_errno() {
     let err = nl
         .set_vf(
             "pf0",
-            0,
+            sriov_core::ids::VfIndex::new(0),
             &VfSettings {
                 trust: Some(true),
                 ..Default::default()

@@ -66,8 +66,14 @@ fn commands_report_their_exit_status_and_last_error_line() {
 fn udev_helper_scripts_do_what_the_rules_expect() {
     let dir = tempfile::tempdir().expect("temp dir");
     let host = RootSystem::new(HostRoot::new(dir.path()));
-    sriov_hw::system::write_pf_rules(&host, "0000:81:00.0", "ens1f0", &["1889".into()], true)
-        .expect("writes");
+    sriov_hw::system::write_pf_rules(
+        &host,
+        &"0000:81:00.0".parse().unwrap(),
+        &"ens1f0".parse().unwrap(),
+        &["1889".into()],
+        true,
+    )
+    .expect("writes");
     let run = |script: &str, args: &[&str]| {
         let out = Command::new("sh")
             .arg(dir.path().join(script))

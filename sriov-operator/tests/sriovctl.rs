@@ -592,6 +592,33 @@ spec:
 }
 
 #[test]
+fn plan_refuses_a_malformed_vf_range_naming_the_pf_and_field() {
+    use sriov_hw::fake::{FakeSysfs, presets};
+    let fake = FakeSysfs::new().unwrap();
+    fake.pf("0000:81:00.0", presets::INTEL_E810_CQDA2)
+        .name("ens801f0")
+        .build()
+        .unwrap();
+    let root = fake.path().to_str().unwrap().to_owned();
+    let state = "apiVersion: sriovnetwork.openshift.io/v1
+kind: SriovNetworkNodeState
+metadata: {name: worker-0, namespace: sriov-network-operator}
+spec:
+  interfaces:
+  - pciAddress: '0000:81:00.0'
+    numVfs: 2
+    vfGroups: [{resourceName: net, deviceType: netdevice, vfRange: 1-x, policyName: p}]
+";
+    let output = sriovctl(&["plan", "-f", "-", "--host-root", &root], Some(state));
+    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(stdout(&output), "");
+    assert_eq!(
+        String::from_utf8_lossy(&output.stderr),
+        "error: PF 0000:81:00.0: vfGroups[0].vfRange: invalid VF range \"1-x\": end range is incorrect\n"
+    );
+}
+
+#[test]
 fn a_host_root_without_sys_bus_pci_is_an_error_naming_it() {
     let state = "apiVersion: sriovnetwork.openshift.io/v1\nkind: SriovNetworkNodeState\nmetadata: {name: w}\nspec: {}\n";
     for args in [

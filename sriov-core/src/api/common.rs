@@ -82,6 +82,16 @@ pub enum RdmaMode {
     Exclusive,
 }
 
+impl RdmaMode {
+    /// The API's spelling: `shared` or `exclusive`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Shared => "shared",
+            Self::Exclusive => "exclusive",
+        }
+    }
+}
+
 /// What OVS does when it loses its controller (OVSDB `Bridge.fail_mode`).
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash, JsonSchema)]
 pub enum OvsFailMode {

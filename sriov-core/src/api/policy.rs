@@ -191,6 +191,18 @@ pub enum ESwitchMode {
     Switchdev,
 }
 
+impl ESwitchMode {
+    /// Reads a NodeState's `eSwitchMode` (spec or status): absent or empty means legacy;
+    /// `None` for anything but `legacy` or `switchdev`.
+    pub fn from_state(value: Option<&str>) -> Option<Self> {
+        match value.unwrap_or_default() {
+            "" | "legacy" => Some(Self::Legacy),
+            "switchdev" => Some(Self::Switchdev),
+            _ => None,
+        }
+    }
+}
+
 /// vDPA device type created for each VF.
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash, JsonSchema)]
 pub enum VdpaType {

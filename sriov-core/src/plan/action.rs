@@ -1,4 +1,7 @@
 //! The host actions a plan is made of, and how each reads in `sriovctl plan`.
+//!
+//! Every field is a resolved value (a [`PciAddress`], a [`VfIndex`], an [`ESwitchMode`], a
+//! [`Guid`], an [`IfName`]): an action can be executed without parsing anything.
 
 use super::*;
 
@@ -13,30 +16,30 @@ pub enum Action {
     /// Set `sriov_numvfs` (0 first, then the count) and wait for the VFs.
     SetNumVfs {
         /// PF address.
-        pf: String,
+        pf: PciAddress,
         /// VFs wanted.
         num_vfs: u16,
     },
     /// Set the PF's e-switch mode (with 0 VFs).
     SetEswitchMode {
         /// PF address.
-        pf: String,
-        /// `legacy` or `switchdev`.
-        mode: String,
+        pf: PciAddress,
+        /// The mode.
+        mode: ESwitchMode,
     },
     /// Raise the PF's MTU.
     SetPfMtu {
         /// PF address.
-        pf: String,
+        pf: PciAddress,
         /// New MTU.
         mtu: u32,
     },
     /// Bind VF `index` of `pf` to a driver.
     BindVf {
         /// PF address.
-        pf: String,
+        pf: PciAddress,
         /// VF index.
-        index: u16,
+        index: VfIndex,
         /// The driver.
         driver: VfDriver,
     },
@@ -44,58 +47,60 @@ pub enum Action {
     /// driver rebinds and moves between namespaces).
     SetVfAdminMac {
         /// PF address.
-        pf: String,
+        pf: PciAddress,
         /// VF index.
-        index: u16,
+        index: VfIndex,
     },
     /// Set VF `index`'s netdev MTU.
     SetVfMtu {
         /// PF address.
-        pf: String,
+        pf: PciAddress,
         /// VF index.
-        index: u16,
+        index: VfIndex,
         /// MTU.
         mtu: u32,
     },
     /// Bring the PF up.
     SetPfUp {
         /// PF address.
-        pf: String,
+        pf: PciAddress,
     },
     /// Write the daemon's record of this PF.
     SaveRecord {
+        /// PF address.
+        pf: PciAddress,
         /// The spec entry to record.
         interface: Interface,
     },
     /// Remove the PF's VFs and restore its MTU and e-switch mode.
     ResetPf {
         /// PF address.
-        pf: String,
+        pf: PciAddress,
         /// MTU to restore.
         mtu: u32,
     },
     /// Delete the daemon's record of a PF.
     RemoveRecord {
         /// PF address.
-        pf: String,
+        pf: PciAddress,
     },
     /// Set VF `index`'s InfiniBand node and port GUID, then rebind it if a kernel driver
     /// holds it so the driver picks the GUID up.
     SetVfGuid {
         /// PF address.
-        pf: String,
+        pf: PciAddress,
         /// VF index.
-        index: u16,
-        /// The GUID, `xx:xx:xx:xx:xx:xx:xx:xx`.
-        guid: String,
+        index: VfIndex,
+        /// The GUID (serialized as `xx:xx:xx:xx:xx:xx:xx:xx`).
+        guid: Guid,
     },
     /// Replace the PF's udev rules: NetworkManager leaves its VFs alone, and a switchdev PF
     /// keeps its name (see [`crate::render::udev`]).
     WriteUdevRules {
         /// PF address.
-        pf: String,
+        pf: PciAddress,
         /// The PF's netdev name.
-        pf_name: String,
+        pf_name: IfName,
         /// VF device IDs the NetworkManager rule matches.
         vf_devices: Vec<String>,
         /// Whether the PF goes to switchdev mode.
@@ -105,22 +110,22 @@ pub enum Action {
     /// port is known, after the mode change).
     WriteRepresentorRule {
         /// PF address.
-        pf: String,
+        pf: PciAddress,
         /// The PF's netdev name.
-        pf_name: String,
+        pf_name: IfName,
     },
     /// Remove the PF's udev rules.
     RemoveUdevRules {
         /// PF address.
-        pf: String,
+        pf: PciAddress,
     },
     /// Reload udev rules and replay `add` events for network devices.
     ReloadUdev,
     /// Record the RDMA namespace mode as an `ib_core` module option
     /// (`/etc/modprobe.d/sriov_network_operator_modules_config.conf`).
     SetRdmaMode {
-        /// `shared` or `exclusive`.
-        mode: String,
+        /// The mode.
+        mode: RdmaMode,
     },
     /// Edit the boot loader's kernel command line (effective after the reboot the plan
     /// asks for).
@@ -132,13 +137,39 @@ pub enum Action {
     },
 }
 
+impl Action {
+    /// The PF the action belongs to; `None` for host-wide actions (udev reload, RDMA mode,
+    /// kernel arguments).
+    pub fn pf(&self) -> Option<&PciAddress> {
+        match self {
+            Self::SetNumVfs { pf, .. }
+            | Self::SetEswitchMode { pf, .. }
+            | Self::SetPfMtu { pf, .. }
+            | Self::BindVf { pf, .. }
+            | Self::SetVfAdminMac { pf, .. }
+            | Self::SetVfMtu { pf, .. }
+            | Self::SetPfUp { pf }
+            | Self::SaveRecord { pf, .. }
+            | Self::ResetPf { pf, .. }
+            | Self::RemoveRecord { pf }
+            | Self::SetVfGuid { pf, .. }
+            | Self::WriteUdevRules { pf, .. }
+            | Self::WriteRepresentorRule { pf, .. }
+            | Self::RemoveUdevRules { pf } => Some(pf),
+            Self::ReloadUdev | Self::SetRdmaMode { .. } | Self::SetKernelArgs { .. } => None,
+        }
+    }
+}
+
 impl fmt::Display for Action {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::SetNumVfs { pf, num_vfs } => {
                 write!(f, "{pf}: set sriov_numvfs to 0, then {num_vfs}")
             }
-            Self::SetEswitchMode { pf, mode } => write!(f, "{pf}: set e-switch mode {mode}"),
+            Self::SetEswitchMode { pf, mode } => {
+                write!(f, "{pf}: set e-switch mode {}", mode.as_str())
+            }
             Self::SetPfMtu { pf, mtu } => write!(f, "{pf}: raise PF MTU to {mtu}"),
             Self::BindVf {
                 pf,
@@ -155,11 +186,7 @@ impl fmt::Display for Action {
             }
             Self::SetVfMtu { pf, index, mtu } => write!(f, "{pf} VF {index}: set MTU {mtu}"),
             Self::SetPfUp { pf } => write!(f, "{pf}: set link up"),
-            Self::SaveRecord { interface } => write!(
-                f,
-                "{}: record the applied configuration",
-                interface.pci_address
-            ),
+            Self::SaveRecord { pf, .. } => write!(f, "{pf}: record the applied configuration"),
             Self::ResetPf { pf, mtu } => write!(
                 f,
                 "{pf}: remove VFs, restore MTU {mtu} and legacy e-switch mode"
@@ -181,7 +208,9 @@ impl fmt::Display for Action {
             }
             Self::RemoveUdevRules { pf } => write!(f, "{pf}: remove udev rules"),
             Self::ReloadUdev => write!(f, "reload udev rules"),
-            Self::SetRdmaMode { mode } => write!(f, "set RDMA namespace mode {mode} (ib_core)"),
+            Self::SetRdmaMode { mode } => {
+                write!(f, "set RDMA namespace mode {} (ib_core)", mode.as_str())
+            }
             Self::SetKernelArgs { add, remove } => {
                 write!(f, "edit kernel arguments:")?;
                 for a in add {

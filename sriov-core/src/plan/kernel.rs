@@ -7,7 +7,7 @@ pub(super) struct KernelChange {
     pub(super) reasons: Vec<String>,
     pub(super) add: Vec<String>,
     pub(super) remove: Vec<String>,
-    pub(super) rdma_mode: Option<String>,
+    pub(super) rdma_mode: Option<RdmaMode>,
 }
 
 /// Kernel arguments the spec needs but the command line lacks (or has but must not).
@@ -51,17 +51,19 @@ pub(super) fn kernel_args(
             change.add.extend(missing);
         }
     }
-    let rdma = match spec.system.as_ref().and_then(|s| s.rdma_mode) {
-        Some(RdmaMode::Shared) => Some(("shared", "1", "0")),
-        Some(RdmaMode::Exclusive) => Some(("exclusive", "0", "1")),
-        _ => None,
+    let rdma_mode = spec.system.as_ref().and_then(|s| s.rdma_mode);
+    let rdma = match rdma_mode {
+        Some(mode @ RdmaMode::Shared) => Some((mode, "1", "0")),
+        Some(mode @ RdmaMode::Exclusive) => Some((mode, "0", "1")),
+        None => None,
     };
     if let Some((mode, on, off)) = rdma {
         let add = format!("ib_core.netns_mode={on}");
         let remove = format!("ib_core.netns_mode={off}");
         if !has(&add) || has(&remove) {
             change.reasons.push(format!(
-                "rdmaMode {mode} needs kernel argument {add}{}",
+                "rdmaMode {} needs kernel argument {add}{}",
+                mode.as_str(),
                 if has(&remove) {
                     format!(" instead of {remove}")
                 } else {
@@ -74,7 +76,7 @@ pub(super) fn kernel_args(
             if has(&remove) {
                 change.remove.push(remove);
             }
-            change.rdma_mode = Some(mode.to_owned());
+            change.rdma_mode = Some(mode);
         }
     }
     change

@@ -20,17 +20,17 @@
 //! Actions address VFs by `(PF, index)`: VFs that do not exist yet get their PCI address
 //! when the apply step creates them.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
 use serde::Serialize;
 
 use crate::api::{
-    Interface, InterfaceExt, RdmaMode, SriovNetworkNodeStateSpec, VfGroup, VirtualFunction,
+    ESwitchMode, Interface, InterfaceExt, RdmaMode, SriovNetworkNodeStateSpec, VirtualFunction,
 };
 use crate::error::{Error, Result};
 use crate::ib::{self, Guid, GuidPool};
-use crate::ids::VfRange;
+use crate::ids::{IfName, PciAddress, VfIndex, VfRange};
 use crate::nic::SupportedNics;
 
 /// How disruptive applying a plan is.
@@ -58,12 +58,14 @@ pub enum VfDriver {
 mod action;
 mod kernel;
 mod pf;
+mod resolve;
 
 pub use action::Action;
 pub use pf::needs_update;
+pub use resolve::{GroupSpec, PfSpec, PfStatus, VfStatus};
 
 use kernel::kernel_args;
-use pf::{configure, is_ib};
+use pf::{configure, is_ib, plan_error};
 
 /// What applying a spec to a host takes.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -77,12 +79,23 @@ pub struct Plan {
     /// Things in the spec that the plan cannot act on, one line each: an interface whose
     /// PCI address is not on this host.
     pub warnings: Vec<String>,
+    /// PFs whose VFs are created outside the operator (by the spec or by the daemon's
+    /// record): applying the plan never resets them, not even when one of their steps
+    /// fails.
+    #[serde(skip_serializing_if = "BTreeSet::is_empty")]
+    pub externally_managed: BTreeSet<PciAddress>,
 }
 
 impl Plan {
     /// Whether there is nothing to do.
     pub fn is_empty(&self) -> bool {
         self.actions.is_empty() && self.disruption == Disruption::None
+    }
+
+    /// Whether a failed step on `pf` may be undone by resetting the PF (removing its VFs):
+    /// false for externally managed PFs.
+    pub fn resets_on_failure(&self, pf: &PciAddress) -> bool {
+        !self.externally_managed.contains(pf)
     }
 }
 
@@ -130,26 +143,35 @@ pub fn is_userspace_driver(driver: &str) -> bool {
 
 /// Computes the plan for applying `spec` to the observed host.
 ///
-/// Errors name the PF: more VFs than the PF supports, or an externally managed PF that does
-/// not already satisfy its spec entry.
+/// The spec and the discovered interfaces are resolved first ([`PfSpec::resolve`],
+/// [`PfStatus::resolve`]): a malformed value is an error naming the PF and the field.
+/// Other errors name the PF too: more VFs than the PF supports, or an externally managed PF
+/// that does not already satisfy its spec entry.
 pub fn plan(observed: Observed<'_>, spec: &SriovNetworkNodeStateSpec) -> Result<Plan> {
+    let specs = spec
+        .interfaces
+        .iter()
+        .flatten()
+        .map(PfSpec::resolve)
+        .collect::<Result<Vec<_>>>()?;
+    let statuses = observed
+        .interfaces
+        .iter()
+        .map(PfStatus::resolve)
+        .collect::<Result<Vec<_>>>()?;
     let mut plan = Plan {
         disruption: Disruption::None,
         reasons: Vec::new(),
         actions: Vec::new(),
         warnings: Vec::new(),
+        externally_managed: BTreeSet::new(),
     };
-    let spec_ifaces = spec.interfaces.as_deref().unwrap_or_default();
-    for wanted in spec_ifaces {
-        if !observed
-            .interfaces
-            .iter()
-            .any(|i| i.pci_address == wanted.pci_address)
-        {
+    for wanted in &specs {
+        if !statuses.iter().any(|s| s.pci == wanted.pci) {
             plan.warnings.push(format!(
                 "interface {} ({}) is in the spec but not on this host; nothing is done for it",
-                wanted.name.as_deref().unwrap_or("<unnamed>"),
-                wanted.pci_address
+                wanted.entry.name.as_deref().unwrap_or("<unnamed>"),
+                wanted.pci
             ));
         }
     }
@@ -157,15 +179,20 @@ pub fn plan(observed: Observed<'_>, spec: &SriovNetworkNodeStateSpec) -> Result<
         plan.disruption = plan.disruption.max(level);
         plan.reasons.push(reason);
     };
-    for status in observed.interfaces {
-        let pci = status.pci_address.as_str();
-        let current_vfs = status.num_vfs.unwrap_or(0);
-        match spec_ifaces.iter().find(|s| s.pci_address == pci) {
+    for status in &statuses {
+        let pci = status.pci;
+        let current_vfs = status.num_vfs;
+        let record = observed.records.get(status.entry.pci_address.as_str());
+        match specs.iter().find(|s| s.pci == pci) {
             Some(wanted) => {
+                if wanted.externally_managed {
+                    plan.externally_managed.insert(pci);
+                }
                 if !needs_update(wanted, status) {
-                    if observed.records.get(pci) != Some(wanted) {
+                    if record != Some(wanted.entry) {
                         plan.actions.push(Action::SaveRecord {
-                            interface: wanted.clone(),
+                            pf: pci,
+                            interface: wanted.entry.clone(),
                         });
                     }
                     continue;
@@ -179,11 +206,11 @@ pub fn plan(observed: Observed<'_>, spec: &SriovNetworkNodeStateSpec) -> Result<
                 }
                 configure(&mut plan, observed, wanted, status)?;
             }
-            None => match observed.records.get(pci) {
+            None => match record {
                 None => {}
                 Some(record) if record.externally_managed == Some(true) => {
-                    plan.actions
-                        .push(Action::RemoveRecord { pf: pci.to_owned() });
+                    plan.externally_managed.insert(pci);
+                    plan.actions.push(Action::RemoveRecord { pf: pci });
                 }
                 Some(_) => {
                     if current_vfs > 0 {
@@ -192,16 +219,13 @@ pub fn plan(observed: Observed<'_>, spec: &SriovNetworkNodeStateSpec) -> Result<
                             Disruption::Drain,
                             format!("{pci}: removing the {current_vfs} VFs the operator created"),
                         );
-                        let infiniband = is_ib(status.link_type.as_deref());
                         plan.actions.push(Action::ResetPf {
-                            pf: pci.to_owned(),
-                            mtu: if infiniband { 2048 } else { 1500 },
+                            pf: pci,
+                            mtu: if status.infiniband { 2048 } else { 1500 },
                         });
                     }
-                    plan.actions
-                        .push(Action::RemoveUdevRules { pf: pci.to_owned() });
-                    plan.actions
-                        .push(Action::RemoveRecord { pf: pci.to_owned() });
+                    plan.actions.push(Action::RemoveUdevRules { pf: pci });
+                    plan.actions.push(Action::RemoveRecord { pf: pci });
                 }
             },
         }

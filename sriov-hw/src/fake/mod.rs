@@ -5,7 +5,7 @@
 mod host;
 mod sysfs;
 
-pub use host::FakeHost;
+pub use host::{Call, FakeHost};
 
 pub use sysfs::{FakeSysfs, Nic, PfBuilder, StaticLinks, presets};
 
