@@ -419,7 +419,7 @@ mod tests {
     use crate::pool::assign;
 
     fn device(id: &str, driver: &str, pf: &str, numa: i64) -> HostDevice {
-        let mut d = HostDevice::example(id, driver, 0);
+        let mut d = crate::device::example(id, driver, 0);
         (d.vendor, d.device) = ("15b3".into(), "101e".into());
         d.numa = Some(numa);
         d.iommu_group = Some("169".into());

@@ -186,7 +186,7 @@ mod tests {
     use super::*;
 
     fn vf(id: &str, pf: &str, index: u16, driver: &str) -> HostDevice {
-        let mut d = HostDevice::example(id, driver, index);
+        let mut d = crate::device::example(id, driver, index);
         d.pf = Some(("0000:81:00.0".into(), Some(pf.into())));
         d
     }

@@ -48,6 +48,7 @@ pub mod discover;
 pub mod doctor;
 pub mod error;
 pub mod fake;
+pub mod functions;
 pub mod kernel;
 pub mod link;
 pub mod live;

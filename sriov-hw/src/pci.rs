@@ -3,12 +3,17 @@
 
 use sriov_core::ids::{PciAddress, VfIndex};
 
+use std::path::Path;
+
 use crate::error::{Error, Result};
+use crate::functions::Inventory;
 use crate::root::HostRoot;
-use crate::sysfs;
+use crate::sysfs::{self, DirHandle};
 
 /// PCI base class of network controllers.
 pub const CLASS_NETWORK: u8 = 0x02;
+/// PCI base class of processing accelerators.
+pub const CLASS_ACCELERATOR: u8 = 0x12;
 
 /// One PCI function as sysfs shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -101,6 +106,108 @@ pub trait PciSysfs: Sync {
     fn bind(&self, address: &PciAddress, driver: &str) -> Result<()>;
     /// Clears `driver_override` and asks the kernel to probe the default driver.
     fn bind_default(&self, address: &PciAddress) -> Result<()>;
+    /// Every function the device plugin may offer, in one pass (see [`crate::functions`]).
+    fn functions(&self) -> Result<Inventory>;
+}
+
+/// One PCI function's sysfs directory, opened once: every attribute is read relative to
+/// the handle, one `openat` or `readlinkat` each. [`SysfsHost`]'s [`PciSysfs::device`] and
+/// the one-pass scan of [`crate::functions`] both read functions through it.
+pub(crate) struct FunctionDir {
+    pub(crate) dir: DirHandle,
+}
+
+impl FunctionDir {
+    /// Opens the directory; `None` when it does not exist.
+    pub(crate) fn open(path: &Path) -> Result<Option<Self>> {
+        Ok(DirHandle::open(path)?.map(|dir| Self { dir }))
+    }
+
+    /// The base class from `class` (`0x020000` is 0x02); `None` when absent.
+    pub(crate) fn class(&self) -> Result<Option<u8>> {
+        let Some(text) = self.dir.read("class")? else {
+            return Ok(None);
+        };
+        u32::from_str_radix(text.trim_start_matches("0x"), 16)
+            .map(|c| Some((c >> 16) as u8))
+            .map_err(|_| Error::Parse {
+                path: self.dir.path().join("class"),
+                content: text,
+                expected: "a PCI class like 0x020000",
+            })
+    }
+
+    /// A hex ID file (`vendor`, `device`) without `0x`, in lower case; `None` when absent.
+    pub(crate) fn id(&self, name: &str) -> Result<Option<String>> {
+        Ok(self
+            .dir
+            .read(name)?
+            .map(|t| t.trim_start_matches("0x").to_ascii_lowercase()))
+    }
+
+    /// A hex ID file that must hold 4 hex digits.
+    fn strict_id(&self, name: &str) -> Result<String> {
+        let path = || self.dir.path().join(name);
+        let text = self
+            .id(name)?
+            .ok_or_else(|| Error::io("read", path(), std::io::ErrorKind::NotFound.into()))?;
+        if text.len() == 4 && text.bytes().all(|b| b.is_ascii_hexdigit()) {
+            Ok(text)
+        } else {
+            Err(Error::Parse {
+                path: path(),
+                content: text,
+                expected: "a 16-bit hex ID like 0x8086",
+            })
+        }
+    }
+
+    /// The NUMA node; `None` for -1 (no affinity), absent or unreadable.
+    pub(crate) fn numa_node(&self) -> Result<Option<u32>> {
+        Ok(self.dir.read("numa_node")?.and_then(|n| n.parse().ok()))
+    }
+
+    /// The bound driver.
+    pub(crate) fn driver(&self) -> Result<Option<String>> {
+        self.dir.link_basename("driver")
+    }
+
+    /// The IOMMU group, as its directory name.
+    pub(crate) fn iommu_group(&self) -> Result<Option<String>> {
+        self.dir.link_basename("iommu_group")
+    }
+
+    /// The PF's address, as the `physfn` link names it.
+    pub(crate) fn physfn(&self) -> Result<Option<String>> {
+        self.dir.link_basename("physfn")
+    }
+
+    /// Netdev names under `net/`.
+    pub(crate) fn netdevs(&self) -> Result<Vec<String>> {
+        self.dir.list("net")
+    }
+
+    /// RDMA device names under `infiniband/`.
+    pub(crate) fn rdma_devices(&self) -> Result<Vec<String>> {
+        self.dir.list("infiniband")
+    }
+
+    /// A VF count file (`sriov_totalvfs`, `sriov_numvfs`); `None` when absent.
+    pub(crate) fn count(&self, name: &str) -> Result<Option<u16>> {
+        match self.dir.read(name)? {
+            None => Ok(None),
+            Some(text) => text.parse().map(Some).map_err(|_| Error::Parse {
+                path: self.dir.path().join(name),
+                content: text,
+                expected: "a VF count",
+            }),
+        }
+    }
+
+    /// The target of VF link `virtfn<index>`.
+    pub(crate) fn virtfn(&self, index: VfIndex) -> Result<Option<String>> {
+        self.dir.link_basename(&format!("virtfn{index}"))
+    }
 }
 
 /// The host through its files: [`PciSysfs`], [`crate::link::LinkSysfs`] and
@@ -121,30 +228,6 @@ impl SysfsHost {
     pub fn root(&self) -> &HostRoot {
         &self.root
     }
-}
-
-/// A VF count file (`sriov_totalvfs`, `sriov_numvfs`), `None` when absent.
-fn read_count(path: &std::path::Path) -> Result<Option<u16>> {
-    match sysfs::read_optional(path)? {
-        None => Ok(None),
-        Some(text) => text.parse().map(Some).map_err(|_| Error::Parse {
-            path: path.to_owned(),
-            content: text,
-            expected: "a VF count",
-        }),
-    }
-}
-
-/// The base class from a `class` file (`0x020000` → `0x02`).
-fn read_class(path: &std::path::Path) -> Result<u8> {
-    let text = sysfs::read_trimmed(path)?;
-    u32::from_str_radix(text.trim_start_matches("0x"), 16)
-        .map(|c| (c >> 16) as u8)
-        .map_err(|_| Error::Parse {
-            path: path.to_owned(),
-            content: text,
-            expected: "a PCI class like 0x020000",
-        })
 }
 
 fn parse_address(text: &str, path: &std::path::Path) -> Result<PciAddress> {
@@ -169,55 +252,58 @@ impl PciSysfs for SysfsHost {
     }
 
     fn device(&self, address: &PciAddress) -> Result<PciDevice> {
-        let dir = self.root.pci_device(&address.to_string());
-        if !dir.exists() {
-            return Err(Error::NotFound {
-                what: "PCI device",
-                name: address.to_string(),
-            });
-        }
-        let class = read_class(&dir.join("class"))?;
-        let numa_node =
-            sysfs::read_optional(&dir.join("numa_node"))?.and_then(|n| n.parse::<u32>().ok());
-        let iommu_group =
-            sysfs::link_basename(&dir.join("iommu_group"))?.and_then(|g| g.parse().ok());
-        let physfn = match sysfs::link_basename(&dir.join("physfn"))? {
-            Some(name) => Some(parse_address(&name, &dir.join("physfn"))?),
+        let path = self.root.pci_device(&address.to_string());
+        let f = FunctionDir::open(&path)?.ok_or_else(|| Error::NotFound {
+            what: "PCI device",
+            name: address.to_string(),
+        })?;
+        let class = f.class()?.ok_or_else(|| {
+            Error::io(
+                "read",
+                path.join("class"),
+                std::io::ErrorKind::NotFound.into(),
+            )
+        })?;
+        let physfn = match f.physfn()? {
+            Some(name) => Some(parse_address(&name, &path.join("physfn"))?),
             None => None,
         };
-        let total_vfs = read_count(&dir.join("sriov_totalvfs"))?;
-        let num_vfs = read_count(&dir.join("sriov_numvfs"))?;
+        let total_vfs = f.count("sriov_totalvfs")?;
+        let num_vfs = f.count("sriov_numvfs")?;
         let mut virtfns = Vec::new();
-        for entry in sysfs::list_dir(&dir)? {
-            let Some(index) = entry
-                .strip_prefix("virtfn")
-                .and_then(|i| i.parse::<VfIndex>().ok())
-            else {
-                continue;
-            };
-            let link = dir.join(&entry);
-            if let Some(target) = sysfs::link_basename(&link)? {
-                virtfns.push((index, parse_address(&target, &link)?));
+        if total_vfs.is_some() {
+            for entry in f.dir.list(".")? {
+                let Some(index) = entry
+                    .strip_prefix("virtfn")
+                    .and_then(|i| i.parse::<VfIndex>().ok())
+                else {
+                    continue;
+                };
+                if let Some(target) = f.virtfn(index)? {
+                    virtfns.push((index, parse_address(&target, &path.join(&entry))?));
+                }
             }
+            virtfns.sort();
         }
-        virtfns.sort();
-        let driver_override = sysfs::read_optional(&dir.join("driver_override"))?
+        let driver_override = f
+            .dir
+            .read("driver_override")?
             .filter(|o| !o.is_empty() && o != "(null)");
         Ok(PciDevice {
             address: *address,
-            vendor: sysfs::read_hex_id(&dir.join("vendor"))?,
-            device: sysfs::read_hex_id(&dir.join("device"))?,
+            vendor: f.strict_id("vendor")?,
+            device: f.strict_id("device")?,
             class,
-            driver: sysfs::link_basename(&dir.join("driver"))?,
+            driver: f.driver()?,
             driver_override,
-            numa_node,
-            iommu_group,
+            numa_node: f.numa_node()?,
+            iommu_group: f.iommu_group()?.and_then(|g| g.parse().ok()),
             physfn,
             total_vfs,
             num_vfs,
             virtfns,
-            netdevs: sysfs::list_dir(&dir.join("net"))?,
-            rdma_devices: sysfs::list_dir(&dir.join("infiniband"))?,
+            netdevs: f.netdevs()?,
+            rdma_devices: f.rdma_devices()?,
         })
     }
 
@@ -239,7 +325,7 @@ impl PciSysfs for SysfsHost {
 
     fn vf(&self, address: &PciAddress) -> Result<VfFunction> {
         let path = self.root.pci_device(&address.to_string());
-        let dir = sysfs::DirHandle::open(&path)?.ok_or_else(|| Error::NotFound {
+        let dir = DirHandle::open(&path)?.ok_or_else(|| Error::NotFound {
             what: "PCI device",
             name: address.to_string(),
         })?;
@@ -297,6 +383,10 @@ impl PciSysfs for SysfsHost {
         // Clear the override whatever happened, so a later default probe is not pinned.
         let cleared = sysfs::write(&dir.join("driver_override"), "\n");
         result.and(cleared)
+    }
+
+    fn functions(&self) -> Result<Inventory> {
+        crate::functions::scan(&self.root)
     }
 
     fn bind_default(&self, address: &PciAddress) -> Result<()> {

@@ -203,3 +203,50 @@ fn both_backends_keep_the_daemons_records() {
         );
     });
 }
+
+#[test]
+fn both_backends_offer_the_same_functions_to_the_device_plugin() {
+    let b = backends();
+    // What a pool selects on and what allocation hands out; IOMMU group numbers are each
+    // backend's own.
+    let summary = |pci: &dyn PciSysfs| -> Vec<String> {
+        let inventory = pci.functions().unwrap();
+        assert!(!inventory.vhost_net);
+        inventory
+            .devices
+            .iter()
+            .map(|d| {
+                format!(
+                    "{} {}:{} class {:#04x} driver {} numa {:?} pf {:?} index {:?} netdev {:?} {:?} iommu {} unhealthy {:?}",
+                    d.id,
+                    d.vendor,
+                    d.device,
+                    d.class,
+                    d.driver,
+                    d.numa,
+                    d.pf,
+                    d.index,
+                    d.netdev,
+                    d.link_type,
+                    d.iommu_group.is_some(),
+                    d.unhealthy
+                )
+            })
+            .collect()
+    };
+    let tree = summary(&b.sysfs);
+    assert_eq!(tree, summary(&b.model));
+    // The E810 PF offers its three VFs, not itself; the ConnectX port without VFs offers
+    // itself.
+    assert_eq!(tree.len(), 4, "{tree:#?}");
+    assert!(
+        tree[0].starts_with("0000:3b:00.0 15b3:101d class 0x02 driver mlx5_core"),
+        "{tree:#?}"
+    );
+    assert!(
+        tree[1].starts_with(
+            "0000:82:00.0 8086:1889 class 0x02 driver iavf numa Some(0) pf Some((\"0000:81:00.0\", Some(\"ens801f0\"))) index Some(0)"
+        ),
+        "{tree:#?}"
+    );
+}

@@ -9,6 +9,7 @@ use sriov_core::plan::is_userspace_driver;
 use super::{Call, FakeHost, Function, idle_vf, kernel};
 use crate::error::{Error, Result};
 use crate::fake::vf_address;
+use crate::functions::{HostDevice, Inventory, Rdma};
 use crate::link::{EswitchOps, LinkAttrs, LinkLayer, LinkOps, LinkQuery, LinkSysfs};
 use crate::pci::{PciDevice, PciSysfs, VfFunction, VfNetdev};
 use crate::store::PfStore;
@@ -167,6 +168,77 @@ impl PciSysfs for FakeHost {
             Self::attach_netdev(&mut state, address);
         }
         Ok(())
+    }
+
+    fn functions(&self) -> Result<Inventory> {
+        let state = self.lock();
+        let link_of = |f: &Function| f.netdev.as_ref().and_then(|n| state.links.get(n));
+        let mut devices = Vec::new();
+        for (address, f) in &state.functions {
+            if f.is_vf {
+                continue;
+            }
+            let link = link_of(f);
+            let link_type =
+                link.map(|l| if l.infiniband { "infiniband" } else { "ether" }.to_owned());
+            // A PF with VFs offers its VFs; one without offers itself.
+            let offered: Vec<(PciAddress, &Function)> = if f.vfs.is_empty() {
+                vec![(*address, f)]
+            } else {
+                f.vfs
+                    .iter()
+                    .filter_map(|vf| state.functions.get(vf).map(|v| (*vf, v)))
+                    .collect()
+            };
+            for (id, function) in offered {
+                let driver = function.driver.clone().unwrap_or_default();
+                let pf = function
+                    .is_vf
+                    .then(|| (address.to_string(), f.netdev.clone()));
+                let unhealthy = if driver.is_empty() {
+                    Some("no driver bound".to_owned())
+                } else if let (true, Some(false), Some(name)) =
+                    (function.is_vf, link.map(|l| l.up), &f.netdev)
+                {
+                    Some(format!("PF {name} has no carrier"))
+                } else {
+                    None
+                };
+                devices.push(HostDevice {
+                    id: id.to_string(),
+                    pci: id.to_string(),
+                    vendor: f.nic.vendor.to_owned(),
+                    device: if function.is_vf {
+                        f.nic.vf_device
+                    } else {
+                        f.nic.pf_device
+                    }
+                    .to_owned(),
+                    class: crate::pci::CLASS_NETWORK,
+                    driver,
+                    numa: Some(0),
+                    acpi_index: None,
+                    iommu_group: function.iommu_group.map(|g| g.to_string()),
+                    noiommu: false,
+                    pf,
+                    index: function.is_vf.then_some(function.index.get()),
+                    netdev: function.netdev.clone(),
+                    link_type: link_type.clone(),
+                    rdma: Rdma::default(),
+                    uio: None,
+                    vdpa: None,
+                    pkey: None,
+                    ddp_profile: None,
+                    aux_type: None,
+                    unhealthy,
+                });
+            }
+        }
+        devices.sort_by(|a, b| a.id.cmp(&b.id));
+        Ok(Inventory {
+            devices,
+            vhost_net: false,
+        })
     }
 
     fn bind_default(&self, address: &PciAddress) -> Result<()> {
