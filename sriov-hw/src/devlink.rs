@@ -4,8 +4,6 @@
 //! The generic-netlink framing is small enough to write here (a 4-byte command header
 //! followed by attributes); the request loop is the one the rtnetlink client uses.
 
-use std::sync::Mutex;
-
 use netlink_packet_core::Nla;
 use netlink_packet_core::{
     DecodeError, DefaultNla, Emitable, NLM_F_ACK, NetlinkDeserializable, NetlinkHeader,
@@ -14,7 +12,7 @@ use netlink_packet_core::{
 use netlink_sys::{Socket, protocols::NETLINK_GENERIC};
 
 use crate::error::{Error, Result};
-use crate::netlink::{open_socket, transact};
+use crate::netlink::{Channel, open_socket, transact};
 
 const GENL_ID_CTRL: u16 = 0x10;
 const CTRL_CMD_GETFAMILY: u8 = 3;
@@ -123,7 +121,7 @@ pub fn family_id(name: &str) -> Result<u16> {
 /// A devlink connection.
 #[derive(Debug)]
 pub struct Devlink {
-    socket: Mutex<(Socket, u32)>,
+    channel: Channel,
     family: u16,
 }
 
@@ -141,7 +139,7 @@ impl Devlink {
     pub fn new() -> Result<Self> {
         let (socket, family) = open_family("devlink")?;
         Ok(Self {
-            socket: Mutex::new((socket, 1)),
+            channel: Channel::new(socket),
             family,
         })
     }
@@ -159,12 +157,7 @@ impl Devlink {
             string_attr(DEVLINK_ATTR_DEV_NAME, pci),
         ];
         attrs.extend(extra);
-        let mut guard = self.socket.lock().unwrap_or_else(|e| e.into_inner());
-        let (socket, sequence) = &mut *guard;
-        *sequence = sequence.wrapping_add(1);
-        transact(
-            socket,
-            *sequence,
+        self.channel.request(
             GenlMessage {
                 family: self.family,
                 cmd,
