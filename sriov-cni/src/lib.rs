@@ -70,17 +70,18 @@ pub fn main() -> i32 {
         );
         let sysfs = sriov_hw::SysfsHost::new(root);
         // The host side, opened once: its connection also configures VFs on their PF.
-        let side = pod::Side::current()?;
+        let side = pod::KernelNs::current()?;
         let state = state::StateDir::from_env(vars.get("SRIOV_CNI_STATE_DIR").map(String::as_str));
         plugin::run(
             &env,
             &stdin,
             plugin::Host {
                 pci: &sysfs,
-                vfs: &side.nl,
+                vfs: side.netlink(),
                 state: &state,
                 lock_timeout: state::LOCK_TIMEOUT,
                 side: &side,
+                pods: &pod::KernelPods,
                 failpoint: None,
             },
             &mut log,

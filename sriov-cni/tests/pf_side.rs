@@ -1,6 +1,7 @@
 //! PF-side VF settings (VLAN, MAC, rates, spoofchk, trust, link state), which veth cannot
-//! hold, against FakeHost's PF model; the VF netdev is a real veth of the same name in a
-//! namespace the test creates, and the plugin runs in-process on a thread inside it.
+//! hold, against FakeHost's PF model; the host and pod namespaces are `sriov_cni::pod::fake`'s
+//! model, so these tests need no root (the e2e tests cover the same steps on real
+//! namespaces and veths).
 // Test and benchmark set-up panics on failure by design: that is the test failing.
 #![allow(clippy::expect_used)]
 // Test helpers panic on setup failures by design: that is the test failing.
@@ -11,16 +12,14 @@ mod common;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use common::privileged;
 use sriov_cni::env::Env;
 use sriov_cni::log::{Level, Logger};
 use sriov_cni::plugin::{self, Host};
-use sriov_cni::pod::Side;
+use sriov_cni::pod::fake::{FakeNet, FakeNs};
 use sriov_cni::state::StateDir;
 use sriov_hw::fake::{Call, FakeHost, presets};
 use sriov_hw::link::VfControl;
-use sriov_hw::netlink::{Netlink, VfState};
-use sriov_hw::netns::{self, NamedNetns};
+use sriov_hw::netlink::VfState;
 
 const PF: &str = "0000:81:00.0";
 
@@ -49,10 +48,13 @@ const VF0: &str = "0000:82:00.0";
 struct Bench {
     dir: tempfile::TempDir,
     fake: FakeHost,
-    host: NamedNetns,
-    pod: NamedNetns,
+    net: FakeNet,
+    host: FakeNs,
     state: StateDir,
 }
+
+/// The pod's namespace in the fake network (its `CNI_NETNS`).
+const POD: &str = "/var/run/netns/pod";
 
 impl Bench {
     fn new() -> Self {
@@ -60,17 +62,16 @@ impl Bench {
         let fake = FakeHost::new();
         fake.add_pf(PF, presets::INTEL_E810_CQDA2, "ens801f0", 2)
             .unwrap();
-        let host = NamedNetns::create(&dir.path().join("host")).unwrap();
-        let nl = Netlink::in_netns(&host.open().unwrap()).unwrap();
-        nl.add_veth("ens801f0v0", "w0").unwrap();
-        nl.set_address("ens801f0v0", "02:00:82:00:00:10").unwrap();
-        let pod = NamedNetns::create(&dir.path().join("pod")).unwrap();
+        let net = FakeNet::new();
+        let host = net.namespace("host");
+        host.add_link("ens801f0v0", "02:00:82:00:00:10", 1500);
+        net.namespace(POD);
         let state = StateDir::new(dir.path().join("state"));
         Self {
             dir,
             fake,
+            net,
             host,
-            pod,
             state,
         }
     }
@@ -88,7 +89,7 @@ impl Bench {
         let vars: BTreeMap<String, String> = [
             ("CNI_COMMAND", command),
             ("CNI_CONTAINERID", "c1"),
-            ("CNI_NETNS", self.pod.path().to_str().unwrap()),
+            ("CNI_NETNS", POD),
             ("CNI_IFNAME", "net1"),
             ("CNI_PATH", common::CNI_PATH),
         ]
@@ -96,20 +97,17 @@ impl Bench {
         .map(|(k, v)| (k.to_owned(), v.to_owned()))
         .collect();
         let env = Env::from_vars(vars)?;
-        netns::run_in(&self.host.open().unwrap(), || {
-            let side = Side::current()?;
-            let host = Host {
-                pci: &self.fake,
-                vfs: &self.fake,
-                state: &self.state,
-                lock_timeout: Duration::from_secs(5),
-                side: &side,
-                failpoint,
-            };
-            let mut log = Logger::new(Level::Error, None);
-            plugin::run(&env, conf.as_bytes(), host, &mut log)
-        })
-        .expect("joins the host namespace")
+        let host = Host {
+            pci: &self.fake,
+            vfs: &self.fake,
+            state: &self.state,
+            lock_timeout: Duration::from_secs(5),
+            side: &self.host,
+            pods: &self.net,
+            failpoint,
+        };
+        let mut log = Logger::new(Level::Error, None);
+        plugin::run(&env, conf.as_bytes(), host, &mut log)
     }
 
     fn vf0(&self) -> VfState {
@@ -117,10 +115,9 @@ impl Bench {
     }
 
     fn host_links(&self) -> Vec<(String, Option<String>, Option<u32>)> {
-        let nl = Netlink::in_netns(&self.host.open().unwrap()).unwrap();
-        let mut out: Vec<_> = nl
+        let mut out: Vec<_> = self
+            .host
             .links()
-            .unwrap()
             .into_iter()
             .map(|l| (l.name, l.address, l.mtu))
             .collect();
@@ -145,9 +142,6 @@ const FULL: &str = r#"{"cniVersion":"1.0.0","name":"net","type":"sriov","deviceI
 
 #[test]
 fn settings_are_applied_in_upstreams_order_and_restored_on_del() {
-    if !privileged("settings_are_applied_in_upstreams_order_and_restored_on_del") {
-        return;
-    }
     let bench = Bench::new();
     let original = bench.vf0();
     let before = bench.host_links();
@@ -184,8 +178,18 @@ fn settings_are_applied_in_upstreams_order_and_restored_on_del() {
     assert_eq!(cache["Master"], "ens801f0");
     assert_eq!(cache["OrigVfState"]["SpoofChk"], true);
     assert_eq!(cache["OrigVfState"]["HostIFName"], "ens801f0v0");
+    // The netdev is in the pod as net1, up, with the requested MAC; gone from the host.
+    let pod = bench.net.namespace(POD).links();
+    assert_eq!(
+        pod.iter()
+            .map(|l| (l.name.as_str(), l.address.as_deref(), l.up))
+            .collect::<Vec<_>>(),
+        [("net1", Some("0a:00:00:00:00:01"), true)]
+    );
+    assert!(bench.host_links().is_empty());
 
     bench.run("DEL", FULL).unwrap();
+    assert!(bench.net.namespace(POD).links().is_empty());
     assert_eq!(bench.vf0(), original);
     assert_eq!(bench.host_links(), before);
     assert_eq!(bench.files(), 0);
@@ -193,9 +197,6 @@ fn settings_are_applied_in_upstreams_order_and_restored_on_del() {
 
 #[test]
 fn a_failure_at_any_pf_step_restores_everything() {
-    if !privileged("a_failure_at_any_pf_step_restores_everything") {
-        return;
-    }
     for step in ["vlan", "mac", "rate", "spoofchk", "trust", "link_state"] {
         let bench = Bench::new();
         let original = bench.vf0();
@@ -217,9 +218,6 @@ fn a_failure_at_any_pf_step_restores_everything() {
 
 #[test]
 fn a_failure_after_the_pf_settings_restores_them() {
-    if !privileged("a_failure_after_the_pf_settings_restores_them") {
-        return;
-    }
     let bench = Bench::new();
     let original = bench.vf0();
     let before = bench.host_links();
@@ -234,9 +232,6 @@ fn a_failure_after_the_pf_settings_restores_them() {
 
 #[test]
 fn a_busy_driver_gets_its_mac_retried() {
-    if !privileged("a_busy_driver_gets_its_mac_retried") {
-        return;
-    }
     let bench = Bench::new();
     bench.fake.fail_next(sets_vf0("mac"), libc::EBUSY);
     bench
@@ -247,9 +242,6 @@ fn a_busy_driver_gets_its_mac_retried() {
 
 #[test]
 fn dpdk_vfs_are_configured_without_moving_anything_and_restored() {
-    if !privileged("dpdk_vfs_are_configured_without_moving_anything_and_restored") {
-        return;
-    }
     use sriov_hw::pci::PciSysfs;
     let bench = Bench::new();
     let vf0 = VF0.parse().unwrap();

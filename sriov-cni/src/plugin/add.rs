@@ -32,7 +32,7 @@ pub(super) fn add(a: Attachment<'_>) -> Result<String> {
     let pci = address.to_string();
     let _lock = host.state.lock(&pci, host.lock_timeout)?;
     if let Some(owner) = host.state.allocation(&pci)? {
-        if netns_alive(&owner) {
+        if host.pods.alive(&owner) {
             return Err(CniError::new(
                 code::VF_BUSY,
                 format!("pci address {pci} is already allocated"),
@@ -55,8 +55,9 @@ pub(super) fn add(a: Attachment<'_>) -> Result<String> {
         )
         .details("remove vlan, mac, spoofchk, trust, link_state and the tx rates from the configuration, or use a VF whose PF this host sees"));
     }
-    let pod = Side::open(&env.netns)?;
-    let host_nl = &host.side.nl;
+    let pod = host.pods.open(&env.netns)?;
+    let pod = &*pod;
+    let host_nl = host.side;
 
     // The original state, recorded before anything changes.
     let mut cache = Cache::new(conf, &pci);
@@ -118,10 +119,10 @@ pub(super) fn add(a: Attachment<'_>) -> Result<String> {
         }
         if let Some(name) = &vf.netdev {
             log.debug("moving the VF netdev into the pod", &[("netdev", name)]);
-            pod::move_in(host.side, name, &pod, &env.ifname)?;
+            pod::move_in(host.side, name, pod, &env.ifname)?;
             done.moved = true;
             failpoint(host, "moved")?;
-            kernel_notify = pod::setup(&pod, name, &env.ifname, mac.as_deref())?;
+            kernel_notify = pod::setup(pod, name, &env.ifname, mac.as_deref())?;
             failpoint(host, "setup")?;
         }
         let reported_mac = mac.clone().or_else(|| {
@@ -154,7 +155,7 @@ pub(super) fn add(a: Attachment<'_>) -> Result<String> {
             };
             failpoint(host, "ipam")?;
             if !cache.dpdk {
-                pod::configure_ips(&pod, &env.ifname, &ipam_result)?;
+                pod::configure_ips(pod, &env.ifname, &ipam_result)?;
                 failpoint(host, "addresses")?;
             }
             result.ips = ipam_result.ips;
@@ -177,7 +178,7 @@ pub(super) fn add(a: Attachment<'_>) -> Result<String> {
             if let Some(running) = early_ipam.take() {
                 let _ = running.wait();
             }
-            rollback(a, &cache, &vf, &done, &pod, ipam_type.as_deref());
+            rollback(a, &cache, &vf, &done, pod, ipam_type.as_deref());
             return Err(e);
         }
     };
@@ -188,9 +189,7 @@ pub(super) fn add(a: Attachment<'_>) -> Result<String> {
             .filter_map(|ip| pod::cidr(&ip.address).ok().map(|(a, _)| a))
             .collect();
         // In the pod, for the fallback sockets; the MAC re-set goes over the pod's connection.
-        let _ = netns::run_in(&pod.ns, || {
-            announce::announce(&pod.nl, &env.ifname, &ips, kernel_notify)
-        });
+        pod.announce(&env.ifname, &ips, kernel_notify);
     }
     if let Some(mut merged) = prev {
         let index = merged.interfaces.len();
@@ -216,7 +215,7 @@ fn rollback(
     cache: &Cache,
     vf: &vf::Vf,
     done: &Done,
-    pod: &Side,
+    pod: &dyn NetNs,
     ipam_type: Option<&str>,
 ) {
     let Attachment {

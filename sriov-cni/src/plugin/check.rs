@@ -37,8 +37,8 @@ pub(super) fn check(a: Attachment<'_>) -> Result<()> {
         )));
     }
     if !cache.dpdk {
-        let pod = Side::open(&env.netns)?;
-        let nl = &pod.nl;
+        let pod = host.pods.open(&env.netns)?;
+        let nl = &*pod;
         let link = nl.link(&env.ifname).map_err(|e| {
             failed(format!("interface {} is missing from the pod", env.ifname))
                 .details(e.to_string())

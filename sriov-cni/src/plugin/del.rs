@@ -12,13 +12,13 @@ pub(super) fn release_netdev(
     host: Host<'_>,
     log: &Logger,
 ) -> Result<()> {
-    let host_nl = &host.side.nl;
+    let host_nl = host.side;
     let restore = restore_of(cache);
-    if netns_alive(env_netns)
-        && let Ok(pod) = Side::open(env_netns)
-        && pod.nl.link(ifname).is_ok()
+    if host.pods.alive(env_netns)
+        && let Ok(pod) = host.pods.open(env_netns)
+        && pod.link(ifname).is_ok()
     {
-        return pod::release(&pod, ifname, host.side, &restore);
+        return pod::release(&*pod, ifname, host.side, &restore);
     }
     // The pod's namespace is gone (the kernel returned the VF to the host) or the netdev
     // already left it: find the VF by PCI address.

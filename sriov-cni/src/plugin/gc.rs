@@ -78,7 +78,7 @@ pub(super) fn collect(name: &str, cache: &Cache, host: Host<'_>, log: &Logger) -
     let ours = owner
         .as_ref()
         .is_none_or(|o| cache.netns.is_empty() || *o == cache.netns);
-    if ours && netns_alive(&cache.netns) {
+    if ours && host.pods.alive(&cache.netns) {
         // Its pod still exists: the runtime will DEL it; do not pull the VF out from under it.
         log.info(
             "GC: attachment not listed but its pod is alive; left for DEL",

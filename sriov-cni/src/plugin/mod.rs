@@ -11,23 +11,21 @@
 //! address in the host namespace and still restored; a VF that a newer ADD has claimed is
 //! not touched.
 
-use std::fs::File;
 use std::net::IpAddr;
 use std::time::Duration;
 
 use serde_json::Value;
 use sriov_hw::link::VfControl;
-use sriov_hw::netns;
 use sriov_hw::pci::PciSysfs;
 
 use crate::conf::NetConf;
 use crate::env::{Command, Env};
 use crate::error::{CniError, Result, code};
 use crate::log::{Level, Logger};
-use crate::pod::{self, Restore, Side};
+use crate::pod::{self, NetNs, Pods, Restore};
 use crate::result::{Interface, Success};
 use crate::state::{Cache, StateDir};
-use crate::{announce, ipam, version, vf};
+use crate::{ipam, version, vf};
 
 /// What the plugin acts on.
 #[derive(Clone, Copy)]
@@ -40,9 +38,11 @@ pub struct Host<'a> {
     pub state: &'a StateDir,
     /// How long to wait for another invocation holding the same VF.
     pub lock_timeout: Duration,
-    /// The host side: the namespace the plugin runs in and one netlink connection there,
-    /// opened once per invocation.
-    pub side: &'a Side,
+    /// The host side: the namespace the plugin runs in ([`pod::KernelNs`], with one
+    /// netlink connection there opened once per invocation).
+    pub side: &'a dyn NetNs,
+    /// Opening pods' namespaces ([`pod::KernelPods`] in the binary).
+    pub pods: &'a dyn Pods,
     /// Test hook for fault injection: ADD fails right after this step (`pf-settings`,
     /// `moved`, `setup`, `ipam`, `addresses`, `allocation`). Always `None` in the binary.
     pub failpoint: Option<&'a str>,
@@ -57,11 +57,6 @@ pub(super) fn failpoint(host: Host<'_>, step: &str) -> Result<()> {
         ));
     }
     Ok(())
-}
-
-/// Whether a netns path still opens.
-pub(super) fn netns_alive(path: &str) -> bool {
-    !path.is_empty() && File::open(path).is_ok()
 }
 
 mod add;

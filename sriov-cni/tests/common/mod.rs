@@ -151,13 +151,14 @@ impl Lab {
         let sysfs = sriov_hw::SysfsHost::new(self.fake.root());
         let state = sriov_cni::state::StateDir::new(self.state.clone());
         sriov_hw::netns::run_in(&self.host.open().expect("host netns"), || {
-            let side = sriov_cni::pod::Side::current()?;
+            let side = sriov_cni::pod::KernelNs::current()?;
             let host = sriov_cni::plugin::Host {
                 pci: &sysfs,
-                vfs: &side.nl,
+                vfs: side.netlink(),
                 state: &state,
                 lock_timeout: std::time::Duration::from_secs(5),
                 side: &side,
+                pods: &sriov_cni::pod::KernelPods,
                 failpoint,
             };
             let mut log = sriov_cni::log::Logger::new(sriov_cni::log::Level::Error, None);

@@ -4,92 +4,86 @@
 //! up; configuring addresses and routes; and releasing it back to the host under its
 //! original name, MAC and MTU.
 //!
-//! Netlink work happens on connections opened inside the namespace concerned; the calling
-//! thread joins a namespace only for the moment it opens such a connection or writes a
-//! sysctl there ([`sriov_hw::netns::run_in`]), then returns.
+//! Every step goes through [`NetNs`], one namespace's operations: [`KernelNs`] on a real
+//! host, where netlink work happens on a connection opened inside the namespace concerned
+//! and the calling thread joins a namespace only for the moment it opens such a connection
+//! or writes a sysctl there ([`sriov_hw::netns::run_in`]); [`fake::FakeNs`] in tests that
+//! run without root.
 
-use std::fs::File;
 use std::net::IpAddr;
 use std::time::Duration;
 
-use sriov_hw::netlink::Netlink;
-use sriov_hw::netns;
+use sriov_hw::netlink::Link;
 
 use crate::error::{CniError, Result, code};
 use crate::result::Success;
+
+pub mod fake;
+mod kernel;
+
+pub use kernel::{KernelNs, KernelPods};
 
 fn pod_err(msg: impl Into<String>, e: impl std::fmt::Display) -> CniError {
     CniError::new(code::POD_INTERFACE, msg).details(e.to_string())
 }
 
-/// One side of an attachment: a network namespace and one rtnetlink connection in it,
-/// opened once per invocation and used by every step.
-#[derive(Debug)]
-pub struct Side {
-    /// The namespace.
-    pub ns: File,
-    /// A connection inside it.
-    pub nl: Netlink,
+/// One network namespace, as the plugin acts on it: the host's (where the runtime calls
+/// the plugin) or a pod's. [`KernelNs`] is a real namespace with one rtnetlink connection
+/// in it, opened once per invocation; [`fake::FakeNs`] a namespace of an in-memory model,
+/// so the plugin's steps can be tested without root.
+pub trait NetNs: std::fmt::Debug + Send + Sync {
+    /// One link by name.
+    fn link(&self, name: &str) -> sriov_hw::Result<Link>;
+    /// Sets a link's hardware address.
+    fn set_address(&self, name: &str, mac: &str) -> sriov_hw::Result<()>;
+    /// Brings a link up or down.
+    fn set_admin_up(&self, name: &str, up: bool) -> sriov_hw::Result<()>;
+    /// Sets a link's MTU.
+    fn set_mtu(&self, name: &str, mtu: u32) -> sriov_hw::Result<()>;
+    /// Renames a link (it must be down).
+    fn rename(&self, name: &str, new_name: &str) -> sriov_hw::Result<()>;
+    /// Removes an alternative name.
+    fn del_alt_name(&self, name: &str, alt_name: &str) -> sriov_hw::Result<()>;
+    /// Adds an address with its prefix length.
+    fn add_address(&self, name: &str, address: IpAddr, prefix_len: u8) -> sriov_hw::Result<()>;
+    /// A link's addresses with their prefix lengths.
+    fn addresses(&self, name: &str) -> sriov_hw::Result<Vec<(IpAddr, u8)>>;
+    /// Adds a route through a link (`None` destination: the default route).
+    fn add_route(
+        &self,
+        name: &str,
+        destination: Option<(IpAddr, u8)>,
+        gateway: Option<IpAddr>,
+    ) -> sriov_hw::Result<()>;
+    /// Moves link `name` into namespace `to`, named `new_name` there, in one step (the
+    /// name is checked in `to` only; EEXIST when it is taken there). `to` must be of the
+    /// same kind as `self`.
+    fn move_link(&self, name: &str, to: &dyn NetNs, new_name: &str) -> sriov_hw::Result<()>;
+    /// Sets `arp_notify`, `ndisc_notify` and `optimistic_dad` of `ifname` to 1, best effort;
+    /// which notifications are on.
+    fn enable_notifications(&self, ifname: &str) -> Notify;
+    /// Announces `ips` of `ifname` (see [`crate::announce`]); how many were announced.
+    fn announce(&self, ifname: &str, ips: &[IpAddr], notify: Notify) -> usize;
+    /// The namespace as `Any`, so [`NetNs::move_link`] can reach its target's handle.
+    fn as_any(&self) -> &dyn std::any::Any;
 }
 
-impl Side {
-    /// The calling thread's namespace (the host's, where the runtime calls the plugin).
-    pub fn current() -> Result<Self> {
-        let ns = netns::current().map_err(|e| {
-            CniError::new(code::IO, "failed to open the host namespace").details(e.to_string())
-        })?;
-        let nl = Netlink::new().map_err(|e| {
-            CniError::new(code::IO, "failed to open netlink").details(e.to_string())
-        })?;
-        Ok(Self { ns, nl })
-    }
-
-    /// The namespace at `path` (the pod's `CNI_NETNS`); code 3 when it does not open.
-    pub fn open(path: &str) -> Result<Self> {
-        let ns = netns::open(path.as_ref()).map_err(|e| {
-            CniError::new(
-                code::UNKNOWN_CONTAINER,
-                format!("failed to open netns {path:?}"),
-            )
-            .details(e.to_string())
-        })?;
-        let nl = Netlink::in_netns(&ns)
-            .map_err(|e| pod_err("failed to open netlink in the pod namespace", e))?;
-        Ok(Self { ns, nl })
-    }
+/// Opening pods' namespaces by their `CNI_NETNS` path.
+pub trait Pods: Sync {
+    /// The namespace at `path`; code 3 when it does not open.
+    fn open(&self, path: &str) -> Result<Box<dyn NetNs>>;
+    /// Whether the namespace at `path` still exists.
+    fn alive(&self, path: &str) -> bool;
 }
 
 /// Removes alt-names equal to `name` (newer kernels keep an old name as an alt-name, which
 /// then blocks renaming another device to it).
-fn drop_alt_name(nl: &Netlink, link: &str, name: &str) {
+fn drop_alt_name(nl: &dyn NetNs, link: &str, name: &str) {
     if let Ok(l) = nl.link(link)
         && l.alt_names.iter().any(|a| a == name)
     {
         let _ = nl.del_alt_name(link, name);
     }
-}
-
-/// Sets the pod-side knobs to 1 (in one visit to the pod namespace): `arp_notify` and
-/// `ndisc_notify` (the kernel then announces the interface's addresses when it comes up or
-/// its MAC is set) and `optimistic_dad`. Best effort, as upstream: a missing knob (IPv6
-/// disabled) is no reason to fail. Returns which notifications are on.
-fn sysctls(pod: &File, ifname: &str) -> Notify {
-    let paths = [
-        format!("/proc/sys/net/ipv4/conf/{ifname}/arp_notify"),
-        format!("/proc/sys/net/ipv6/conf/{ifname}/ndisc_notify"),
-        format!("/proc/sys/net/ipv6/conf/{ifname}/optimistic_dad"),
-    ];
-    netns::run_in(pod, move || {
-        let done: Vec<bool> = paths
-            .iter()
-            .map(|p| std::fs::write(p, "1").is_ok())
-            .collect();
-        Notify {
-            arp: done[0],
-            ndisc: done[1],
-        }
-    })
-    .unwrap_or_default()
 }
 
 /// Which of the kernel's address announcements are on for an interface.
@@ -107,8 +101,8 @@ const MAC_RETRIES: u32 = 20;
 /// Moves host netdev `vf` into `pod` as `ifname`, in one netlink request (move and
 /// rename). The kernel renames after the move, so a name taken in the pod is refused
 /// before anything moves, and a rename that still fails sends the netdev back.
-pub fn move_in(host: &Side, vf: &str, pod: &Side, ifname: &str) -> Result<()> {
-    let (host_nl, pod_nl) = (&host.nl, &pod.nl);
+pub fn move_in(host: &dyn NetNs, vf: &str, pod: &dyn NetNs, ifname: &str) -> Result<()> {
+    let (host_nl, pod_nl) = (host, pod);
     let taken = || {
         CniError::new(
             code::POD_INTERFACE,
@@ -118,10 +112,10 @@ pub fn move_in(host: &Side, vf: &str, pod: &Side, ifname: &str) -> Result<()> {
     if pod_nl.link(ifname).is_ok() {
         return Err(taken());
     }
-    if let Err(e) = host_nl.move_to_netns_as(vf, &pod.ns, ifname) {
+    if let Err(e) = host_nl.move_link(vf, pod, ifname) {
         // Moved but not renamed: bring it back under its own name.
         if pod_nl.link(vf).is_ok()
-            && let Err(back) = pod_nl.move_to_netns_as(vf, &host.ns, vf)
+            && let Err(back) = pod_nl.move_link(vf, host, vf)
         {
             return Err(pod_err(
                 format!("failed to rename {vf} to {ifname} in the pod"),
@@ -140,10 +134,10 @@ pub fn move_in(host: &Side, vf: &str, pod: &Side, ifname: &str) -> Result<()> {
 /// In the pod: drops an alt-name left from the host name `vf`, enables ARP/ND
 /// notifications and optimistic DAD, sets `mac` if given (verified) and brings `ifname` up.
 /// Returns which of the kernel's ARP/ND notifications are on (see [`crate::announce`]).
-pub fn setup(pod: &Side, vf: &str, ifname: &str, mac: Option<&str>) -> Result<Notify> {
-    let pod_nl = &pod.nl;
+pub fn setup(pod: &dyn NetNs, vf: &str, ifname: &str, mac: Option<&str>) -> Result<Notify> {
+    let pod_nl = pod;
     drop_alt_name(pod_nl, ifname, vf);
-    let notify = sysctls(&pod.ns, ifname);
+    let notify = pod.enable_notifications(ifname);
     if let Some(mac) = mac {
         let mut verified = false;
         let mut last = String::new();
@@ -190,7 +184,7 @@ pub struct Restore {
 
 /// Puts back MAC and MTU (the link is set down first when it is up); only what differs is
 /// changed.
-fn restore_link(nl: &Netlink, link: &str, restore: &Restore) -> Result<()> {
+fn restore_link(nl: &dyn NetNs, link: &str, restore: &Restore) -> Result<()> {
     let current = nl
         .link(link)
         .map_err(|e| pod_err(format!("failed to read {link}"), e))?;
@@ -212,8 +206,8 @@ fn restore_link(nl: &Netlink, link: &str, restore: &Restore) -> Result<()> {
 /// Moves `ifname` from `pod` back to `host`, restoring name, MAC and MTU. When the original
 /// name is taken in the host meanwhile, the netdev still leaves the pod, under a name
 /// derived from this process, and the error says so.
-pub fn release(pod: &Side, ifname: &str, host: &Side, restore: &Restore) -> Result<()> {
-    let (pod_nl, host_nl) = (&pod.nl, &host.nl);
+pub fn release(pod: &dyn NetNs, ifname: &str, host: &dyn NetNs, restore: &Restore) -> Result<()> {
+    let (pod_nl, host_nl) = (pod, host);
     let wanted = if restore.name.is_empty() {
         ifname
     } else {
@@ -228,7 +222,7 @@ pub fn release(pod: &Side, ifname: &str, host: &Side, restore: &Restore) -> Resu
     drop_alt_name(pod_nl, ifname, name);
     // The move closes the link (no separate "down", which would wait for a second RCU grace
     // period); MAC and MTU are restored once it is back, still down.
-    if let Err(e) = pod_nl.move_to_netns_as(ifname, &host.ns, name) {
+    if let Err(e) = pod_nl.move_link(ifname, host, name) {
         // Moved but not renamed: it is in the host under its pod name; rename it there.
         if host_nl.link(ifname).is_ok() && pod_nl.link(ifname).is_err() {
             host_nl.rename(ifname, name).map_err(|e2| {
@@ -257,7 +251,7 @@ pub fn release(pod: &Side, ifname: &str, host: &Side, restore: &Restore) -> Resu
 
 /// Puts a VF netdev that is already in the host namespace (its pod namespace was deleted)
 /// back to its original name, MAC and MTU.
-pub fn restore_in_host(host_nl: &Netlink, current: &str, restore: &Restore) -> Result<()> {
+pub fn restore_in_host(host_nl: &dyn NetNs, current: &str, restore: &Restore) -> Result<()> {
     restore_link(host_nl, current, restore)?;
     if !restore.name.is_empty() && restore.name != current {
         host_nl.rename(current, &restore.name).map_err(|e| {
@@ -296,8 +290,8 @@ pub fn cidr(text: &str) -> Result<(IpAddr, u8)> {
 
 /// Configures the result's addresses and routes on `ifname` in the pod. A route without a
 /// gateway goes through the gateway of the first address of its family, if any.
-pub fn configure_ips(pod: &Side, ifname: &str, result: &Success) -> Result<()> {
-    let nl = &pod.nl;
+pub fn configure_ips(pod: &dyn NetNs, ifname: &str, result: &Success) -> Result<()> {
+    let nl = pod;
     let mut gateways: Vec<IpAddr> = Vec::new();
     for ip in &result.ips {
         let (address, len) = cidr(&ip.address)?;
