@@ -5,7 +5,7 @@
 #![allow(clippy::expect_used)]
 
 use sriov_deviceplugin::config::Config;
-use sriov_deviceplugin::{device, pool};
+use sriov_deviceplugin::{device, resource_pool};
 use sriov_hw::fake::{FakeSysfs, presets};
 
 fn main() {
@@ -47,7 +47,7 @@ fn discover_and_build_pools_1024_vfs(bencher: divan::Bencher<'_, '_>) {
     let config = Config::parse(CONFIG, "intel.com").expect("config");
     bencher.bench(|| {
         let inventory = device::discover(&root).expect("discovers");
-        let pools = pool::assign(&config, &inventory);
+        let pools = resource_pool::assign(&config, &inventory);
         assert_eq!(pools.iter().map(|p| p.members.len()).sum::<usize>(), 1024);
         pools
     });
@@ -59,10 +59,14 @@ fn rescan_without_changes_1024_vfs(bencher: divan::Bencher<'_, '_>) {
     let root = fake.root();
     let config = Config::parse(CONFIG, "intel.com").expect("config");
     let inventory = device::discover(&root).expect("discovers");
-    let pools = pool::assign(&config, &inventory);
+    let pools = resource_pool::assign(&config, &inventory);
     bencher.bench(|| {
         let inventory = device::discover(&root).expect("discovers");
-        pool::evolve(&pools, pool::assign(&config, &inventory), &inventory)
+        resource_pool::evolve(
+            &pools,
+            resource_pool::assign(&config, &inventory),
+            &inventory,
+        )
     });
 }
 
@@ -74,7 +78,7 @@ fn allocate_two_vfio_vfs(bencher: divan::Bencher<'_, '_>) {
     let fake = host();
     let config = Config::parse(CONFIG, "intel.com").expect("config");
     let inventory = device::discover(&fake.root()).expect("discovers");
-    let pools = pool::assign(&config, &inventory);
+    let pools = resource_pool::assign(&config, &inventory);
     let dpdk = &pools[2];
     assert_eq!(dpdk.members.len(), 512);
     let ids: Vec<String> = dpdk

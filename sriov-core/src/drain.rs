@@ -11,7 +11,7 @@ use k8s_openapi::api::core::v1::Node;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
 use crate::api::SriovNetworkPoolConfig;
-use crate::pool;
+use crate::pool_config;
 
 /// The warning for a pool whose `maxUnavailable` (resolved to `limit` for its `size`
 /// nodes) lets none of them drain: `None` when some may, or the pool is empty.
@@ -95,7 +95,7 @@ pub fn schedule(nodes: &[NodeDrain<'_>], pools: &[SriovNetworkPoolConfig]) -> Dr
     let mut members: BTreeMap<String, Vec<&NodeDrain<'_>>> = BTreeMap::new();
     let mut pool_of: BTreeMap<String, Option<&SriovNetworkPoolConfig>> = BTreeMap::new();
     for entry in nodes {
-        match pool::node_pool(entry.node, pools) {
+        match pool_config::node_pool(entry.node, pools) {
             Ok(pool) => {
                 let key = pool
                     .and_then(|p| p.metadata.name.clone())

@@ -94,7 +94,7 @@ pub fn derived(pf_identity: &str, index: u16) -> Guid {
 
 /// Why the pool file was rejected; `entry` is its index in the list.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum PoolError {
+pub enum GuidPoolError {
     /// Not a JSON list of entries.
     #[error("GUID pool file is not a JSON list of entries: {0}")]
     Json(String),
@@ -185,12 +185,12 @@ pub struct GuidPool {
 
 impl GuidPool {
     /// Parses the pool file's text. Every problem names the entry and the field.
-    pub fn parse(text: &str) -> Result<Self, PoolError> {
+    pub fn parse(text: &str) -> Result<Self, GuidPoolError> {
         let raw: Vec<RawEntry> =
-            serde_json::from_str(text).map_err(|e| PoolError::Json(e.to_string()))?;
+            serde_json::from_str(text).map_err(|e| GuidPoolError::Json(e.to_string()))?;
         let mut entries = Vec::with_capacity(raw.len());
         for (entry, raw) in raw.into_iter().enumerate() {
-            let bad = |reason: String| PoolError::Entry { entry, reason };
+            let bad = |reason: String| GuidPoolError::Entry { entry, reason };
             let guid = |field: &str, text: &str| {
                 text.parse::<Guid>()
                     .map_err(|e| bad(format!("{field}: {e}")))

@@ -9,7 +9,8 @@
 //! - [`ib`]: InfiniBand VF GUIDs and the static GUID pool file;
 //! - [`manifest`]: reading multi-document YAML/JSON into typed objects, reporting unknown
 //!   fields and type errors with their paths;
-//! - [`nic`]: the supported-NIC table; [`labels`]: label matching; [`pool`]: pool membership;
+//! - [`nic`]: the supported-NIC table; [`labels`]: label matching; [`pool_config`]:
+//!   `SriovNetworkPoolConfig` membership;
 //! - [`policy`]: raw policies resolved into checked [`policy::Policy`] values, NIC selection;
 //! - [`render`]: what the operator writes (node-state specs, the device-plugin config,
 //!   NetworkAttachmentDefinitions), for one node or a whole cluster snapshot;
@@ -43,7 +44,7 @@ pub mod manifest;
 pub mod nic;
 pub mod plan;
 pub mod policy;
-pub mod pool;
+pub mod pool_config;
 pub mod render;
 pub mod schema;
 pub mod testing;

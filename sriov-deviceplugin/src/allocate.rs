@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use serde_json::{Value, json};
 
 use crate::config::DeviceKind;
-use crate::pool::{Member, Pool};
+use crate::resource_pool::{Member, ResourcePool};
 
 /// A device node for the container.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -77,7 +77,7 @@ fn uses_uio(driver: &str) -> bool {
 }
 
 /// The device nodes one member needs.
-pub fn device_nodes(pool: &Pool, member: &Member, vhost_net: bool) -> Vec<DeviceNode> {
+pub fn device_nodes(pool: &ResourcePool, member: &Member, vhost_net: bool) -> Vec<DeviceNode> {
     let d = &member.device;
     let selector = pool.config.selectors.get(member.selector);
     let mut out = Vec::new();
@@ -117,7 +117,7 @@ pub fn device_nodes(pool: &Pool, member: &Member, vhost_net: bool) -> Vec<Device
 }
 
 /// The `_INFO` providers of one member.
-pub fn info(pool: &Pool, member: &Member, vhost_net: bool) -> Value {
+pub fn info(pool: &ResourcePool, member: &Member, vhost_net: bool) -> Value {
     let d = &member.device;
     let selector = pool.config.selectors.get(member.selector);
     let mut providers = BTreeMap::new();
@@ -173,12 +173,12 @@ pub fn info(pool: &Pool, member: &Member, vhost_net: bool) -> Value {
 /// The CDI kind of a pool: `<prefix>/<resourceName>`, unique per pool (upstream uses
 /// `<prefix>/net-pci` for every netDevice pool, so two pools of one prefix in one
 /// container collide, its issue #731).
-pub fn cdi_kind(pool: &Pool) -> String {
+pub fn cdi_kind(pool: &ResourcePool) -> String {
     pool.resource_name()
 }
 
 /// The CDI annotation key of a pool.
-pub fn cdi_annotation_key(pool: &Pool) -> String {
+pub fn cdi_annotation_key(pool: &ResourcePool) -> String {
     format!(
         "cdi.k8s.io/{}_{}",
         pool.config.prefix.replace('/', "_"),
@@ -188,7 +188,7 @@ pub fn cdi_annotation_key(pool: &Pool) -> String {
 
 /// One container's allocation of `ids` from `pool`.
 pub fn allocate(
-    pool: &Pool,
+    pool: &ResourcePool,
     ids: &[String],
     vhost_net: bool,
     use_cdi: bool,
@@ -241,7 +241,7 @@ pub fn allocate(
 }
 
 /// The device-info file of a device (netDevice pools only).
-pub fn device_info_path(dir: &Path, pool: &Pool, id: &str) -> PathBuf {
+pub fn device_info_path(dir: &Path, pool: &ResourcePool, id: &str) -> PathBuf {
     dir.join(format!(
         "{}-{}-device.json",
         pool.resource_name().replace('/', "-"),
@@ -274,7 +274,11 @@ pub fn device_info(member: &Member) -> Value {
 }
 
 /// Writes the device-info files of `ids` (replacing old ones, mode 0444).
-pub fn write_device_info(dir: &Path, pool: &Pool, ids: &[String]) -> Result<(), AllocateError> {
+pub fn write_device_info(
+    dir: &Path,
+    pool: &ResourcePool,
+    ids: &[String],
+) -> Result<(), AllocateError> {
     if pool.config.device_type != DeviceKind::NetDevice {
         return Ok(());
     }
@@ -298,7 +302,7 @@ pub fn write_device_info(dir: &Path, pool: &Pool, ids: &[String]) -> Result<(), 
 }
 
 /// Removes every device-info file of a pool.
-pub fn clear_device_info(dir: &Path, pool: &Pool) {
+pub fn clear_device_info(dir: &Path, pool: &ResourcePool) {
     let prefix = format!("{}-", pool.resource_name().replace('/', "-"));
     if let Ok(entries) = std::fs::read_dir(dir) {
         for e in entries.flatten() {
@@ -311,7 +315,7 @@ pub fn clear_device_info(dir: &Path, pool: &Pool) {
 }
 
 /// The CDI spec of a pool (JSON, `cdiVersion` 0.5.0): one device per member with its nodes.
-pub fn cdi_spec(pool: &Pool, vhost_net: bool) -> Value {
+pub fn cdi_spec(pool: &ResourcePool, vhost_net: bool) -> Value {
     let devices: Vec<Value> = pool
         .members
         .values()
@@ -327,7 +331,7 @@ pub fn cdi_spec(pool: &Pool, vhost_net: bool) -> Value {
 }
 
 /// The CDI spec file of a pool.
-pub fn cdi_spec_path(dir: &Path, pool: &Pool) -> PathBuf {
+pub fn cdi_spec_path(dir: &Path, pool: &ResourcePool) -> PathBuf {
     dir.join(format!(
         "sriov-dp-{}-{}.json",
         pool.config.prefix.replace('/', "_"),
@@ -338,7 +342,12 @@ pub fn cdi_spec_path(dir: &Path, pool: &Pool) -> PathBuf {
 /// A preferred allocation of `size` devices from `available`, including `must`: on one NUMA
 /// node when one can hold them all (the node of the required devices first, else the one
 /// with most free devices), then spread across PFs so one PF's failure hurts least.
-pub fn preferred(pool: &Pool, available: &[String], must: &[String], size: usize) -> Vec<String> {
+pub fn preferred(
+    pool: &ResourcePool,
+    available: &[String],
+    must: &[String],
+    size: usize,
+) -> Vec<String> {
     let mut chosen: Vec<String> = must.iter().take(size).cloned().collect();
     let numa_of = |id: &str| pool.members.get(id).and_then(|m| m.device.numa);
     let pf_of = |id: &str| {
@@ -416,7 +425,7 @@ mod tests {
     use super::*;
     use crate::config::Config;
     use crate::device::{HostDevice, Inventory, Rdma, Vdpa};
-    use crate::pool::assign;
+    use crate::resource_pool::assign;
 
     fn device(id: &str, driver: &str, pf: &str, numa: i64) -> HostDevice {
         let mut d = crate::device::example(id, driver, 0);
@@ -427,7 +436,7 @@ mod tests {
         d
     }
 
-    fn pool(config: &str, devices: Vec<HostDevice>) -> Pool {
+    fn pool(config: &str, devices: Vec<HostDevice>) -> ResourcePool {
         let config = Config::parse(config, "intel.com").unwrap();
         assign(
             &config,

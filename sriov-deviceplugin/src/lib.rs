@@ -1,8 +1,8 @@
 //! The SR-IOV device plugin (binary `sriovdp`): advertises VF pools to the kubelet.
 //!
 //! What it owns: the upstream `resourceList` config format and its selectors
-//! ([`config`]), discovery of offerable functions over a host root ([`device`]), pools and
-//! per-VF health across rescans ([`pool`]), the kubelet `v1beta1` device-plugin and
+//! ([`config`]), the offerable functions ([`device`], re-exporting `sriov_hw::functions`), pools and
+//! per-VF health across rescans ([`resource_pool`]), the kubelet `v1beta1` device-plugin and
 //! `pluginregistration/v1` gRPC services ([`server`], [`api`]), `Allocate` output (PCI env
 //! vars, device specs, device-info files, CDI: [`allocate`]), the rescanning loop
 //! ([`manager`]) and the binary's flags and logging ([`cli`]).
@@ -20,7 +20,7 @@ pub mod api;
 pub mod config;
 pub mod device;
 pub mod manager;
-pub mod pool;
+pub mod resource_pool;
 pub mod server;
 
 pub mod cli;

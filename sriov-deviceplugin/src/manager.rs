@@ -21,8 +21,8 @@ use crate::api::pluginregistration::registration_server::RegistrationServer;
 use crate::api::v1beta1::device_plugin_server::DevicePluginServer;
 use crate::config::{Config, ConfigError};
 use crate::device::{self, Inventory};
-use crate::pool::{self, Pool};
-use crate::server::{self, PluginService, PoolState, WatcherRegistration};
+use crate::resource_pool::{self, ResourcePool};
+use crate::server::{self, PluginService, ResourcePoolState, WatcherRegistration};
 
 /// Where everything is, and how the plugin behaves.
 #[derive(Debug, Clone)]
@@ -115,7 +115,7 @@ impl From<sriov_hw::Error> for RunError {
 }
 
 struct Running {
-    state: Arc<PoolState>,
+    state: Arc<ResourcePoolState>,
     socket: PathBuf,
     stop: Option<oneshot::Sender<()>>,
     task: tokio::task::JoinHandle<()>,
@@ -169,7 +169,7 @@ fn remove_cdi_specs(dir: &Path) {
     }
 }
 
-fn write_cdi_spec(options: &Options, pool: &Pool, vhost_net: bool) {
+fn write_cdi_spec(options: &Options, pool: &ResourcePool, vhost_net: bool) {
     if !options.use_cdi {
         return;
     }
@@ -182,7 +182,7 @@ fn write_cdi_spec(options: &Options, pool: &Pool, vhost_net: bool) {
     }
 }
 
-async fn start(options: &Options, pool: Pool, vhost_net: bool) -> std::io::Result<Running> {
+async fn start(options: &Options, pool: ResourcePool, vhost_net: bool) -> std::io::Result<Running> {
     let watcher = options.plugins_registry_dir.is_dir();
     let socket_name = format!("{}_{}.sock", pool.config.prefix, pool.config.name);
     let dir = if watcher {
@@ -197,7 +197,7 @@ async fn start(options: &Options, pool: Pool, vhost_net: bool) -> std::io::Resul
     write_cdi_spec(options, &pool, vhost_net);
     let listener = UnixListener::bind(&socket)?;
     let resource = pool.resource_name();
-    let state = Arc::new(PoolState {
+    let state = Arc::new(ResourcePoolState {
         devices: watch::channel(server::device_list(&pool)).0,
         pool: RwLock::new(Arc::new(pool)),
         vhost_net: RwLock::new(vhost_net),
@@ -296,7 +296,7 @@ pub async fn run(
     options.host_root.check()?;
     remove_cdi_specs(&options.cdi_dir);
     let mut running: BTreeMap<String, Running> = BTreeMap::new();
-    let mut pools: Vec<Pool> = Vec::new();
+    let mut pools: Vec<ResourcePool> = Vec::new();
     let mut scans = 0u64;
     // Pools already reported as finding no devices (reported again after they find some).
     let mut reported_empty: std::collections::BTreeSet<String> = Default::default();
@@ -341,8 +341,8 @@ pub async fn run(
                         }
                     }
                 }
-                let fresh = pool::assign(&config, &inventory);
-                pools = pool::evolve(&pools, fresh, &inventory);
+                let fresh = resource_pool::assign(&config, &inventory);
+                pools = resource_pool::evolve(&pools, fresh, &inventory);
                 tracing::debug!(
                     scan = scans + 1,
                     devices = inventory.devices.len(),
@@ -350,7 +350,7 @@ pub async fn run(
                     "scanned"
                 );
                 // Pools gone from the configuration.
-                let wanted: Vec<String> = pools.iter().map(Pool::resource_name).collect();
+                let wanted: Vec<String> = pools.iter().map(ResourcePool::resource_name).collect();
                 let gone: Vec<String> = running
                     .keys()
                     .filter(|k| !wanted.contains(k))

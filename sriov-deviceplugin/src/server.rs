@@ -16,13 +16,13 @@ use tonic::{Request, Response, Status};
 use crate::allocate;
 use crate::api::pluginregistration as reg;
 use crate::api::v1beta1 as dp;
-use crate::pool::Pool;
+use crate::resource_pool::ResourcePool;
 
 /// What a pool's service reads: the pool as last scanned, and where to write files.
 #[derive(Debug)]
-pub struct PoolState {
+pub struct ResourcePoolState {
     /// The pool (shared, so a call never copies it).
-    pub pool: RwLock<Arc<Pool>>,
+    pub pool: RwLock<Arc<ResourcePool>>,
     /// `/dev/vhost-net` and `/dev/net/tun` exist.
     pub vhost_net: RwLock<bool>,
     /// Device list updates for `ListAndWatch`.
@@ -36,7 +36,7 @@ pub struct PoolState {
 }
 
 /// The kubelet's view of a pool's devices.
-pub fn device_list(pool: &Pool) -> Vec<dp::Device> {
+pub fn device_list(pool: &ResourcePool) -> Vec<dp::Device> {
     pool.members
         .values()
         .map(|m| dp::Device {
@@ -58,10 +58,10 @@ pub fn device_list(pool: &Pool) -> Vec<dp::Device> {
         .collect()
 }
 
-impl PoolState {
+impl ResourcePoolState {
     /// Replaces the pool after a rescan; `ListAndWatch` streams see the new list only when
     /// it differs. Returns whether the device list or the vhost-net availability changed.
-    pub fn update(&self, pool: Pool, vhost_net: bool) -> bool {
+    pub fn update(&self, pool: ResourcePool, vhost_net: bool) -> bool {
         let list = device_list(&pool);
         *self.pool.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(pool);
         let vhost_changed = std::mem::replace(
@@ -80,7 +80,7 @@ impl PoolState {
     }
 
     /// The pool as last scanned.
-    pub fn pool(&self) -> Arc<Pool> {
+    pub fn pool(&self) -> Arc<ResourcePool> {
         self.pool.read().unwrap_or_else(|e| e.into_inner()).clone()
     }
 }
@@ -88,12 +88,12 @@ impl PoolState {
 /// The `DevicePlugin` service of one pool.
 #[derive(Debug, Clone)]
 pub struct PluginService {
-    state: Arc<PoolState>,
+    state: Arc<ResourcePoolState>,
 }
 
 impl PluginService {
     /// Serves `state`.
-    pub fn new(state: Arc<PoolState>) -> Self {
+    pub fn new(state: Arc<ResourcePoolState>) -> Self {
         Self { state }
     }
 }

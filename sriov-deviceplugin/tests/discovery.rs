@@ -190,7 +190,7 @@ fn unbound_vfs_and_a_pf_without_carrier_are_unhealthy() {
 fn ddp_profiles_come_from_the_pf_once_per_pf_and_feed_the_selector() {
     use sriov_deviceplugin::config::Config;
     use sriov_deviceplugin::device::fill_ddp_profiles;
-    use sriov_deviceplugin::pool::assign;
+    use sriov_deviceplugin::resource_pool::assign;
     let fake = FakeSysfs::new().unwrap();
     fake.pf("0000:81:00.0", presets::INTEL_E810_CQDA2)
         .name("ens801f0")

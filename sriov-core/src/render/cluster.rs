@@ -19,7 +19,7 @@ use crate::labels::{self, Labels};
 use crate::manifest::Object;
 use crate::nic::SupportedNics;
 use crate::policy::PolicySet;
-use crate::pool;
+use crate::pool_config;
 
 /// Nodes the operator manages when the operator config sets no `configDaemonNodeSelector`.
 pub fn default_node_selector() -> Labels {
@@ -245,7 +245,7 @@ pub fn desired(inputs: &ClusterInputs<'_>) -> Desired {
         let interfaces = state
             .and_then(|s| s.status.as_ref())
             .and_then(|s| s.interfaces.as_deref());
-        let rdma_mode = match pool::node_pool(node, inputs.pool_configs) {
+        let rdma_mode = match pool_config::node_pool(node, inputs.pool_configs) {
             Ok(pool) => pool.and_then(|p| p.spec.rdma_mode),
             Err(e) => {
                 problems.push(e);

@@ -51,7 +51,7 @@ pub fn pool_config(pool_config: &SriovNetworkPoolConfig, ctx: &Context<'_>) -> V
     let mut verdict = Verdict::default();
     let spec = &pool_config.spec;
     if (spec.max_unavailable.is_some() || spec.node_selector.is_some())
-        && !pool::is_drain_pool(pool_config)
+        && !pool_config::is_drain_pool(pool_config)
     {
         verdict
             .violations
@@ -60,7 +60,7 @@ pub fn pool_config(pool_config: &SriovNetworkPoolConfig, ctx: &Context<'_>) -> V
     let size = ctx
         .nodes
         .iter()
-        .filter(|n| pool::selects(pool_config, &node_labels(n)).unwrap_or(false))
+        .filter(|n| pool_config::selects(pool_config, &node_labels(n)).unwrap_or(false))
         .count();
     match drain::max_unavailable(spec.max_unavailable.as_ref(), size) {
         Err(e) => verdict

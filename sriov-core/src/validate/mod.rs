@@ -23,7 +23,7 @@ use crate::error::{Error, PfSelectorProblem, ResourceNameProblem, VfRangeProblem
 use crate::ids::{PfSelector, ResourceName, VfRange};
 use crate::labels::{self, Labels};
 use crate::nic::SupportedNics;
-use crate::pool;
+use crate::pool_config;
 
 /// The admission operation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -83,14 +83,14 @@ pub struct Member {
 
 /// One resource pool.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Pool {
+pub struct ResourcePool {
     /// Its configuration.
     pub config: ResourceConfig,
     /// Its devices, by ID.
     pub members: BTreeMap<String, Member>,
 }
 
-impl Pool {
+impl ResourcePool {
     /// `<prefix>/<name>`.
     pub fn resource_name(&self) -> String {
         self.config.full_name()
@@ -103,7 +103,7 @@ impl Pool {
 }
 
 /// Assigns the inventory's devices to pools, first match wins across the file.
-pub fn assign(config: &Config, inventory: &Inventory) -> Vec<Pool> {
+pub fn assign(config: &Config, inventory: &Inventory) -> Vec<ResourcePool> {
     let mut taken: BTreeSet<&str> = BTreeSet::new();
     let mut pools = Vec::with_capacity(config.resources.len());
     for resource in &config.resources {
@@ -127,7 +127,7 @@ pub fn assign(config: &Config, inventory: &Inventory) -> Vec<Pool> {
                 }
             }
         }
-        pools.push(Pool {
+        pools.push(ResourcePool {
             config: resource.clone(),
             members,
         });
@@ -144,7 +144,11 @@ pub const MISSING_SCANS_KEPT: u32 = 12;
 /// the pools as advertised. Members that vanished from the host (or lost their driver)
 /// stay, unhealthy, a vanished one for [`MISSING_SCANS_KEPT`] scans; members that now
 /// belong to another pool (rebound) leave.
-pub fn evolve(old: &[Pool], fresh: Vec<Pool>, inventory: &Inventory) -> Vec<Pool> {
+pub fn evolve(
+    old: &[ResourcePool],
+    fresh: Vec<ResourcePool>,
+    inventory: &Inventory,
+) -> Vec<ResourcePool> {
     let present: BTreeMap<&str, &HostDevice> = inventory
         .devices
         .iter()
@@ -212,7 +216,7 @@ mod tests {
             vhost_net: false,
         };
         let pools = assign(&config, &inventory);
-        let ids = |p: &Pool| p.members.keys().cloned().collect::<Vec<_>>();
+        let ids = |p: &ResourcePool| p.members.keys().cloned().collect::<Vec<_>>();
         assert_eq!(ids(&pools[0]), ["0000:82:00.1"]);
         assert_eq!(ids(&pools[1]), ["0000:82:00.0"]);
         assert_eq!(
@@ -248,7 +252,7 @@ mod tests {
             vhost_net: false,
         };
         let next = evolve(&pools, assign(&config, &second), &second);
-        let health = |p: &Pool| {
+        let health = |p: &ResourcePool| {
             p.members
                 .iter()
                 .map(|(id, m)| (id.clone(), m.unhealthy.clone()))
