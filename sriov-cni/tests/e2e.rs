@@ -143,7 +143,7 @@ fn del_after_the_pod_namespace_was_deleted_restores_the_vf_in_the_host() {
     let nl = lab.host_nl();
     nl.add_veth("net1", "wire9").unwrap();
     nl.set_address("net1", "0a:00:00:00:00:42").unwrap();
-    lab.fake.rename_netdev(VF, "vf0", "net1").unwrap();
+    lab.fake().rename_netdev(VF, "vf0", "net1").unwrap();
     success(&lab.run("DEL", "c1", &netns, "net1", &conf));
     let links = lab.host_links();
     assert!(
@@ -459,7 +459,7 @@ fn the_pods_address_is_announced_to_its_neighbours() {
     let nl = lab.host_nl();
     nl.add_address("wire0", "10.56.217.1".parse().unwrap(), 24)
         .unwrap();
-    let host = lab.host.open().unwrap();
+    let host = lab.host().open().unwrap();
     sriov_hw::netns::run_in(&host, || {
         std::fs::write("/proc/sys/net/ipv4/conf/wire0/arp_accept", "1")
     })
@@ -525,9 +525,9 @@ fn a_failed_ipam_del_keeps_the_state_for_the_retry_and_the_retry_finishes() {
     let before = lab.host_links();
     // A stand-in for whereabouts (an IPAM plugin that runs beside the move): ADD hands
     // out an address, DEL fails while a flag file exists.
-    let bin = lab.dir.path().join("bin");
+    let bin = lab.dir().join("bin");
     std::fs::create_dir_all(&bin).unwrap();
-    let flag = lab.dir.path().join("fail-del");
+    let flag = lab.dir().join("fail-del");
     let script = format!(
         "#!/bin/sh\ncat >/dev/null\ncase \"$CNI_COMMAND\" in\n  ADD) echo '{{\"cniVersion\":\"1.0.0\",\"ips\":[{{\"address\":\"10.9.0.5/24\"}}]}}' ;;\n  DEL) if [ -e {flag} ]; then echo '{{\"code\":11,\"msg\":\"store unreachable\"}}'; exit 1; fi ;;\nesac\n",
         flag = flag.display()

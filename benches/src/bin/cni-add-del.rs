@@ -23,8 +23,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use sriov_hw::fake::{FakeSysfs, presets};
-use sriov_hw::netlink::Netlink;
+use sriov_hw::fake::{NetLab, presets};
 use sriov_hw::netns::NamedNetns;
 
 /// The VF without a PF (VM case) and its veth.
@@ -41,10 +40,9 @@ enum Launch {
 }
 
 struct Setup {
-    _dir: tempfile::TempDir,
-    fake: FakeSysfs,
-    host: NamedNetns,
+    // Field order is drop order: the pod namespace (pinned in the lab's dir) first.
     pod: NamedNetns,
+    lab: NetLab,
     state: PathBuf,
     data: PathBuf,
     cni_path: PathBuf,
@@ -62,7 +60,7 @@ fn run(setup: &Setup, launch: Launch, plugin: &Path, command: &str, conf: &str) 
         Launch::Direct => Command::new(plugin),
         Launch::Nsenter => {
             let mut c = Command::new("nsenter");
-            c.arg(format!("--net={}", setup.host.path().display()))
+            c.arg(format!("--net={}", setup.lab.host().path().display()))
                 .arg(plugin);
             c
         }
@@ -74,7 +72,7 @@ fn run(setup: &Setup, launch: Launch, plugin: &Path, command: &str, conf: &str) 
         .env("CNI_NETNS", setup.pod.path())
         .env("CNI_IFNAME", "net1")
         .env("CNI_PATH", &setup.cni_path)
-        .env("SRIOV_HOST_ROOT", setup.fake.path())
+        .env("SRIOV_HOST_ROOT", setup.lab.fake().path())
         .env("SRIOV_CNI_STATE_DIR", &setup.state)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -144,29 +142,31 @@ fn ms(d: Duration) -> String {
 
 /// Builds the namespaces, veths and the fake root for both VF shapes.
 fn setup(cni_path: &Path, launch: Launch) -> Setup {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let host = NamedNetns::create(&dir.path().join("host")).expect("host netns");
-    let pod = NamedNetns::create(&dir.path().join("pod")).expect("pod netns");
+    let lab = NetLab::new().expect("net lab");
+    let pod = lab.pod("pod").expect("pod netns");
     if launch == Launch::Direct {
         // This process (single-threaded here) moves into the test's host namespace, so the
         // plugins it starts run there without a wrapper.
         nix::sched::setns(
-            host.open().expect("open"),
+            lab.host().open().expect("open"),
             nix::sched::CloneFlags::CLONE_NEWNET,
         )
         .expect("join host netns");
     }
-    let nl = Netlink::in_netns(&host.open().expect("open")).expect("netlink");
-    nl.add_veth(VM_VF.1, "wire0").expect("veth");
-    nl.set_admin_up("wire0", true).expect("up");
-    nl.add_veth(PF_VF.1, "wire1").expect("veth");
-    nl.set_admin_up("wire1", true).expect("up");
+    lab.passthrough_vf(
+        VM_VF.0,
+        presets::INTEL_E810_CQDA2,
+        "iavf",
+        VM_VF.1,
+        "wire0",
+        None,
+    )
+    .expect("fake VF");
+    lab.veth(PF_VF.1, "wire1", None).expect("veth");
     // The PF's own netdev (a veth has no VFs to report, as a PF whose driver shows none).
-    nl.add_veth(PF.1, "wire2").expect("veth");
-    let fake = FakeSysfs::new().expect("fake sysfs");
-    fake.passthrough_vf(VM_VF.0, presets::INTEL_E810_CQDA2, "iavf", Some(VM_VF.1))
-        .expect("fake VF");
-    let pf = fake
+    lab.veth(PF.1, "wire2", None).expect("veth");
+    let pf = lab
+        .fake()
         .pf(PF.0, presets::INTEL_E810_CQDA2)
         .name(PF.1)
         .num_vfs(1)
@@ -174,12 +174,10 @@ fn setup(cni_path: &Path, launch: Launch) -> Setup {
         .expect("fake PF");
     assert_eq!(pf.to_string(), PF.0);
     Setup {
-        state: dir.path().join("state"),
-        data: dir.path().join("ipam"),
-        _dir: dir,
-        fake,
-        host,
+        state: lab.dir().join("state"),
+        data: lab.dir().join("ipam"),
         pod,
+        lab,
         cni_path: cni_path.to_owned(),
     }
 }

@@ -17,7 +17,7 @@ use crate::error::{CniError, Result, code};
 
 /// A route through a link: destination (`None`: the default route) and gateway (`None`:
 /// directly connected).
-pub type Route = (Option<(IpAddr, u8)>, Option<IpAddr>);
+pub type FakeRoute = (Option<(IpAddr, u8)>, Option<IpAddr>);
 
 #[derive(Debug, Clone, Default)]
 struct FakeLink {
@@ -27,7 +27,7 @@ struct FakeLink {
     up: bool,
     alt_names: Vec<String>,
     addresses: Vec<(IpAddr, u8)>,
-    routes: Vec<Route>,
+    routes: Vec<FakeRoute>,
 }
 
 #[derive(Debug, Default)]
@@ -122,7 +122,7 @@ impl FakeNs {
     }
 
     /// The routes through link `name`: destination (`None`: default) and gateway.
-    pub fn routes(&self, name: &str) -> Vec<Route> {
+    pub fn routes(&self, name: &str) -> Vec<FakeRoute> {
         self.with(name, "read routes", |l| Ok(l.routes.clone()))
             .unwrap_or_default()
     }

@@ -1,6 +1,7 @@
-//! A lab for running the `sriov` binary for real: a "host" network namespace (where the
-//! plugin runs, through `nsenter`), pod namespaces, veth pairs standing in for VF netdevs,
-//! and a FakeSysfs tree mapping VF PCI addresses to those veths.
+//! The CNI side of the lab for running the `sriov` binary for real: `sriov_hw::fake::NetLab`
+//! (a "host" network namespace where the plugin runs, through `nsenter`; pod namespaces;
+//! veth pairs standing in for VF netdevs; a FakeSysfs tree mapping VF PCI addresses to
+//! them) plus the plugin's state dir and ways to run it.
 #![allow(dead_code, unreachable_pub)]
 // Test and benchmark set-up panics on failure by design: that is the test failing.
 #![allow(clippy::expect_used)]
@@ -10,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
 use serde_json::Value;
-use sriov_hw::fake::{FakeSysfs, presets};
+use sriov_hw::fake::{FakeSysfs, NetLab, presets};
 use sriov_hw::netlink::Netlink;
 use sriov_hw::netns::NamedNetns;
 
@@ -37,9 +38,7 @@ pub const CNI_PATH: &str = "/usr/lib/cni";
 pub const VFS: [(&str, &str); 2] = [("0000:af:06.0", "vf0"), ("0000:af:06.1", "vf1")];
 
 pub struct Lab {
-    pub dir: tempfile::TempDir,
-    pub fake: FakeSysfs,
-    pub host: NamedNetns,
+    pub lab: NetLab,
     pub state: PathBuf,
 }
 
@@ -48,39 +47,44 @@ pub type LinkView = (String, Option<String>, Option<u32>, bool);
 
 impl Lab {
     pub fn new() -> Self {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let host = NamedNetns::create(&dir.path().join("host")).expect("host netns");
-        let nl = Netlink::in_netns(&host.open().expect("open")).expect("netlink");
-        let fake = FakeSysfs::new().expect("fake sysfs");
+        let lab = NetLab::new().expect("net lab");
         for (i, (pci, name)) in VFS.iter().enumerate() {
-            nl.add_veth(name, &format!("wire{i}")).expect("veth");
-            nl.set_address(name, &format!("02:00:00:00:0a:0{i}"))
-                .expect("mac");
-            nl.set_admin_up(&format!("wire{i}"), true).expect("up");
-            fake.passthrough_vf(pci, presets::INTEL_E810_CQDA2, "iavf", Some(name))
-                .expect("fake VF");
+            lab.passthrough_vf(
+                pci,
+                presets::INTEL_E810_CQDA2,
+                "iavf",
+                name,
+                &format!("wire{i}"),
+                Some(&format!("02:00:00:00:0a:0{i}")),
+            )
+            .expect("fake VF");
         }
-        let state = dir.path().join("state");
-        Self {
-            dir,
-            fake,
-            host,
-            state,
-        }
+        let state = lab.dir().join("state");
+        Self { lab, state }
+    }
+
+    pub fn fake(&self) -> &FakeSysfs {
+        self.lab.fake()
+    }
+
+    pub fn host(&self) -> &NamedNetns {
+        self.lab.host()
+    }
+
+    pub fn dir(&self) -> &Path {
+        self.lab.dir()
     }
 
     pub fn pod(&self, name: &str) -> NamedNetns {
-        NamedNetns::create(&self.dir.path().join(name)).expect("pod netns")
+        self.lab.pod(name).expect("pod netns")
     }
 
     pub fn host_nl(&self) -> Netlink {
-        Netlink::in_netns(&self.host.open().expect("open")).expect("netlink")
+        self.lab.host_netlink().expect("netlink")
     }
 
     pub fn links(ns: &Path) -> Vec<LinkView> {
-        let nl = Netlink::in_netns(&sriov_hw::netns::open(ns).expect("open")).expect("netlink");
-        let mut links: Vec<LinkView> = nl
-            .links()
+        let mut links: Vec<LinkView> = NetLab::links(ns)
             .expect("links")
             .into_iter()
             .map(|l| (l.name, l.address, l.mtu, l.up))
@@ -90,7 +94,7 @@ impl Lab {
     }
 
     pub fn host_links(&self) -> Vec<LinkView> {
-        Self::links(self.host.path())
+        Self::links(self.host().path())
     }
 
     /// Runs the plugin in the host namespace.
@@ -107,7 +111,7 @@ impl Lab {
         conf: &str,
         extra: &[(&str, &str)],
     ) -> Output {
-        let host_root = self.fake.path().display().to_string();
+        let host_root = self.fake().path().display().to_string();
         let state = self.state.display().to_string();
         let mut env = vec![
             ("PATH", "/usr/sbin:/usr/bin:/sbin:/bin"),
@@ -148,9 +152,9 @@ impl Lab {
         .map(|(k, v)| (k.to_owned(), v.to_owned()))
         .collect();
         let env = sriov_cni::env::Env::from_vars(vars)?;
-        let sysfs = sriov_hw::SysfsHost::new(self.fake.root());
+        let sysfs = sriov_hw::SysfsHost::new(self.fake().root());
         let state = sriov_cni::state::StateDir::new(self.state.clone());
-        sriov_hw::netns::run_in(&self.host.open().expect("host netns"), || {
+        sriov_hw::netns::run_in(&self.host().open().expect("host netns"), || {
             let side = sriov_cni::pod::KernelNs::current()?;
             let host = sriov_cni::plugin::Host {
                 pci: &sysfs,
@@ -202,7 +206,7 @@ impl Lab {
         env: &[(&str, &str)],
     ) -> Output {
         let mut child = Command::new("nsenter")
-            .arg(format!("--net={}", self.host.path().display()))
+            .arg(format!("--net={}", self.host().path().display()))
             .arg(binary)
             .env_clear()
             .env("CNI_COMMAND", command)
@@ -226,7 +230,7 @@ impl Lab {
     }
 
     pub fn data_dir(&self) -> String {
-        self.dir.path().join("ipam").display().to_string()
+        self.dir().join("ipam").display().to_string()
     }
 
     /// A configuration for VF `pci` with `extra` keys (`"key": value, ...`).

@@ -1,11 +1,14 @@
 //! Fakes for tests: [`FakeSysfs`] builds a temp-dir host root shaped like a real kernel's,
 //! so the real sysfs code can be tested against it; [`FakeHost`] is an in-memory kernel
-//! model with call recording and failure injection.
+//! model with call recording and failure injection; [`NetLab`] adds real network
+//! namespaces and veths (root) around a `FakeSysfs` tree.
 
 mod host;
+mod lab;
 mod sysfs;
 
 pub use host::{Call, FakeHost};
+pub use lab::NetLab;
 
 pub use sysfs::{FakeSysfs, Nic, PfBuilder, StaticLinks, presets};
 
