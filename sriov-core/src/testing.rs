@@ -14,9 +14,9 @@ use k8s_openapi::api::core::v1::Node;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
 use crate::api::{
-    DeviceType, ESwitchMode, InterfaceExt, LinkType, OvsConfig, SriovNetworkNodePolicy,
+    DeviceType, ESwitchMode, Interface, InterfaceExt, LinkType, OvsConfig, SriovNetworkNodePolicy,
     SriovNetworkNodePolicySpec, SriovNetworkNodeState, SriovNetworkNodeStateSpec,
-    SriovNetworkNodeStateStatus, VdpaType,
+    SriovNetworkNodeStateStatus, VdpaType, VfGroup, VirtualFunction,
 };
 use crate::policy::Policy;
 
@@ -280,4 +280,46 @@ pub fn node_state(node: &str, pfs: Vec<InterfaceExt>) -> SriovNetworkNodeState {
         ..Default::default()
     });
     state
+}
+
+/// A node-state VF group: VFs `range` (`first-last`) of resource `resource` (also the
+/// policy's name), bound as `device_type` (`netdevice`, `vfio-pci`, ...), with a VF MTU.
+pub fn vf_group(resource: &str, range: &str, device_type: &str, mtu: Option<i32>) -> VfGroup {
+    VfGroup {
+        resource_name: Some(resource.into()),
+        device_type: Some(device_type.into()),
+        vf_range: Some(range.into()),
+        policy_name: Some(resource.into()),
+        mtu,
+        ..Default::default()
+    }
+}
+
+/// A node-state spec entry: PF `pci` with `num_vfs` VFs in `groups`.
+pub fn spec_interface(pci: &str, num_vfs: i32, groups: Vec<VfGroup>) -> Interface {
+    Interface {
+        pci_address: pci.into(),
+        num_vfs: Some(num_vfs),
+        vf_groups: Some(groups),
+        ..Default::default()
+    }
+}
+
+/// A node-state spec holding `interfaces` and nothing else.
+pub fn node_state_spec(interfaces: Vec<Interface>) -> SriovNetworkNodeStateSpec {
+    SriovNetworkNodeStateSpec {
+        interfaces: Some(interfaces),
+        ..Default::default()
+    }
+}
+
+/// A discovered VF `index` at `pci`, bound to `driver`, with netdev MTU `mtu`.
+pub fn vf_status(pci: &str, index: i32, driver: &str, mtu: i32) -> VirtualFunction {
+    VirtualFunction {
+        pci_address: pci.into(),
+        vf_id: index,
+        driver: Some(driver.into()),
+        mtu: Some(mtu),
+        ..Default::default()
+    }
 }

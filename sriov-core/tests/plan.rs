@@ -14,7 +14,7 @@ use sriov_core::nic::SupportedNics;
 use sriov_core::plan::{
     self, Action, CpuVendor, Disruption, Observed, PfSpec, PfStatus, Plan, VfDriver,
 };
-use sriov_core::testing::InterfaceBuilder;
+use sriov_core::testing::{self, InterfaceBuilder, vf_group as group};
 
 static NICS: LazyLock<SupportedNics> = LazyLock::new(SupportedNics::default);
 
@@ -59,35 +59,15 @@ fn needs_update(spec: &Interface, status: &InterfaceExt) -> bool {
     )
 }
 
-fn group(resource: &str, range: &str, device_type: &str, mtu: Option<i32>) -> VfGroup {
-    VfGroup {
-        resource_name: Some(resource.into()),
-        device_type: Some(device_type.into()),
-        vf_range: Some(range.into()),
-        policy_name: Some(resource.into()),
-        mtu,
-        ..Default::default()
-    }
-}
-
 fn wanted(num_vfs: i32, groups: Vec<VfGroup>) -> Interface {
     Interface {
-        pci_address: PCI.into(),
         name: Some("ens801f0".into()),
-        num_vfs: Some(num_vfs),
-        vf_groups: Some(groups),
-        ..Default::default()
+        ..testing::spec_interface(PCI, num_vfs, groups)
     }
 }
 
 fn vf(index: i32, driver: &str, mtu: i32) -> VirtualFunction {
-    VirtualFunction {
-        pci_address: format!("0000:82:00.{index}"),
-        vf_id: index,
-        driver: Some(driver.into()),
-        mtu: Some(mtu),
-        ..Default::default()
-    }
+    testing::vf_status(&format!("0000:82:00.{index}"), index, driver, mtu)
 }
 
 fn pf(num_vfs: i32, vfs: Vec<VirtualFunction>) -> InterfaceExt {

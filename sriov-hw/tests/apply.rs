@@ -9,6 +9,7 @@ use sriov_core::api::{Interface, InterfaceExt, RdmaMode, SriovNetworkNodeStateSp
 use sriov_core::ids::VfIndex;
 use sriov_core::nic::SupportedNics;
 use sriov_core::plan::{self, Action, CpuVendor, Disruption, Plan};
+use sriov_core::testing;
 use sriov_hw::apply::{self, HostOps, Wait};
 use sriov_hw::discover::{HostView, Options};
 use sriov_hw::fake::{Call, FakeHost, presets};
@@ -70,14 +71,7 @@ fn ops(host: &FakeHost) -> HostOps<'_> {
 }
 
 fn group(range: &str, device_type: &str, mtu: Option<i32>) -> VfGroup {
-    VfGroup {
-        resource_name: Some(format!("r{range}")),
-        device_type: Some(device_type.into()),
-        vf_range: Some(range.into()),
-        policy_name: Some("p".into()),
-        mtu,
-        ..Default::default()
-    }
+    testing::vf_group(&format!("r{range}"), range, device_type, mtu)
 }
 
 fn spec(
@@ -86,16 +80,10 @@ fn spec(
     mtu: Option<i32>,
     groups: Vec<VfGroup>,
 ) -> SriovNetworkNodeStateSpec {
-    SriovNetworkNodeStateSpec {
-        interfaces: Some(vec![Interface {
-            pci_address: pf.into(),
-            num_vfs: Some(num_vfs),
-            mtu,
-            vf_groups: Some(groups),
-            ..Default::default()
-        }]),
-        ..Default::default()
-    }
+    testing::node_state_spec(vec![Interface {
+        mtu,
+        ..testing::spec_interface(pf, num_vfs, groups)
+    }])
 }
 
 #[test]
