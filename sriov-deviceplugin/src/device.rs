@@ -24,20 +24,11 @@ pub(crate) fn example(id: &str, driver: &str, index: u16) -> HostDevice {
         class: CLASS_NETWORK,
         driver: driver.into(),
         numa: Some(0),
-        acpi_index: None,
         iommu_group: Some("42".into()),
-        noiommu: false,
         pf: Some(("0000:81:00.0".into(), Some("ens801f0".into()))),
         index: Some(index),
-        netdev: None,
         link_type: Some("ether".into()),
-        rdma: Rdma::default(),
-        uio: None,
-        vdpa: None,
-        pkey: None,
-        ddp_profile: None,
-        aux_type: None,
-        unhealthy: None,
+        ..HostDevice::default()
     }
 }
 

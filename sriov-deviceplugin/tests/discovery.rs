@@ -155,12 +155,7 @@ fn rdma_uio_vdpa_noiommu_and_vhost_are_read_where_they_exist() {
 
 #[test]
 fn unbound_vfs_and_a_pf_without_carrier_are_unhealthy() {
-    let fake = FakeSysfs::new().unwrap();
-    fake.pf("0000:81:00.0", presets::INTEL_E810_CQDA2)
-        .name("ens801f0")
-        .num_vfs(2)
-        .build()
-        .unwrap();
+    let fake = FakeSysfs::e810(2).unwrap();
     let vf1 = fake.path().join("sys/bus/pci/devices/0000:82:00.1/driver");
     std::fs::remove_file(&vf1).unwrap();
     let inventory = discover(&fake.root()).unwrap();
@@ -191,12 +186,7 @@ fn ddp_profiles_come_from_the_pf_once_per_pf_and_feed_the_selector() {
     use sriov_deviceplugin::config::Config;
     use sriov_deviceplugin::device::fill_ddp_profiles;
     use sriov_deviceplugin::resource_pool::assign;
-    let fake = FakeSysfs::new().unwrap();
-    fake.pf("0000:81:00.0", presets::INTEL_E810_CQDA2)
-        .name("ens801f0")
-        .num_vfs(2)
-        .build()
-        .unwrap();
+    let fake = FakeSysfs::e810(2).unwrap();
     fake.pf("0000:81:00.1", presets::INTEL_E810_CQDA2)
         .name("ens801f1")
         .num_vfs(2)

@@ -81,12 +81,7 @@ struct Plugin {
 impl Plugin {
     fn host() -> (tempfile::TempDir, FakeSysfs) {
         let dir = tempfile::tempdir().unwrap();
-        let fake = FakeSysfs::new().unwrap();
-        fake.pf("0000:81:00.0", presets::INTEL_E810_CQDA2)
-            .name("ens801f0")
-            .num_vfs(2)
-            .build()
-            .unwrap();
+        let fake = FakeSysfs::e810(2).unwrap();
         fake.pf("0000:81:00.1", presets::INTEL_E810_CQDA2)
             .name("ens801f1")
             .num_vfs(2)

@@ -37,8 +37,9 @@ pub struct Vdpa {
     pub path: Option<String>,
 }
 
-/// One offerable function (or auxiliary device).
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// One offerable function (or auxiliary device). `Default` is an empty record for tests
+/// and fakes to fill in.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct HostDevice {
     /// Device ID given to the kubelet: the PCI address, or the auxiliary device name.
     pub id: String,

@@ -23,12 +23,7 @@ struct Backends {
 }
 
 fn backends() -> Backends {
-    let tree = FakeSysfs::new().unwrap();
-    tree.pf("0000:81:00.0", presets::INTEL_E810_CQDA2)
-        .name("ens801f0")
-        .num_vfs(3)
-        .build()
-        .unwrap();
+    let tree = FakeSysfs::e810(3).unwrap();
     tree.pf("0000:3b:00.0", presets::MLX_CX6_DX)
         .name("ens2f0")
         .build()

@@ -319,12 +319,7 @@ fn an_e_switch_mode_that_cannot_be_read_is_an_error_not_legacy() {
 #[test]
 fn one_observation_gives_the_status_and_the_plans_input() {
     use sriov_hw::observe;
-    let fake = FakeSysfs::new().unwrap();
-    fake.pf("0000:81:00.0", presets::INTEL_E810_CQDA2)
-        .name("ens801f0")
-        .num_vfs(2)
-        .build()
-        .unwrap();
+    let fake = FakeSysfs::e810(2).unwrap();
     fake.cmdline("root=/dev/sda2 intel_iommu=on iommu=pt")
         .unwrap();
     let record = Interface {

@@ -452,13 +452,8 @@ fn sriov_ctl_ok(input: &str) -> String {
 
 #[test]
 fn discover_and_doctor_read_the_host_root_they_are_given() {
-    use sriov_hw::fake::{FakeSysfs, presets};
-    let fake = FakeSysfs::new().unwrap();
-    fake.pf("0000:81:00.0", presets::INTEL_E810_CQDA2)
-        .name("ens801f0")
-        .num_vfs(2)
-        .build()
-        .unwrap();
+    use sriov_hw::fake::FakeSysfs;
+    let fake = FakeSysfs::e810(2).unwrap();
     let root = fake.path().to_str().unwrap().to_owned();
 
     let output = sriovctl(&["discover", "--host-root", &root, "-o", "json"], None);
@@ -493,14 +488,18 @@ fn discover_and_doctor_read_the_host_root_they_are_given() {
     assert!(stdout(&failing).contains("[FAIL] IOMMU active"));
 }
 
+/// A host root with one E810 port, `0000:81:00.0` named `ens801f0`, without VFs; and its
+/// path.
+fn e810_host() -> (sriov_hw::fake::FakeSysfs, String) {
+    let fake = sriov_hw::fake::FakeSysfs::e810(0).expect("a host root");
+    let root = fake.path().to_str().expect("a UTF-8 path").to_owned();
+    (fake, root)
+}
+
 #[test]
 fn plan_shows_what_the_daemon_would_do_on_a_host() {
     use sriov_hw::fake::{FakeSysfs, presets};
-    let fake = FakeSysfs::new().unwrap();
-    fake.pf("0000:81:00.0", presets::INTEL_E810_CQDA2)
-        .name("ens801f0")
-        .build()
-        .unwrap();
+    let fake = FakeSysfs::e810(0).unwrap();
     fake.pf("0000:81:00.1", presets::INTEL_E810_CQDA2)
         .name("ens801f1")
         .num_vfs(2)
@@ -543,8 +542,8 @@ spec:
     );
     assert!(text.contains("  1. 0000:81:00.0: write udev rules (NetworkManager ignores its VFs)\n  2. 0000:81:00.0: set sriov_numvfs to 0, then 2\n  3. 0000:81:00.0 VF 0: bind vfio-pci\n"), "{text}");
 
-    let json = sriovctl(
-        &[
+    let plan_json = || -> serde_json::Value {
+        let args = [
             "plan",
             "-f",
             state.to_str().unwrap(),
@@ -552,10 +551,10 @@ spec:
             &root,
             "-o",
             "json",
-        ],
-        None,
-    );
-    let plan: serde_json::Value = serde_json::from_str(&stdout(&json)).unwrap();
+        ];
+        serde_json::from_str(&stdout(&sriovctl(&args, None))).unwrap()
+    };
+    let plan = plan_json();
     assert_eq!(plan["disruption"], "drain");
     assert_eq!(
         plan["actions"][1],
@@ -571,19 +570,7 @@ spec:
         "processor\t: 0\nvendor_id\t: GenuineIntel\n",
     )
     .unwrap();
-    let reboot = sriovctl(
-        &[
-            "plan",
-            "-f",
-            state.to_str().unwrap(),
-            "--host-root",
-            &root,
-            "-o",
-            "json",
-        ],
-        None,
-    );
-    let plan: serde_json::Value = serde_json::from_str(&stdout(&reboot)).unwrap();
+    let plan = plan_json();
     assert_eq!(plan["disruption"], "reboot");
     assert_eq!(
         plan["actions"].as_array().unwrap().last().unwrap(),
@@ -593,13 +580,7 @@ spec:
 
 #[test]
 fn plan_refuses_a_malformed_vf_range_naming_the_pf_and_field() {
-    use sriov_hw::fake::{FakeSysfs, presets};
-    let fake = FakeSysfs::new().unwrap();
-    fake.pf("0000:81:00.0", presets::INTEL_E810_CQDA2)
-        .name("ens801f0")
-        .build()
-        .unwrap();
-    let root = fake.path().to_str().unwrap().to_owned();
+    let (_fake, root) = e810_host();
     let state = "apiVersion: sriovnetwork.openshift.io/v1
 kind: SriovNetworkNodeState
 metadata: {name: worker-0, namespace: sriov-network-operator}
@@ -639,13 +620,7 @@ fn a_host_root_without_sys_bus_pci_is_an_error_naming_it() {
 
 #[test]
 fn plan_picks_the_node_state_of_a_list_by_name_and_warns_about_absent_pfs() {
-    use sriov_hw::fake::{FakeSysfs, presets};
-    let fake = FakeSysfs::new().unwrap();
-    fake.pf("0000:81:00.0", presets::INTEL_E810_CQDA2)
-        .name("ens801f0")
-        .build()
-        .unwrap();
-    let root = fake.path().to_str().unwrap().to_owned();
+    let (_fake, root) = e810_host();
     let state = |node: &str, pci: &str| {
         format!(
             r#"{{"apiVersion": "sriovnetwork.openshift.io/v1", "kind": "SriovNetworkNodeState",

@@ -12,13 +12,7 @@ pub(super) struct Done {
 }
 
 pub(super) fn add(a: Attachment<'_>) -> Result<String> {
-    let Attachment {
-        env,
-        stdin,
-        conf,
-        host,
-        log,
-    } = a;
+    let (env, stdin, conf, host, log) = (a.env, a.stdin, a.conf, a.host, a.log);
     let address = conf.validate_for_add()?;
     let mac = conf.effective_mac(&env.args)?;
     // Chained after another plugin: its result is extended (checked before anything moves).

@@ -3,13 +3,7 @@
 use super::*;
 
 pub(super) fn check(a: Attachment<'_>) -> Result<()> {
-    let Attachment {
-        env,
-        stdin,
-        conf,
-        host,
-        log: _,
-    } = a;
+    let (env, stdin, conf, host) = (a.env, a.stdin, a.conf, a.host);
     let failed = |msg: String| CniError::new(code::CHECK_FAILED, msg);
     let cache = host
         .state

@@ -57,13 +57,7 @@ pub(super) fn release_netdev(
 }
 
 pub(super) fn del(a: Attachment<'_>) -> Result<()> {
-    let Attachment {
-        env,
-        stdin,
-        conf,
-        host,
-        log,
-    } = a;
+    let (env, stdin, conf, host, log) = (a.env, a.stdin, a.conf, a.host, a.log);
     let ipam_type = ipam_plugin(conf, env)?;
     let cache = match host.state.load_cache(&env.container_id, &env.ifname) {
         Ok(cache) => cache,

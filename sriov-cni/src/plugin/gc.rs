@@ -4,13 +4,7 @@ use super::del::release_netdev;
 use super::*;
 
 pub(super) fn gc(a: Attachment<'_>) -> Result<()> {
-    let Attachment {
-        env,
-        stdin,
-        conf,
-        host,
-        log,
-    } = a;
+    let (env, stdin, conf, host, log) = (a.env, a.stdin, a.conf, a.host, a.log);
     let valid: Vec<String> = conf
         .raw
         .get("cni.dev/valid-attachments")

@@ -3,13 +3,7 @@
 use super::*;
 
 pub(super) fn status(a: Attachment<'_>) -> Result<()> {
-    let Attachment {
-        env,
-        stdin,
-        conf,
-        host,
-        log: _,
-    } = a;
+    let (env, stdin, conf, host) = (a.env, a.stdin, a.conf, a.host);
     std::fs::create_dir_all(host.state.root()).map_err(|e| {
         CniError::new(
             50,

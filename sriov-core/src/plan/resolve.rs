@@ -51,6 +51,19 @@ fn positive(value: Option<i32>) -> Option<u32> {
     value.filter(|v| *v > 0).map(i32::unsigned_abs)
 }
 
+fn eswitch(pf: &str, field: &str, value: Option<&str>) -> Result<ESwitchMode> {
+    ESwitchMode::from_state(value).ok_or_else(|| {
+        field_error(
+            pf,
+            field,
+            format!(
+                "{:?} is neither legacy nor switchdev",
+                value.unwrap_or_default()
+            ),
+        )
+    })
+}
+
 fn if_name(pf: &str, field: &str, value: Option<&str>) -> Result<Option<IfName>> {
     match value.filter(|n| !n.is_empty()) {
         None => Ok(None),
@@ -72,16 +85,7 @@ impl<'a> PfSpec<'a> {
         let num_vfs = entry.num_vfs.unwrap_or(0);
         let num_vfs = u16::try_from(num_vfs)
             .map_err(|_| plan_error(raw, format!("numVfs {num_vfs} is not a VF count")))?;
-        let eswitch = ESwitchMode::from_state(entry.e_switch_mode.as_deref()).ok_or_else(|| {
-            field_error(
-                raw,
-                "eSwitchMode",
-                format!(
-                    "{:?} is neither legacy nor switchdev",
-                    entry.e_switch_mode.as_deref().unwrap_or_default()
-                ),
-            )
-        })?;
+        let eswitch = eswitch(raw, "eSwitchMode", entry.e_switch_mode.as_deref())?;
         let groups = entry
             .vf_groups
             .iter()
@@ -177,16 +181,7 @@ impl<'a> PfStatus<'a> {
         let num_vfs = u16::try_from(num_vfs).map_err(|_| {
             field_error(raw, "status numVfs", format!("{num_vfs} is not a VF count"))
         })?;
-        let eswitch = ESwitchMode::from_state(entry.e_switch_mode.as_deref()).ok_or_else(|| {
-            field_error(
-                raw,
-                "status eSwitchMode",
-                format!(
-                    "{:?} is neither legacy nor switchdev",
-                    entry.e_switch_mode.as_deref().unwrap_or_default()
-                ),
-            )
-        })?;
+        let eswitch = eswitch(raw, "status eSwitchMode", entry.e_switch_mode.as_deref())?;
         let vfs = entry
             .vfs
             .iter()

@@ -247,6 +247,18 @@ impl FakeSysfs {
         })
     }
 
+    /// A host root with one Intel E810 port, `0000:81:00.0` named `ens801f0`, with
+    /// `num_vfs` VFs (`0000:82:00.<i>`, netdevs `ens801f0v<i>`): the host most tests start
+    /// from.
+    pub fn e810(num_vfs: u16) -> Result<Self> {
+        let fake = Self::new()?;
+        fake.pf("0000:81:00.0", presets::INTEL_E810_CQDA2)
+            .name("ens801f0")
+            .num_vfs(num_vfs)
+            .build()?;
+        Ok(fake)
+    }
+
     /// The host root to hand to the code under test.
     pub fn root(&self) -> HostRoot {
         self.root.clone()

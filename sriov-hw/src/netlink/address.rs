@@ -12,13 +12,11 @@ impl Netlink {
         message.header.index = index;
         message.attributes.push(AddressAttribute::Local(address));
         message.attributes.push(AddressAttribute::Address(address));
-        self.request(
+        self.create(
             RouteNetlinkMessage::NewAddress(message),
-            NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL,
             name,
             "add address",
         )
-        .map(|_| ())
     }
 
     /// The IP addresses of a link, with prefix lengths.
@@ -91,13 +89,7 @@ impl Netlink {
                 .push(RouteAttribute::Gateway(RouteAddress::from(gw)));
         }
         message.attributes.push(RouteAttribute::Oif(index));
-        self.request(
-            RouteNetlinkMessage::NewRoute(message),
-            NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL,
-            name,
-            "add route",
-        )
-        .map(|_| ())
+        self.create(RouteNetlinkMessage::NewRoute(message), name, "add route")
     }
 }
 

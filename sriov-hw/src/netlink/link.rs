@@ -177,40 +177,37 @@ impl Netlink {
 
     /// Adds an alternative name (`ip link property add ... altname ...`).
     pub fn add_alt_name(&self, name: &str, alt_name: &str) -> Result<()> {
-        let index = self.get(name, false)?.header.index;
-        let mut message = LinkMessage::default();
-        message.header.index = index;
-        message
-            .attributes
-            .push(LinkAttribute::PropList(vec![Prop::AltIfName(
-                alt_name.to_owned(),
-            )]));
-        self.request(
-            RouteNetlinkMessage::NewLinkProp(message),
-            NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL,
-            name,
-            "add alt-name",
-        )
-        .map(|_| ())
+        self.alt_name(name, alt_name, true)
     }
 
     /// Removes an alternative name (`ip link property del ... altname ...`).
     pub fn del_alt_name(&self, name: &str, alt_name: &str) -> Result<()> {
-        let index = self.get(name, false)?.header.index;
+        self.alt_name(name, alt_name, false)
+    }
+
+    fn alt_name(&self, name: &str, alt_name: &str, add: bool) -> Result<()> {
         let mut message = LinkMessage::default();
-        message.header.index = index;
+        message.header.index = self.get(name, false)?.header.index;
         message
             .attributes
             .push(LinkAttribute::PropList(vec![Prop::AltIfName(
                 alt_name.to_owned(),
             )]));
-        self.request(
-            RouteNetlinkMessage::DelLinkProp(message),
-            NLM_F_ACK,
-            name,
-            "remove alt-name",
-        )
-        .map(|_| ())
+        if add {
+            self.create(
+                RouteNetlinkMessage::NewLinkProp(message),
+                name,
+                "add alt-name",
+            )
+        } else {
+            self.request(
+                RouteNetlinkMessage::DelLinkProp(message),
+                NLM_F_ACK,
+                name,
+                "remove alt-name",
+            )
+            .map(|_| ())
+        }
     }
 
     /// Creates a veth pair (for tests standing in for VF netdevs).
@@ -220,12 +217,10 @@ impl Netlink {
             LinkInfo::Kind(InfoKind::Veth),
             LinkInfo::Data(InfoData::Veth(InfoVeth::Peer(Self::link_message(peer)))),
         ]));
-        self.request(
+        self.create(
             RouteNetlinkMessage::NewLink(message),
-            NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL,
             name,
             "create veth pair",
         )
-        .map(|_| ())
     }
 }

@@ -92,6 +92,13 @@ impl Netlink {
     ) -> Result<Vec<RouteNetlinkMessage>> {
         self.channel.request(message, flags, target, op)
     }
+
+    /// Sends a request that creates something (`NLM_F_CREATE | NLM_F_EXCL`: EEXIST when it
+    /// is there already) and waits for the ACK.
+    fn create(&self, message: RouteNetlinkMessage, target: &str, op: &'static str) -> Result<()> {
+        self.request(message, NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL, target, op)
+            .map(|_| ())
+    }
 }
 
 impl crate::link::LinkQuery for Netlink {

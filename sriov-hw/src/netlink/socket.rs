@@ -12,6 +12,21 @@ use netlink_sys::{Socket, SocketAddr};
 
 use crate::error::{Error, Result};
 
+/// A netlink family's message: what [`transact`] sends and parses.
+pub(crate) trait Message:
+    netlink_packet_core::NetlinkSerializable
+    + netlink_packet_core::NetlinkDeserializable
+    + std::fmt::Debug
+{
+}
+
+impl<T> Message for T where
+    T: netlink_packet_core::NetlinkSerializable
+        + netlink_packet_core::NetlinkDeserializable
+        + std::fmt::Debug
+{
+}
+
 pub(crate) fn io_err(op: &'static str, target: &str, e: io::Error) -> Error {
     Error::Kernel {
         op,
@@ -31,19 +46,14 @@ pub(crate) fn open_socket(protocol: isize, name: &str) -> Result<Socket> {
 
 /// Sends one request on `socket` and collects the replies until the ACK or the end of the
 /// dump; an error reply becomes an error with its errno.
-pub(crate) fn transact<I>(
+pub(crate) fn transact<I: Message>(
     socket: &Socket,
     sequence: u32,
     message: I,
     flags: u16,
     target: &str,
     op: &'static str,
-) -> Result<Vec<I>>
-where
-    I: netlink_packet_core::NetlinkSerializable
-        + netlink_packet_core::NetlinkDeserializable
-        + std::fmt::Debug,
-{
+) -> Result<Vec<I>> {
     let mut header = NetlinkHeader::default();
     header.flags = NLM_F_REQUEST | flags;
     header.sequence_number = sequence;
@@ -112,18 +122,13 @@ impl Channel {
     }
 
     /// Sends one request with the next sequence number (see [`transact`]).
-    pub(crate) fn request<I>(
+    pub(crate) fn request<I: Message>(
         &self,
         message: I,
         flags: u16,
         target: &str,
         op: &'static str,
-    ) -> Result<Vec<I>>
-    where
-        I: netlink_packet_core::NetlinkSerializable
-            + netlink_packet_core::NetlinkDeserializable
-            + std::fmt::Debug,
-    {
+    ) -> Result<Vec<I>> {
         let mut guard = self.socket.lock().unwrap_or_else(|e| e.into_inner());
         let (socket, sequence) = &mut *guard;
         *sequence = sequence.wrapping_add(1);

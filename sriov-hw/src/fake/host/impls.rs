@@ -9,7 +9,7 @@ use sriov_core::plan::is_userspace_driver;
 use super::{Call, FakeHost, Function, idle_vf, kernel};
 use crate::error::{Error, Result};
 use crate::fake::vf_address;
-use crate::functions::{HostDevice, Inventory, Rdma};
+use crate::functions::{HostDevice, Inventory};
 use crate::link::{EswitchOps, LinkAttrs, LinkLayer, LinkOps, LinkQuery, LinkSysfs};
 use crate::pci::{PciDevice, PciSysfs, VfFunction, VfNetdev};
 use crate::store::PfStore;
@@ -217,20 +217,13 @@ impl PciSysfs for FakeHost {
                     class: crate::pci::CLASS_NETWORK,
                     driver,
                     numa: Some(0),
-                    acpi_index: None,
                     iommu_group: function.iommu_group.map(|g| g.to_string()),
-                    noiommu: false,
                     pf,
                     index: function.is_vf.then_some(function.index.get()),
                     netdev: function.netdev.clone(),
                     link_type: link_type.clone(),
-                    rdma: Rdma::default(),
-                    uio: None,
-                    vdpa: None,
-                    pkey: None,
-                    ddp_profile: None,
-                    aux_type: None,
                     unhealthy,
+                    ..HostDevice::default()
                 });
             }
         }
