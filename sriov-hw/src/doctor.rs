@@ -3,8 +3,9 @@
 
 use sriov_core::nic::SupportedNics;
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::kernel;
+use crate::observe::KernelFacts;
 use crate::pci::{CLASS_NETWORK, PciSysfs};
 use crate::root::HostRoot;
 
@@ -50,19 +51,36 @@ fn check(
     }
 }
 
-/// Runs every check against the host at `root`.
-pub fn run(root: &HostRoot, pci: &dyn PciSysfs, nics: &SupportedNics) -> Result<Vec<Check>> {
+/// Runs every check against the host at `root`, whose kernel facts (command line, IOMMU
+/// groups) were read as `facts` ([`KernelFacts::read`], what the config daemon reads too);
+/// the module and lockdown checks read what only they need. An error when the root has no
+/// `proc/cmdline`.
+pub fn run(
+    root: &HostRoot,
+    facts: &KernelFacts,
+    pci: &dyn PciSysfs,
+    nics: &SupportedNics,
+) -> Result<Vec<Check>> {
     let mut checks = Vec::new();
-    let cmdline = kernel::cmdline(root)?;
+    let cmdline = facts.cmdline.as_deref().ok_or_else(|| {
+        Error::io(
+            "read",
+            root.join("proc/cmdline"),
+            std::io::ErrorKind::NotFound.into(),
+        )
+    })?;
     let has = |arg: &str| cmdline.iter().any(|a| a == arg);
-    let groups = kernel::iommu_group_count(root)?;
+    let groups = facts.iommu_groups;
     checks.push(if groups > 0 {
         check("IOMMU active", Outcome::Pass, format!("{groups} IOMMU groups"), "")
     } else {
         check(
             "IOMMU active",
             Outcome::Fail,
-            "no IOMMU groups in /sys/kernel/iommu_groups: vfio-pci (DPDK) VFs cannot be used",
+            format!(
+                "no IOMMU groups in {}: vfio-pci (DPDK) VFs cannot be used",
+                root.join("sys/kernel/iommu_groups").display()
+            ),
             "enable VT-d/AMD-Vi in the firmware and add intel_iommu=on (Intel) or amd_iommu=on (AMD) to the kernel command line",
         )
     });

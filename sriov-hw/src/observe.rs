@@ -31,8 +31,8 @@ pub struct KernelFacts {
     /// `/proc/cmdline`, split; `None` when the root has no `proc/cmdline` (discovery does not
     /// need it; planning does, and says so).
     pub cmdline: Option<Vec<String>>,
-    /// Whether IOMMU groups exist (the IOMMU is on).
-    pub iommu_active: bool,
+    /// How many IOMMU groups exist (none: the IOMMU is off).
+    pub iommu_groups: usize,
     /// The CPU vendor (which IOMMU kernel arguments apply).
     pub cpu: CpuVendor,
     /// The RDMA subsystem's namespace mode, when the host has RDMA.
@@ -40,6 +40,11 @@ pub struct KernelFacts {
 }
 
 impl KernelFacts {
+    /// Whether the IOMMU is on (IOMMU groups exist).
+    pub fn iommu_active(&self) -> bool {
+        self.iommu_groups > 0
+    }
+
     /// Reads them under `root`: the command line, IOMMU groups, `proc/cpuinfo`, and the
     /// RDMA mode (RDMA netlink when the root is this kernel's `/`, else `ib_core`'s
     /// parameter).
@@ -51,7 +56,7 @@ impl KernelFacts {
         };
         Ok(Self {
             cmdline,
-            iommu_active: crate::kernel::iommu_group_count(root)? > 0,
+            iommu_groups: crate::kernel::iommu_group_count(root)?,
             cpu: crate::kernel::cpu_vendor(root)?,
             rdma_mode: crate::rdma::netns_mode(root)?,
         })
@@ -97,7 +102,7 @@ impl HostSnapshot {
             interfaces: &self.interfaces,
             records: &self.records,
             cmdline,
-            iommu_active: self.kernel.iommu_active,
+            iommu_active: self.kernel.iommu_active(),
             cpu: self.kernel.cpu,
             nics,
             guids: self.guids.as_ref(),

@@ -37,7 +37,7 @@ fn snapshot(host: &FakeHost) -> HostSnapshot {
         host,
         KernelFacts {
             cmdline: Some(vec!["intel_iommu=on".to_owned(), "iommu=pt".to_owned()]),
-            iommu_active: true,
+            iommu_groups: 8,
             cpu: CpuVendor::Intel,
             rdma_mode: None,
         },

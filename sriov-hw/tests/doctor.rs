@@ -8,8 +8,10 @@ use sriov_hw::doctor::{self, Check, Outcome};
 use sriov_hw::fake::{FakeSysfs, presets};
 
 fn checks(fake: &FakeSysfs) -> Vec<Check> {
+    let facts = sriov_hw::observe::KernelFacts::read(&fake.root()).expect("kernel facts");
     doctor::run(
         &fake.root(),
+        &facts,
         &SysfsHost::new(fake.root()),
         &SupportedNics::default(),
     )

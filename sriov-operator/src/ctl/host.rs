@@ -41,7 +41,9 @@ pub(super) fn doctor(root: &HostRoot, out: &mut dyn Write, err: &mut dyn Write) 
         return Status::Unreadable;
     }
     let host = SysfsHost::new(root.clone());
-    let checks = match sriov_hw::doctor::run(root, &host, &SupportedNics::default()) {
+    let checks = match sriov_hw::observe::KernelFacts::read(root)
+        .and_then(|facts| sriov_hw::doctor::run(root, &facts, &host, &SupportedNics::default()))
+    {
         Ok(checks) => checks,
         Err(e) => {
             let _ = writeln!(err, "error: checking {}: {e}", root.path().display());
