@@ -66,7 +66,7 @@ pub fn run(
         Error::io(
             "read",
             root.join("proc/cmdline"),
-            std::io::ErrorKind::NotFound.into(),
+            std::io::Error::from_raw_os_error(libc::ENOENT),
         )
     })?;
     let has = |arg: &str| cmdline.iter().any(|a| a == arg);

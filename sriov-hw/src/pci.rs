@@ -148,9 +148,13 @@ impl FunctionDir {
     /// A hex ID file that must hold 4 hex digits.
     fn strict_id(&self, name: &str) -> Result<String> {
         let path = || self.dir.path().join(name);
-        let text = self
-            .id(name)?
-            .ok_or_else(|| Error::io("read", path(), std::io::ErrorKind::NotFound.into()))?;
+        let text = self.id(name)?.ok_or_else(|| {
+            Error::io(
+                "read",
+                path(),
+                std::io::Error::from_raw_os_error(libc::ENOENT),
+            )
+        })?;
         if text.len() == 4 && text.bytes().all(|b| b.is_ascii_hexdigit()) {
             Ok(text)
         } else {
@@ -261,7 +265,7 @@ impl PciSysfs for SysfsHost {
             Error::io(
                 "read",
                 path.join("class"),
-                std::io::ErrorKind::NotFound.into(),
+                std::io::Error::from_raw_os_error(libc::ENOENT),
             )
         })?;
         let physfn = match f.physfn()? {

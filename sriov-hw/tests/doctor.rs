@@ -99,3 +99,25 @@ fn a_host_without_sriov_nics_fails() {
         Outcome::Fail
     );
 }
+
+#[test]
+fn a_root_without_a_kernel_command_line_is_an_error_naming_it() {
+    let fake = FakeSysfs::e810(0).expect("a host root");
+    std::fs::remove_file(fake.root().join("proc/cmdline")).expect("removes it");
+    let facts = sriov_hw::observe::KernelFacts::read(&fake.root()).expect("kernel facts");
+    assert_eq!(facts.cmdline, None);
+    let err = doctor::run(
+        &fake.root(),
+        &facts,
+        &SysfsHost::new(fake.root()),
+        &SupportedNics::default(),
+    )
+    .expect_err("no command line");
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "read {}: No such file or directory (os error 2)",
+            fake.root().join("proc/cmdline").display()
+        )
+    );
+}
