@@ -554,6 +554,18 @@ fn malformed_spec_and_status_values_are_errors_naming_the_pf_and_the_field() {
         err(&spec_of(bad_name), &status),
         "PF 0000:81:00.0: name: invalid interface name \"a/b\": it contains `/`, `:` or white space"
     );
+    assert_eq!(
+        err(&spec_of(wanted(-1, vec![])), &status),
+        "PF 0000:81:00.0: numVfs: -1 is not a VF count"
+    );
+    let twice = SriovNetworkNodeStateSpec {
+        interfaces: Some(vec![wanted(2, vec![]), wanted(3, vec![])]),
+        ..Default::default()
+    };
+    assert_eq!(
+        err(&twice, &status),
+        "PF 0000:81:00.0: spec.interfaces[0] and spec.interfaces[1] both configure it"
+    );
     let mut bad_vf = pf(1, vec![vf(0, "iavf", 1500)]);
     bad_vf.vfs.as_mut().unwrap()[0].vf_id = -1;
     assert_eq!(
@@ -570,6 +582,8 @@ fn the_plan_names_the_externally_managed_pfs_apply_must_not_reset() {
     let plan = run(&status, vec![external.clone()], &BTreeMap::new(), &[]);
     assert!(!plan.actions.is_empty());
     assert!(!plan.resets_on_failure(&pci()));
+    let json = serde_json::to_value(&plan).unwrap();
+    assert_eq!(json["externallyManaged"], serde_json::json!([PCI]));
     // A PF the daemon only remembers as externally managed is kept too: dropping its
     // record must never remove VFs someone else created.
     let plan = run(
@@ -587,4 +601,30 @@ fn the_plan_names_the_externally_managed_pfs_apply_must_not_reset() {
         &[],
     );
     assert!(ours.resets_on_failure(&pci()));
+}
+
+#[test]
+fn a_group_reaching_past_the_vf_count_is_planned_for_the_vfs_that_exist_and_warned_about() {
+    let status = [pf(0, vec![])];
+    let plan = run(
+        &status,
+        vec![wanted(2, vec![group("net", "0-5", "netdevice", None)])],
+        &BTreeMap::new(),
+        &[],
+    );
+    assert_eq!(
+        plan.warnings,
+        [
+            "0000:81:00.0: vfGroups[0].vfRange 0-5 reaches beyond its 2 VFs; the VFs past the last are left alone"
+        ]
+    );
+    let bound: Vec<u16> = plan
+        .actions
+        .iter()
+        .filter_map(|a| match a {
+            Action::BindVf { index, .. } => Some(index.get()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(bound, [0, 1]);
 }

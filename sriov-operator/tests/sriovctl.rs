@@ -556,6 +556,10 @@ spec:
     };
     let plan = plan_json();
     assert_eq!(plan["disruption"], "drain");
+    assert!(
+        plan.get("externallyManaged").is_none(),
+        "listed only when there are some"
+    );
     assert_eq!(
         plan["actions"][1],
         serde_json::json!({"action": "setNumVfs", "pf": "0000:81:00.0", "numVfs": 2})

@@ -82,7 +82,10 @@ pub struct Plan {
     /// PFs whose VFs are created outside the operator (by the spec or by the daemon's
     /// record): applying the plan never resets them, not even when one of their steps
     /// fails.
-    #[serde(skip_serializing_if = "BTreeSet::is_empty")]
+    #[serde(
+        rename = "externallyManaged",
+        skip_serializing_if = "BTreeSet::is_empty"
+    )]
     pub externally_managed: BTreeSet<PciAddress>,
 }
 
@@ -166,7 +169,21 @@ pub fn plan(observed: Observed<'_>, spec: &SriovNetworkNodeStateSpec) -> Result<
         warnings: Vec::new(),
         externally_managed: BTreeSet::new(),
     };
-    for wanted in &specs {
+    for (i, wanted) in specs.iter().enumerate() {
+        if let Some(first) = specs[..i].iter().position(|s| s.pci == wanted.pci) {
+            return Err(plan_error(
+                &wanted.pci.to_string(),
+                format!("spec.interfaces[{first}] and spec.interfaces[{i}] both configure it"),
+            ));
+        }
+        for (g, group) in wanted.groups.iter().enumerate() {
+            if group.range.exceeds(i64::from(wanted.num_vfs)) {
+                plan.warnings.push(format!(
+                    "{}: vfGroups[{g}].vfRange {} reaches beyond its {} VFs; the VFs past the last are left alone",
+                    wanted.pci, group.range, wanted.num_vfs
+                ));
+            }
+        }
         if !statuses.iter().any(|s| s.pci == wanted.pci) {
             plan.warnings.push(format!(
                 "interface {} ({}) is in the spec but not on this host; nothing is done for it",

@@ -84,7 +84,7 @@ impl<'a> PfSpec<'a> {
         let pci: PciAddress = raw.parse().map_err(|e| field_error(raw, "pciAddress", e))?;
         let num_vfs = entry.num_vfs.unwrap_or(0);
         let num_vfs = u16::try_from(num_vfs)
-            .map_err(|_| plan_error(raw, format!("numVfs {num_vfs} is not a VF count")))?;
+            .map_err(|_| field_error(raw, "numVfs", format!("{num_vfs} is not a VF count")))?;
         let eswitch = eswitch(raw, "eSwitchMode", entry.e_switch_mode.as_deref())?;
         let groups = entry
             .vf_groups
