@@ -1,0 +1,286 @@
+//! Request routing: discovery paths, then resource paths
+//! (`/api/v1[/namespaces/<ns>]/<res>[/<name>[/<sub>]]`, the same under `/apis/<g>/<v>`),
+//! each verb answered as kube-apiserver answers it.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use axum::body::Body;
+use http::{Method, Request, Response, StatusCode, header};
+use serde_json::Value;
+
+use crate::resources::ResourceType;
+use crate::status::ApiError;
+use crate::store::State;
+use crate::{Config, discovery, meta};
+
+mod read;
+mod write;
+
+/// Largest request body accepted (kube-apiserver's limit).
+pub const MAX_BODY: usize = 3 * 1024 * 1024;
+
+/// What every request handler shares.
+#[derive(Debug)]
+pub struct Shared {
+    state: Mutex<State>,
+}
+
+impl Shared {
+    /// A server with `config`.
+    pub fn new(config: Config) -> Self {
+        Self {
+            state: Mutex::new(State::new(config.history)),
+        }
+    }
+
+    /// The state, locked (a panic while holding it leaves the data as it was: every write
+    /// completes before it becomes visible).
+    pub fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// The resource path of a request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target {
+    pub(crate) group: String,
+    pub(crate) version: String,
+    pub(crate) namespace: Option<String>,
+    pub(crate) plural: String,
+    pub(crate) name: Option<String>,
+    pub(crate) subresource: Option<String>,
+}
+
+/// Parses the part of a resource path after the group-version.
+fn target(group: &str, version: &str, rest: &[&str]) -> Option<Target> {
+    let make = |namespace: Option<&str>, plural: &str, name: Option<&&str>, sub: Option<&&str>| {
+        Some(Target {
+            group: group.to_owned(),
+            version: version.to_owned(),
+            namespace: namespace.map(str::to_owned),
+            plural: plural.to_owned(),
+            name: name.map(|n| (*n).to_owned()),
+            subresource: sub.map(|s| (*s).to_owned()),
+        })
+    };
+    match rest {
+        [] => None,
+        // A namespace itself, or one of its subresources (`status`, `finalize`).
+        ["namespaces", name] if group.is_empty() => make(None, "namespaces", Some(name), None),
+        ["namespaces", name, sub @ ("status" | "finalize")] if group.is_empty() => {
+            make(None, "namespaces", Some(name), Some(sub))
+        }
+        ["namespaces", ns, plural, tail @ ..] if tail.len() <= 2 => {
+            make(Some(ns), plural, tail.first(), tail.get(1))
+        }
+        [plural, tail @ ..] if tail.len() <= 2 => make(None, plural, tail.first(), tail.get(1)),
+        _ => None,
+    }
+}
+
+/// A JSON answer.
+pub(crate) fn json(code: u16, body: &Value) -> Response<Body> {
+    Response::builder()
+        .status(StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR))
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from(body.to_string()))
+        .unwrap_or_default()
+}
+
+/// A failure answer.
+pub(crate) fn failure(error: &ApiError) -> Response<Body> {
+    json(error.code, &error.to_status())
+}
+
+/// Answers one request.
+pub async fn handle(shared: Arc<Shared>, request: Request<Body>) -> Response<Body> {
+    let (parts, body) = request.into_parts();
+    let path = parts.uri.path().trim_end_matches('/').to_owned();
+    let params = meta::query(parts.uri.query());
+    let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+    if parts.method == Method::GET {
+        let state = shared.lock();
+        let document = match segments.as_slice() {
+            ["version"] => Some(discovery::version()),
+            ["api"] => Some(discovery::core_versions()),
+            ["apis"] => Some(discovery::group_list(&state.registry)),
+            ["api", "v1"] => discovery::resource_list(&state.registry, "", "v1"),
+            ["apis", group] => discovery::group(&state.registry, group),
+            ["apis", group, version] => discovery::resource_list(&state.registry, group, version),
+            ["healthz" | "livez" | "readyz"] => {
+                return Response::new(Body::from("ok"));
+            }
+            _ => None,
+        };
+        if let Some(document) = document {
+            return json(200, &document);
+        }
+    }
+    let parsed = match segments.as_slice() {
+        ["api", "v1", rest @ ..] => target("", "v1", rest),
+        ["apis", group, version, rest @ ..] => target(group, version, rest),
+        _ => None,
+    };
+    let Some(target) = parsed else {
+        return failure(&ApiError::no_such_resource());
+    };
+    let resource = {
+        let state = shared.lock();
+        state
+            .registry
+            .get(&target.group, &target.version, &target.plural)
+            .cloned()
+    };
+    let Some(resource) = resource else {
+        return failure(&ApiError::no_such_resource());
+    };
+    if let Some(sub) = &target.subresource {
+        let known = match sub.as_str() {
+            "status" => resource.status,
+            "eviction" => resource.eviction,
+            "finalize" => resource.plural == "namespaces",
+            _ => false,
+        };
+        if !known {
+            return failure(&ApiError::no_such_resource());
+        }
+    }
+    let misplaced = if resource.namespaced {
+        // `/api/v1/pods/<name>`: one object needs its namespace (lists and watches across
+        // namespaces do not).
+        target.namespace.is_none() && (target.name.is_some() || parts.method == Method::POST)
+    } else {
+        target.namespace.is_some()
+    };
+    if misplaced {
+        return failure(&ApiError::no_such_resource());
+    }
+    let content_type = parts
+        .headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_owned();
+    let bytes = match axum::body::to_bytes(body, MAX_BODY).await {
+        Ok(bytes) => bytes,
+        Err(_) => {
+            return failure(&ApiError::new(
+                413,
+                "RequestEntityTooLarge",
+                format!("Request entity too large: limit is {MAX_BODY}"),
+            ));
+        }
+    };
+    if content_type == "application/vnd.kubernetes.protobuf" {
+        return failure(&ApiError::new(
+            415,
+            "UnsupportedMediaType",
+            "the body of the request was in an unknown format - accepted media types include: application/json, application/yaml",
+        ));
+    }
+    let request = Call {
+        resource,
+        target,
+        params,
+        content_type,
+        body: bytes.to_vec(),
+    };
+    match parts.method {
+        Method::GET if request.target.name.is_none() && meta::flag(&request.params, "watch") => {
+            read::watch(&shared, &request)
+        }
+        Method::GET if request.target.name.is_none() => respond(read::list(&shared, &request)),
+        Method::GET => respond(read::get(&shared, &request)),
+        Method::POST => respond(write::create(&shared, &request)),
+        Method::PUT => respond(write::update(&shared, &request)),
+        Method::PATCH => respond(write::patch(&shared, &request)),
+        Method::DELETE => respond(write::delete(&shared, &request)),
+        _ => failure(&ApiError::method_not_allowed(
+            parts.method.as_str(),
+            &request.resource,
+        )),
+    }
+}
+
+/// Creates an object from a prepared call (the embedder's seeding path).
+pub(crate) fn create_object(shared: &Shared, call: &Call) -> Result<Value, ApiError> {
+    write::create(shared, call).map(|(_, object)| object)
+}
+
+fn respond(result: Result<(u16, Value), ApiError>) -> Response<Body> {
+    match result {
+        Ok((code, body)) => json(code, &body),
+        Err(error) => failure(&error),
+    }
+}
+
+/// One resource request, parsed.
+#[derive(Debug)]
+pub struct Call {
+    pub(crate) resource: ResourceType,
+    pub(crate) target: Target,
+    pub(crate) params: BTreeMap<String, String>,
+    pub(crate) content_type: String,
+    pub(crate) body: Vec<u8>,
+}
+
+impl Call {
+    /// The body as JSON; 400 naming the kind when it does not parse.
+    pub(crate) fn json_body(&self) -> Result<Value, ApiError> {
+        serde_json::from_slice(&self.body).map_err(|e| {
+            ApiError::bad_request(format!(
+                "{} in version {:?} cannot be handled as a {}: {e}",
+                self.resource.kind, self.resource.version, self.resource.kind
+            ))
+        })
+    }
+
+    /// Whether `dryRun=All` was asked for; 422 for any other value.
+    pub(crate) fn dry_run(&self, options: &str) -> Result<bool, ApiError> {
+        match self.params.get("dryRun").map(String::as_str) {
+            None | Some("") => Ok(false),
+            Some("All") => Ok(true),
+            Some(other) => Err(ApiError::new(
+                422,
+                "Invalid",
+                format!(
+                    "{options}.meta.k8s.io \"\" is invalid: dryRun: Unsupported value: []string{{{other:?}}}: supported values: \"All\""
+                ),
+            )),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_name_namespaces_resources_and_subresources() {
+        let t = target("", "v1", &["namespaces", "ns", "pods", "p", "status"]).unwrap();
+        assert_eq!(
+            (
+                t.namespace.as_deref(),
+                t.plural.as_str(),
+                t.name.as_deref(),
+                t.subresource.as_deref()
+            ),
+            (Some("ns"), "pods", Some("p"), Some("status"))
+        );
+        let ns = target("", "v1", &["namespaces", "kube-system"]).unwrap();
+        assert_eq!(
+            (ns.plural.as_str(), ns.name.as_deref(), ns.namespace),
+            ("namespaces", Some("kube-system"), None)
+        );
+        let finalize = target("", "v1", &["namespaces", "x", "finalize"]).unwrap();
+        assert_eq!(finalize.subresource.as_deref(), Some("finalize"));
+        let all = target("apps", "v1", &["deployments"]).unwrap();
+        assert_eq!((all.namespace, all.name), (None, None));
+        assert!(target("", "v1", &["a", "b", "c", "d"]).is_none());
+    }
+}

@@ -1,0 +1,360 @@
+//! kube-rs's own client, watcher and reflector against the sandbox, in process (no socket).
+// Test set-up panics on failure by design: that is the test failing.
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
+use std::time::Duration;
+
+use futures::StreamExt;
+use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Pod};
+use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
+use kube::core::{ApiResource, DynamicObject, GroupVersionKind};
+use kube::runtime::{WatchStreamExt, watcher};
+use kube::{Client, ResourceExt};
+use kube_sandbox::{Config, Sandbox};
+use serde_json::json;
+
+fn client(sandbox: &Sandbox) -> Client {
+    Client::new(sandbox.client_service(), "default")
+}
+
+fn config_map(name: &str, data: &str) -> ConfigMap {
+    serde_json::from_value(json!({
+        "apiVersion": "v1", "kind": "ConfigMap",
+        "metadata": {"name": name, "labels": {"app": "demo"}},
+        "data": {"k": data}
+    }))
+    .unwrap()
+}
+
+fn error_of(err: kube::Error) -> (u16, String, String) {
+    match err {
+        kube::Error::Api(status) => (status.code, status.reason.clone(), status.message.clone()),
+        other => panic!("not an API error: {other}"),
+    }
+}
+
+#[tokio::test]
+async fn the_client_reads_version_and_crud_works_with_real_status_errors() {
+    let sandbox = Sandbox::default();
+    let client = client(&sandbox);
+    let version = client.apiserver_version().await.unwrap();
+    assert_eq!(version.major, "1");
+    let namespaces: Api<Namespace> = Api::all(client.clone());
+    let names: Vec<String> = namespaces
+        .list(&ListParams::default())
+        .await
+        .unwrap()
+        .items
+        .iter()
+        .map(|n| n.name_any())
+        .collect();
+    assert_eq!(
+        names,
+        ["default", "kube-node-lease", "kube-public", "kube-system"]
+    );
+
+    let maps: Api<ConfigMap> = Api::default_namespaced(client.clone());
+    let created = maps
+        .create(&PostParams::default(), &config_map("a", "1"))
+        .await
+        .unwrap();
+    assert!(created.metadata.uid.is_some() && created.metadata.creation_timestamp.is_some());
+    let (code, reason, message) = error_of(
+        maps.create(&PostParams::default(), &config_map("a", "1"))
+            .await
+            .unwrap_err(),
+    );
+    assert_eq!(
+        (code, reason.as_str(), message.as_str()),
+        (409, "AlreadyExists", "configmaps \"a\" already exists")
+    );
+
+    // A stale resourceVersion is refused with the real Conflict text.
+    let mut stale = created.clone();
+    let mut fresh = created.clone();
+    fresh.data = Some([("k".to_owned(), "2".to_owned())].into());
+    let updated = maps
+        .replace("a", &PostParams::default(), &fresh)
+        .await
+        .unwrap();
+    assert_ne!(updated.resource_version(), created.resource_version());
+    stale.data = Some([("k".to_owned(), "3".to_owned())].into());
+    let (code, reason, message) = error_of(
+        maps.replace("a", &PostParams::default(), &stale)
+            .await
+            .unwrap_err(),
+    );
+    assert_eq!((code, reason.as_str()), (409, "Conflict"));
+    assert!(
+        message.contains("the object has been modified"),
+        "{message}"
+    );
+
+    // A no-op write changes nothing, not even the resourceVersion.
+    let again = maps
+        .replace("a", &PostParams::default(), &updated)
+        .await
+        .unwrap();
+    assert_eq!(again.resource_version(), updated.resource_version());
+
+    // Merge patch (JSON patches are kubectl's test, `--type=json`).
+    let patched = maps
+        .patch(
+            "a",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"data": {"j": "x"}})),
+        )
+        .await
+        .unwrap();
+    assert_eq!(patched.data.as_ref().unwrap()["j"], "x");
+    let (code, _, message) = error_of(maps.get("nope").await.unwrap_err());
+    assert_eq!(
+        (code, message.as_str()),
+        (404, "configmaps \"nope\" not found")
+    );
+    let elsewhere: Api<ConfigMap> = Api::namespaced(client.clone(), "missing");
+    let (code, _, message) = error_of(
+        elsewhere
+            .create(&PostParams::default(), &config_map("b", "1"))
+            .await
+            .unwrap_err(),
+    );
+    assert_eq!(
+        (code, message.as_str()),
+        (404, "namespaces \"missing\" not found")
+    );
+
+    let gone = maps.delete("a", &DeleteParams::default()).await.unwrap();
+    assert!(gone.is_right(), "a ConfigMap delete answers with a Status");
+    assert!(maps.get_opt("a").await.unwrap().is_none());
+}
+
+fn crd() -> serde_json::Value {
+    json!({
+        "apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+        "metadata": {"name": "foos.example.com"},
+        "spec": {"group": "example.com", "scope": "Namespaced",
+            "names": {"plural": "foos", "singular": "foo", "kind": "Foo", "shortNames": ["fo"]},
+            "versions": [{"name": "v1", "served": true, "storage": true,
+                "subresources": {"status": {}},
+                "schema": {"openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": true}}}]}
+    })
+}
+
+#[tokio::test]
+async fn a_crd_serves_its_kind_with_a_status_subresource_and_generations() {
+    let sandbox = Sandbox::default();
+    sandbox.create(&crd()).unwrap();
+    let client = client(&sandbox);
+    let resource = ApiResource::from_gvk(&GroupVersionKind::gvk("example.com", "v1", "Foo"));
+    let foos: Api<DynamicObject> = Api::default_namespaced_with(client.clone(), &resource);
+    let foo: DynamicObject = serde_json::from_value(json!({
+        "apiVersion": "example.com/v1", "kind": "Foo",
+        "metadata": {"name": "f"}, "spec": {"size": 1}, "status": {"ignored": true}
+    }))
+    .unwrap();
+    let created = foos.create(&PostParams::default(), &foo).await.unwrap();
+    assert_eq!(created.metadata.generation, Some(1));
+    assert!(
+        created.data.get("status").is_none(),
+        "status is dropped on create"
+    );
+
+    // Spec changes bump the generation; labels and status do not.
+    let spec = foos
+        .patch(
+            "f",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"size": 2}})),
+        )
+        .await
+        .unwrap();
+    assert_eq!(spec.metadata.generation, Some(2));
+    let labelled = foos
+        .patch(
+            "f",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"metadata": {"labels": {"a": "b"}}})),
+        )
+        .await
+        .unwrap();
+    assert_eq!(labelled.metadata.generation, Some(2));
+    let status = foos
+        .patch_status(
+            "f",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"status": {"ready": true}, "spec": {"size": 9}})),
+        )
+        .await
+        .unwrap();
+    assert_eq!(status.data["status"]["ready"], true);
+    assert_eq!(status.data["spec"]["size"], 2, "/status ignores the spec");
+    assert_eq!(status.metadata.generation, Some(2));
+    // Writing status through the main endpoint is ignored.
+    let main = foos
+        .patch(
+            "f",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"status": {"ready": false}})),
+        )
+        .await
+        .unwrap();
+    assert_eq!(main.data["status"]["ready"], true);
+
+    // A PUT without resourceVersion is refused for custom resources.
+    let mut no_rv = main.clone();
+    no_rv.metadata.resource_version = None;
+    let (code, reason, message) = error_of(
+        foos.replace("f", &PostParams::default(), &no_rv)
+            .await
+            .unwrap_err(),
+    );
+    assert_eq!((code, reason.as_str()), (422, "Invalid"));
+    assert!(
+        message.contains("must be specified for an update"),
+        "{message}"
+    );
+
+    // A finalizer holds the object until it is removed.
+    foos.patch(
+        "f",
+        &PatchParams::default(),
+        &Patch::Merge(json!({"metadata": {"finalizers": ["example.com/hold"]}})),
+    )
+    .await
+    .unwrap();
+    let deleting = foos.delete("f", &DeleteParams::default()).await.unwrap();
+    let held = deleting.left().expect("the object, being deleted");
+    assert!(held.metadata.deletion_timestamp.is_some());
+    foos.patch(
+        "f",
+        &PatchParams::default(),
+        &Patch::Merge(json!({"metadata": {"finalizers": null}})),
+    )
+    .await
+    .unwrap();
+    assert!(foos.get_opt("f").await.unwrap().is_none());
+
+    // Deleting the CRD stops serving its kind.
+    let crds: Api<DynamicObject> = Api::all_with(
+        client.clone(),
+        &ApiResource::from_gvk(&GroupVersionKind::gvk(
+            "apiextensions.k8s.io",
+            "v1",
+            "CustomResourceDefinition",
+        )),
+    );
+    crds.delete("foos.example.com", &DeleteParams::default())
+        .await
+        .unwrap();
+    let (code, _, _) = error_of(foos.list(&ListParams::default()).await.unwrap_err());
+    assert_eq!(code, 404);
+}
+
+#[tokio::test]
+async fn a_watcher_behind_a_short_history_relists_and_converges() {
+    let sandbox = Sandbox::new(Config { history: 3 });
+    let client = client(&sandbox);
+    let maps: Api<ConfigMap> = Api::default_namespaced(client.clone());
+    let (reader, writer) = kube::runtime::reflector::store();
+    let stream =
+        kube::runtime::reflector(writer, watcher(maps.clone(), watcher::Config::default()))
+            .applied_objects()
+            .boxed();
+    // Errors (the 410) are items of the stream; the watcher re-lists on the next poll.
+    let handle = tokio::spawn(async move { stream.for_each(|_| async {}).await });
+    reader.wait_until_ready().await.unwrap();
+    // Far more changes than the history holds, made without yielding to the watcher's
+    // task, so it falls behind the history while connected.
+    for i in 0..30 {
+        sandbox
+            .create(&serde_json::to_value(config_map(&format!("m{i}"), "1")).unwrap())
+            .unwrap();
+    }
+    for i in 0..30 {
+        if i % 3 == 0 {
+            maps.delete(&format!("m{i}"), &DeleteParams::default())
+                .await
+                .unwrap();
+        }
+    }
+    let converged = tokio::time::timeout(Duration::from_secs(20), async {
+        loop {
+            if reader.state().len() == 20 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    })
+    .await;
+    assert!(
+        converged.is_ok(),
+        "store has {} objects",
+        reader.state().len()
+    );
+    let mut names: Vec<String> = reader.state().iter().map(|m| m.name_any()).collect();
+    names.sort();
+    assert!(
+        names
+            .iter()
+            .all(|n| n.trim_start_matches('m').parse::<u32>().unwrap() % 3 != 0)
+    );
+    assert!(
+        sandbox.expired_watches() > 0,
+        "the watcher fell behind the 3-event history at least once and re-listed"
+    );
+    handle.abort();
+}
+
+#[tokio::test]
+async fn watches_resume_from_a_resource_version_filter_by_selector_and_expire() {
+    let sandbox = Sandbox::new(Config { history: 4 });
+    let client = client(&sandbox);
+    let pods: Api<Pod> = Api::default_namespaced(client.clone());
+    let pod = |name: &str, node: &str| -> Pod {
+        serde_json::from_value(json!({"apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": name}, "spec": {"nodeName": node, "containers": [{"name": "c", "image": "i"}]}}))
+        .unwrap()
+    };
+    pods.create(&PostParams::default(), &pod("a", "n1"))
+        .await
+        .unwrap();
+    let list = pods.list(&ListParams::default()).await.unwrap();
+    let from = list.metadata.resource_version.clone().unwrap();
+    pods.create(&PostParams::default(), &pod("b", "n2"))
+        .await
+        .unwrap();
+    pods.create(&PostParams::default(), &pod("c", "n1"))
+        .await
+        .unwrap();
+    let wp = kube::api::WatchParams::default()
+        .fields("spec.nodeName=n1")
+        .timeout(2);
+    let events: Vec<_> = pods
+        .watch(&wp, &from)
+        .await
+        .unwrap()
+        .take(1)
+        .collect()
+        .await;
+    match &events[0] {
+        Ok(kube::api::WatchEvent::Added(p)) => assert_eq!(p.name_any(), "c"),
+        other => panic!("expected c being added: {other:?}"),
+    }
+    // Push the history past `from`: the watch gets an ERROR event with 410.
+    for i in 0..6 {
+        pods.create(&PostParams::default(), &pod(&format!("x{i}"), "n3"))
+            .await
+            .unwrap();
+    }
+    let events: Vec<_> = pods
+        .watch(&kube::api::WatchParams::default().timeout(2), &from)
+        .await
+        .unwrap()
+        .collect()
+        .await;
+    match &events[..] {
+        [Ok(kube::api::WatchEvent::Error(e))] => assert_eq!(e.code, 410),
+        other => panic!("expected one 410 error event: {other:?}"),
+    }
+}

@@ -1,0 +1,330 @@
+//! The real kubectl against the sandbox over TCP: what a user types works unmodified.
+// Test set-up panics on failure by design: that is the test failing.
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::PathBuf;
+use std::process::{Command, Output, Stdio};
+
+use kube_sandbox::Sandbox;
+use serde_json::{Value, json};
+
+/// A served sandbox and a kubectl configured for it (own kubeconfig, discovery cache and
+/// HOME, so nothing leaks between tests or from the user's `~/.kube`).
+struct Cluster {
+    sandbox: Sandbox,
+    dir: tempfile::TempDir,
+    kubeconfig: PathBuf,
+    _runtime: tokio::runtime::Runtime,
+}
+
+impl Cluster {
+    fn new() -> Self {
+        // kubectl is on every machine this project is tested on; say so plainly if not.
+        assert!(
+            Command::new("kubectl")
+                .args(["version", "--client"])
+                .output()
+                .is_ok_and(|o| o.status.success()),
+            "these tests run the real kubectl, which must be on PATH"
+        );
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        let sandbox = Sandbox::default();
+        let (address, _) = runtime
+            .block_on(sandbox.serve("127.0.0.1:0".parse().unwrap()))
+            .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let kubeconfig = dir.path().join("kubeconfig");
+        kube_sandbox::kubeconfig(&kubeconfig, &format!("http://{address}")).unwrap();
+        Self {
+            sandbox,
+            dir,
+            kubeconfig,
+            _runtime: runtime,
+        }
+    }
+
+    fn command(&self, args: &[&str]) -> Command {
+        let mut command = Command::new("kubectl");
+        command
+            .args(args)
+            .env("KUBECONFIG", &self.kubeconfig)
+            .env("KUBECACHEDIR", self.dir.path().join("cache"))
+            .env("HOME", self.dir.path());
+        command
+    }
+
+    fn run(&self, args: &[&str], stdin: Option<&str>) -> Output {
+        let mut child = self
+            .command(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("kubectl runs");
+        if let Some(text) = stdin {
+            child
+                .stdin
+                .take()
+                .unwrap()
+                .write_all(text.as_bytes())
+                .unwrap();
+        }
+        drop(child.stdin.take());
+        child.wait_with_output().unwrap()
+    }
+
+    /// Runs kubectl and expects success; returns stdout.
+    fn ok(&self, args: &[&str], stdin: Option<&str>) -> String {
+        let output = self.run(args, stdin);
+        assert!(
+            output.status.success(),
+            "kubectl {args:?} failed: {}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    }
+
+    fn json(&self, args: &[&str]) -> Value {
+        serde_json::from_str(&self.ok(args, None)).unwrap()
+    }
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+const CRD: &str = r#"{"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+  "metadata": {"name": "widgets.example.com"},
+  "spec": {"group": "example.com", "scope": "Namespaced",
+    "names": {"plural": "widgets", "singular": "widget", "kind": "Widget", "shortNames": ["wdg"], "categories": ["all"]},
+    "versions": [{"name": "v1", "served": true, "storage": true, "subresources": {"status": {}},
+      "schema": {"openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": true}}}]}}"#;
+
+#[test]
+fn kubectl_discovers_built_ins_and_a_new_crd() {
+    let cluster = Cluster::new();
+    let version = cluster.json(&["version", "-o", "json"]);
+    assert_eq!(version["serverVersion"]["major"], "1");
+    let resources = cluster.ok(&["api-resources", "--no-headers"], None);
+    for line in ["pods ", "deployments ", "poddisruptionbudgets ", "leases "] {
+        assert!(
+            resources.lines().any(|l| l.starts_with(line)),
+            "{line}: {resources}"
+        );
+    }
+    assert!(
+        resources
+            .lines()
+            .any(|l| l.starts_with("pods") && l.contains(" po ")),
+        "{resources}"
+    );
+    cluster.ok(&["create", "--validate=false", "-f", "-"], Some(CRD));
+    // A CRD created a moment ago is usable at once (kubectl re-discovers on a miss).
+    let resources = cluster.ok(
+        &["api-resources", "--api-group=example.com", "--no-headers"],
+        None,
+    );
+    assert!(
+        resources.contains("widgets") && resources.contains("wdg") && resources.contains("Widget"),
+        "{resources}"
+    );
+    cluster.ok(
+        &[
+            "wait",
+            "--for=condition=Established",
+            "crd/widgets.example.com",
+            "--timeout=10s",
+        ],
+        None,
+    );
+    cluster.ok(
+        &["create", "--validate=false", "-f", "-"],
+        Some(r#"{"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "w1"}, "spec": {"size": 3}}"#),
+    );
+    let widget = cluster.json(&["get", "wdg", "w1", "-o", "json"]);
+    assert_eq!(widget["spec"]["size"], 3);
+    assert_eq!(widget["metadata"]["generation"], 1);
+    // Status through its subresource, as controllers write it.
+    cluster.ok(
+        &[
+            "patch",
+            "widget",
+            "w1",
+            "--subresource=status",
+            "--type=merge",
+            "-p",
+            r#"{"status": {"ready": true}}"#,
+        ],
+        None,
+    );
+    assert_eq!(
+        cluster.json(&["get", "widget", "w1", "-o", "json"])["status"]["ready"],
+        true
+    );
+}
+
+#[test]
+fn kubectl_crud_errors_patches_and_labels_read_as_against_a_cluster() {
+    let cluster = Cluster::new();
+    let missing = cluster.run(&["get", "pod", "nope"], None);
+    assert_eq!(missing.status.code(), Some(1));
+    assert_eq!(
+        stderr(&missing).trim(),
+        "Error from server (NotFound): pods \"nope\" not found"
+    );
+    let cm = r#"{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c1"}, "data": {"a": "1"}}"#;
+    assert_eq!(
+        cluster
+            .ok(&["create", "--validate=false", "-f", "-"], Some(cm))
+            .trim(),
+        "configmap/c1 created"
+    );
+    let again = cluster.run(&["create", "--validate=false", "-f", "-"], Some(cm));
+    assert!(
+        stderr(&again).contains("Error from server (AlreadyExists): error when creating \"STDIN\": configmaps \"c1\" already exists"),
+        "{}",
+        stderr(&again)
+    );
+    // The -o json output round-trips into the typed object.
+    let listed = cluster.json(&["get", "configmaps", "-o", "json"]);
+    let items: Vec<k8s_openapi::api::core::v1::ConfigMap> =
+        serde_json::from_value(listed["items"].clone()).unwrap();
+    assert_eq!(items.len(), 1);
+    assert_eq!(items[0].data.as_ref().unwrap()["a"], "1");
+
+    cluster.ok(&["label", "configmap", "c1", "tier=web"], None);
+    cluster.ok(&["annotate", "configmap", "c1", "note=hello"], None);
+    let c1 = cluster.json(&["get", "cm", "c1", "-o", "json"]);
+    assert_eq!(c1["metadata"]["labels"]["tier"], "web");
+    assert_eq!(c1["metadata"]["annotations"]["note"], "hello");
+    let by_label = cluster.ok(&["get", "cm", "-l", "tier in (web,db)", "-o", "name"], None);
+    assert_eq!(by_label.trim(), "configmap/c1");
+    cluster.ok(&["label", "configmap", "c1", "tier-"], None);
+    assert!(
+        cluster.json(&["get", "cm", "c1", "-o", "json"])["metadata"]["labels"]
+            .get("tier")
+            .is_none()
+    );
+
+    // A JSON patch whose test fails is refused and changes nothing.
+    let failing = cluster.run(
+        &["patch", "cm", "c1", "--type=json", "-p", r#"[{"op": "test", "path": "/data/a", "value": "2"}, {"op": "remove", "path": "/data/a"}]"#],
+        None,
+    );
+    assert!(!failing.status.success());
+    assert!(
+        stderr(&failing).contains("the server rejected our request"),
+        "{}",
+        stderr(&failing)
+    );
+    assert_eq!(
+        cluster.json(&["get", "cm", "c1", "-o", "json"])["data"]["a"],
+        "1"
+    );
+
+    // Creating into a missing namespace names it.
+    let elsewhere = cluster.run(
+        &["create", "--validate=false", "-n", "ghost", "-f", "-"],
+        Some(r#"{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c2"}}"#),
+    );
+    assert!(
+        stderr(&elsewhere).contains("namespaces \"ghost\" not found"),
+        "{}",
+        stderr(&elsewhere)
+    );
+
+    // Cordon is a strategic merge patch on the node.
+    cluster.ok(
+        &["create", "--validate=false", "-f", "-"],
+        Some(r#"{"apiVersion": "v1", "kind": "Node", "metadata": {"name": "n1"}}"#),
+    );
+    cluster.ok(&["cordon", "n1"], None);
+    assert_eq!(
+        cluster.json(&["get", "node", "n1", "-o", "json"])["spec"]["unschedulable"],
+        true
+    );
+    cluster.ok(&["uncordon", "n1"], None);
+    assert!(
+        cluster.json(&["get", "node", "n1", "-o", "json"])["spec"]
+            .get("unschedulable")
+            .is_none()
+    );
+}
+
+#[test]
+fn kubectl_watches_changes_and_waits_for_a_finalizer_on_delete() {
+    let cluster = Cluster::new();
+    cluster.ok(
+        &["create", "--validate=false", "-f", "-"],
+        Some(r#"{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "w1"}}"#),
+    );
+    let mut watch = cluster
+        .command(&["get", "configmaps", "-w", "-o", "name"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(watch.stdout.take().unwrap()).lines();
+    assert_eq!(lines.next().unwrap().unwrap(), "configmap/w1");
+    cluster.sandbox
+        .create(&json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "w2", "namespace": "default"}}))
+        .unwrap();
+    assert_eq!(
+        lines.next().unwrap().unwrap(),
+        "configmap/w2",
+        "the watch saw a later change"
+    );
+    let _ = watch.kill();
+    let _ = watch.wait();
+
+    // A finalizer keeps the object until someone removes it; kubectl delete waits for that.
+    cluster.ok(
+        &[
+            "patch",
+            "cm",
+            "w1",
+            "--type=merge",
+            "-p",
+            r#"{"metadata": {"finalizers": ["example.com/hold"]}}"#,
+        ],
+        None,
+    );
+    let mut delete = cluster
+        .command(&["delete", "configmap", "w1", "--timeout=20s"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    assert!(
+        delete.try_wait().unwrap().is_none(),
+        "kubectl waits while the finalizer holds"
+    );
+    let held = cluster.json(&["get", "cm", "w1", "-o", "json"]);
+    assert!(held["metadata"]["deletionTimestamp"].is_string());
+    cluster.ok(
+        &[
+            "patch",
+            "cm",
+            "w1",
+            "--type=json",
+            "-p",
+            r#"[{"op": "remove", "path": "/metadata/finalizers"}]"#,
+        ],
+        None,
+    );
+    let output = delete.wait_with_output().unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout).trim(),
+        "configmap \"w1\" deleted"
+    );
+    let gone = cluster.run(&["get", "cm", "w1"], None);
+    assert_eq!(gone.status.code(), Some(1));
+}
