@@ -36,6 +36,7 @@ use serde_json::{Value, json};
 pub mod api;
 pub mod discovery;
 pub mod meta;
+pub mod openapi;
 pub mod patch;
 pub mod resources;
 pub mod selector;

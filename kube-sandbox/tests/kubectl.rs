@@ -104,7 +104,10 @@ const CRD: &str = r#"{"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomRe
   "spec": {"group": "example.com", "scope": "Namespaced",
     "names": {"plural": "widgets", "singular": "widget", "kind": "Widget", "shortNames": ["wdg"], "categories": ["all"]},
     "versions": [{"name": "v1", "served": true, "storage": true, "subresources": {"status": {}},
-      "schema": {"openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": true}}}]}}"#;
+      "schema": {"openAPIV3Schema": {"type": "object", "description": "A widget for tests.",
+        "properties": {"spec": {"type": "object", "properties": {"size": {"type": "integer", "description": "How big."},
+          "tags": {"type": "array", "items": {"type": "string"}}}},
+          "status": {"type": "object", "x-kubernetes-preserve-unknown-fields": true}}}}}]}}"#;
 
 #[test]
 fn kubectl_discovers_built_ins_and_a_new_crd() {
@@ -124,7 +127,9 @@ fn kubectl_discovers_built_ins_and_a_new_crd() {
             .any(|l| l.starts_with("pods") && l.contains(" po ")),
         "{resources}"
     );
-    cluster.ok(&["create", "--validate=false", "-f", "-"], Some(CRD));
+    // Default validation (strict): kubectl finds the fieldValidation parameter in
+    // /openapi/v3 and leaves checking to the server.
+    cluster.ok(&["create", "-f", "-"], Some(CRD));
     // A CRD created a moment ago is usable at once (kubectl re-discovers on a miss).
     let resources = cluster.ok(
         &["api-resources", "--api-group=example.com", "--no-headers"],
@@ -144,12 +149,15 @@ fn kubectl_discovers_built_ins_and_a_new_crd() {
         None,
     );
     cluster.ok(
-        &["create", "--validate=false", "-f", "-"],
+        &["create", "-f", "-"],
         Some(r#"{"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "w1"}, "spec": {"size": 3}}"#),
     );
     let widget = cluster.json(&["get", "wdg", "w1", "-o", "json"]);
     assert_eq!(widget["spec"]["size"], 3);
     assert_eq!(widget["metadata"]["generation"], 1);
+    // explain reads the CRD's schema from /openapi/v3.
+    let explained = cluster.ok(&["explain", "widgets.spec.size"], None);
+    assert!(explained.contains("How big."), "{explained}");
     // Status through its subresource, as controllers write it.
     cluster.ok(
         &[
@@ -180,12 +188,10 @@ fn kubectl_crud_errors_patches_and_labels_read_as_against_a_cluster() {
     );
     let cm = r#"{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c1"}, "data": {"a": "1"}}"#;
     assert_eq!(
-        cluster
-            .ok(&["create", "--validate=false", "-f", "-"], Some(cm))
-            .trim(),
+        cluster.ok(&["create", "-f", "-"], Some(cm)).trim(),
         "configmap/c1 created"
     );
-    let again = cluster.run(&["create", "--validate=false", "-f", "-"], Some(cm));
+    let again = cluster.run(&["create", "-f", "-"], Some(cm));
     assert!(
         stderr(&again).contains("Error from server (AlreadyExists): error when creating \"STDIN\": configmaps \"c1\" already exists"),
         "{}",
@@ -230,7 +236,7 @@ fn kubectl_crud_errors_patches_and_labels_read_as_against_a_cluster() {
 
     // Creating into a missing namespace names it.
     let elsewhere = cluster.run(
-        &["create", "--validate=false", "-n", "ghost", "-f", "-"],
+        &["create", "-n", "ghost", "-f", "-"],
         Some(r#"{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c2"}}"#),
     );
     assert!(
@@ -241,7 +247,7 @@ fn kubectl_crud_errors_patches_and_labels_read_as_against_a_cluster() {
 
     // Cordon is a strategic merge patch on the node.
     cluster.ok(
-        &["create", "--validate=false", "-f", "-"],
+        &["create", "-f", "-"],
         Some(r#"{"apiVersion": "v1", "kind": "Node", "metadata": {"name": "n1"}}"#),
     );
     cluster.ok(&["cordon", "n1"], None);
@@ -261,7 +267,7 @@ fn kubectl_crud_errors_patches_and_labels_read_as_against_a_cluster() {
 fn kubectl_watches_changes_and_waits_for_a_finalizer_on_delete() {
     let cluster = Cluster::new();
     cluster.ok(
-        &["create", "--validate=false", "-f", "-"],
+        &["create", "-f", "-"],
         Some(r#"{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "w1"}}"#),
     );
     let mut watch = cluster
@@ -327,4 +333,54 @@ fn kubectl_watches_changes_and_waits_for_a_finalizer_on_delete() {
     );
     let gone = cluster.run(&["get", "cm", "w1"], None);
     assert_eq!(gone.status.code(), Some(1));
+}
+
+#[test]
+fn kubectl_client_side_apply_creates_then_leaves_alone_then_patches() {
+    let cluster = Cluster::new();
+    let cm = |value: &str| {
+        format!(
+            r#"{{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {{"name": "ap"}}, "data": {{"a": "{value}"}}}}"#
+        )
+    };
+    assert_eq!(
+        cluster.ok(&["apply", "-f", "-"], Some(&cm("1"))).trim(),
+        "configmap/ap created"
+    );
+    let rv =
+        cluster.json(&["get", "cm", "ap", "-o", "json"])["metadata"]["resourceVersion"].clone();
+    assert_eq!(
+        cluster.ok(&["apply", "-f", "-"], Some(&cm("1"))).trim(),
+        "configmap/ap unchanged"
+    );
+    assert_eq!(
+        cluster.json(&["get", "cm", "ap", "-o", "json"])["metadata"]["resourceVersion"],
+        rv
+    );
+    assert_eq!(
+        cluster.ok(&["apply", "-f", "-"], Some(&cm("2"))).trim(),
+        "configmap/ap configured"
+    );
+    let applied = cluster.json(&["get", "cm", "ap", "-o", "json"]);
+    assert_eq!(applied["data"]["a"], "2");
+    assert!(
+        applied["metadata"]["annotations"]["kubectl.kubernetes.io/last-applied-configuration"]
+            .as_str()
+            .unwrap()
+            .contains("\"2\"")
+    );
+
+    // A custom resource gets a merge patch; a list removed from the manifest goes.
+    cluster.ok(&["create", "-f", "-"], Some(CRD));
+    let widget = |items: &str| {
+        format!(
+            r#"{{"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {{"name": "wa"}}, "spec": {{"size": 1, "tags": [{items}]}}}}"#
+        )
+    };
+    cluster.ok(&["apply", "-f", "-"], Some(&widget(r#""a", "b""#)));
+    cluster.ok(&["apply", "-f", "-"], Some(&widget(r#""a""#)));
+    assert_eq!(
+        cluster.json(&["get", "widget", "wa", "-o", "json"])["spec"]["tags"],
+        json!(["a"])
+    );
 }

@@ -108,6 +108,13 @@ pub async fn handle(shared: Arc<Shared>, request: Request<Body>) -> Response<Bod
             ["api", "v1"] => discovery::resource_list(&state.registry, "", "v1"),
             ["apis", group] => discovery::group(&state.registry, group),
             ["apis", group, version] => discovery::resource_list(&state.registry, group, version),
+            ["openapi", "v3"] => Some(crate::openapi::index(&state.registry)),
+            ["openapi", "v3", "api", version] => {
+                crate::openapi::document(&state.registry, "", version)
+            }
+            ["openapi", "v3", "apis", group, version] => {
+                crate::openapi::document(&state.registry, group, version)
+            }
             ["healthz" | "livez" | "readyz"] => {
                 return Response::new(Body::from("ok"));
             }
