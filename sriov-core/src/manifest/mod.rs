@@ -300,6 +300,23 @@ pub struct Document {
     pub unknown_fields: Vec<UnknownField>,
 }
 
+/// Reads a YAML stream (or a JSON document) into its objects as plain JSON values, of any
+/// kind, without checking them against a type: what is handed to an API server as is. Items
+/// of a `kind: List` count individually; empty documents are skipped.
+pub fn read_values(text: &str) -> Result<Vec<Value>, ManifestError> {
+    let mut out = Vec::new();
+    for (mut value, _) in parse_values(text)? {
+        if value.is_null() {
+            continue;
+        }
+        match take_list_items(&mut value) {
+            Some(items) => out.extend(items.into_iter().filter(|v| !v.is_null())),
+            None => out.push(value),
+        }
+    }
+    Ok(out)
+}
+
 /// Reads a YAML stream (or a JSON document) holding any number of objects.
 ///
 /// The outer error means the text could not be parsed at all. Otherwise there is one entry

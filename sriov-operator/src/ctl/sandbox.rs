@@ -1,0 +1,170 @@
+//! `sriovctl sandbox`: the in-memory API server (`kube-sandbox`) with this project's CRDs
+//! installed, optional manifests applied, served until SIGINT or SIGTERM.
+
+use std::net::SocketAddr;
+
+use super::*;
+use input::collect_inputs;
+
+/// The namespace the operator's objects live in, created up front.
+const OPERATOR_NAMESPACE: &str = DEFAULT_NAMESPACE;
+
+/// Objects that others depend on (namespaces, CRDs) go first; the rest keep their order.
+fn install_order(value: &serde_json::Value) -> u8 {
+    match value.get("kind").and_then(serde_json::Value::as_str) {
+        Some("Namespace") => 0,
+        Some("CustomResourceDefinition") => 1,
+        _ => 2,
+    }
+}
+
+fn describe(value: &serde_json::Value) -> String {
+    let kind = value
+        .get("kind")
+        .and_then(serde_json::Value::as_str)
+        .unwrap_or("<no kind>");
+    let name = value
+        .pointer("/metadata/name")
+        .and_then(serde_json::Value::as_str)
+        .unwrap_or("<no name>");
+    match value
+        .pointer("/metadata/namespace")
+        .and_then(serde_json::Value::as_str)
+    {
+        Some(ns) => format!("{kind} {ns}/{name}"),
+        None => format!("{kind} {name}"),
+    }
+}
+
+/// `sriovctl sandbox`'s arguments.
+pub(super) struct Options {
+    pub(super) listen: SocketAddr,
+    pub(super) insecure_allow_remote: bool,
+    pub(super) kubeconfig: Option<PathBuf>,
+    pub(super) files: Vec<PathBuf>,
+    pub(super) history: usize,
+}
+
+/// Runs the sandbox; returns when a signal arrives (0) or it cannot start (1 or 2).
+pub(super) fn sandbox(
+    options: Options,
+    stdin: &mut dyn Read,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> Status {
+    let Options {
+        listen,
+        insecure_allow_remote,
+        kubeconfig,
+        files,
+        history,
+    } = options;
+    if !listen.ip().is_loopback() && !insecure_allow_remote {
+        let _ = writeln!(
+            err,
+            "error: refusing to listen on {listen}: the sandbox has no authentication, so anyone who can reach it controls it; pass --insecure-allow-remote to do it anyway"
+        );
+        return Status::Unreadable;
+    }
+    let sandbox = kube_sandbox::Sandbox::new(kube_sandbox::Config { history });
+    let mut crds: Vec<serde_json::Value> = Vec::new();
+    for crd in sriov_core::crd::operator_crds()
+        .into_iter()
+        .chain([sriov_core::crd::network_attachment_definition_crd()])
+    {
+        match serde_json::to_value(&crd) {
+            Ok(mut value) => {
+                value["apiVersion"] = serde_json::json!("apiextensions.k8s.io/v1");
+                value["kind"] = serde_json::json!("CustomResourceDefinition");
+                crds.push(value);
+            }
+            Err(e) => {
+                let _ = writeln!(err, "error: serializing the CRDs: {e}");
+                return Status::Unreadable;
+            }
+        }
+    }
+    let namespace = serde_json::json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": OPERATOR_NAMESPACE}});
+    for object in crds.iter().chain([&namespace]) {
+        if let Err(e) = sandbox.create(object) {
+            let _ = writeln!(err, "error: installing {}: {}", describe(object), e.message);
+            return Status::Unreadable;
+        }
+    }
+    let (inputs, status) = collect_inputs(&files, stdin, err);
+    if status != Status::Ok {
+        return status;
+    }
+    let mut objects: Vec<(String, serde_json::Value)> = Vec::new();
+    for input in &inputs {
+        match sriov_core::manifest::read_values(&input.text) {
+            Ok(values) => objects.extend(values.into_iter().map(|v| (input.name.clone(), v))),
+            Err(e) => {
+                let _ = writeln!(err, "error: {}: {e}", input.name);
+                return Status::Unreadable;
+            }
+        }
+    }
+    objects.sort_by_key(|(_, v)| install_order(v));
+    for (file, object) in &objects {
+        if let Err(e) = sandbox.create(object) {
+            let _ = writeln!(err, "error: {file}: {}: {}", describe(object), e.message);
+            return Status::Rejected;
+        }
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            let _ = writeln!(err, "error: starting the runtime: {e}");
+            return Status::Unreadable;
+        }
+    };
+    runtime.block_on(async {
+        let listener = match tokio::net::TcpListener::bind(listen).await {
+            Ok(listener) => listener,
+            Err(e) => {
+                let _ = writeln!(err, "error: listening on {listen}: {e}");
+                return Status::Unreadable;
+            }
+        };
+        let bound = match listener.local_addr() {
+            Ok(address) => address,
+            Err(e) => {
+                let _ = writeln!(err, "error: listening on {listen}: {e}");
+                return Status::Unreadable;
+            }
+        };
+        let url = format!("http://{bound}");
+        let path = kubeconfig.unwrap_or_else(|| {
+            std::env::temp_dir().join(format!("sriov-sandbox-{}.kubeconfig", bound.port()))
+        });
+        if let Err(e) = kube_sandbox::kubeconfig(&path, &url) {
+            let _ = writeln!(err, "error: writing {}: {e}", path.display());
+            return Status::Unreadable;
+        }
+        let _ = writeln!(out, "sandbox ready: {url} kubeconfig={}", path.display());
+        let _ = out.flush();
+        let shutdown = async {
+            let mut term =
+                match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                    Ok(term) => term,
+                    Err(_) => return,
+                };
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+        };
+        match sandbox.serve_on(listener, shutdown).await {
+            Ok(()) => Status::Ok,
+            Err(e) => {
+                let _ = writeln!(err, "error: serving: {e}");
+                Status::Unreadable
+            }
+        }
+    })
+}

@@ -1,0 +1,120 @@
+//! `sriovctl sandbox` as a user runs it: start it with the example manifests, use it with
+//! kubectl through the kubeconfig it writes, stop it with SIGTERM.
+// Test set-up panics on failure by design: that is the test failing.
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn kubectl(kubeconfig: &Path, cache: &Path, args: &[&str]) -> String {
+    let output = Command::new("kubectl")
+        .args(args)
+        .env("KUBECONFIG", kubeconfig)
+        .env("KUBECACHEDIR", cache)
+        .env("HOME", cache)
+        .output()
+        .expect("kubectl runs (it is on PATH on every machine here)");
+    assert!(
+        output.status.success(),
+        "kubectl {args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+#[test]
+fn the_sandbox_serves_the_crds_and_manifests_to_kubectl_until_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let kubeconfig = dir.path().join("kubeconfig");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_sriovctl"))
+        .args(["sandbox", "--kubeconfig"])
+        .arg(&kubeconfig)
+        .args(["-f", "examples/manifests/"])
+        .current_dir(repo())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut ready = String::new();
+    stdout.read_line(&mut ready).unwrap();
+    assert!(
+        ready.starts_with("sandbox ready: http://127.0.0.1:")
+            && ready
+                .trim_end()
+                .ends_with(&format!("kubeconfig={}", kubeconfig.display())),
+        "{ready}"
+    );
+    let cache = dir.path().join("cache");
+    let policies = kubectl(
+        &kubeconfig,
+        &cache,
+        &["get", "sriovnetworknodepolicies", "-A", "-o", "name"],
+    );
+    assert_eq!(policies.lines().count(), 4, "{policies}");
+    let explained = kubectl(
+        &kubeconfig,
+        &cache,
+        &["explain", "sriovnetworknodepolicy.spec.nicSelector"],
+    );
+    assert!(explained.contains("pfNames"), "{explained}");
+    let nads = kubectl(
+        &kubeconfig,
+        &cache,
+        &["get", "net-attach-def", "-A", "-o", "name"],
+    );
+    assert!(
+        !nads.trim().is_empty(),
+        "the example NAD is served under its short name"
+    );
+
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let exit = child.wait().unwrap();
+    assert!(exit.success(), "a SIGTERM is a clean stop: {exit}");
+}
+
+#[test]
+fn the_sandbox_refuses_a_remote_address_without_the_insecure_flag() {
+    let output = Command::new(env!("CARGO_BIN_EXE_sriovctl"))
+        .args(["sandbox", "--listen", "0.0.0.0:0"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&output.stderr)
+            .contains("refusing to listen on 0.0.0.0:0: the sandbox has no authentication"),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+#[test]
+fn a_manifest_the_sandbox_refuses_stops_it_naming_the_file_and_object() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.yaml");
+    std::fs::write(
+        &bad,
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: Not_A_Name\n",
+    )
+    .unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_sriovctl"))
+        .args(["sandbox", "-f"])
+        .arg(&bad)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.starts_with(&format!("error: {}: ConfigMap Not_A_Name: ConfigMap \"Not_A_Name\" is invalid: metadata.name: Invalid value", bad.display())),
+        "{stderr}"
+    );
+}
