@@ -40,6 +40,7 @@ pub mod openapi;
 pub mod patch;
 pub mod resources;
 pub mod selector;
+pub mod ssa;
 pub mod status;
 pub mod store;
 
@@ -176,6 +177,7 @@ impl Sandbox {
             params: Default::default(),
             content_type: "application/json".into(),
             body: object.to_string().into_bytes(),
+            user_agent: Some("kube-sandbox".into()),
         };
         api::create_object(&self.shared, &call)
     }

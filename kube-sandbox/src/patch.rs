@@ -28,7 +28,7 @@ pub fn merge(target: &mut Value, patch: &Value) {
 /// The patch merge key of a built-in list field (what strategic merge patches match list
 /// items on), by field name; lists not named here are replaced whole. A subset of the
 /// built-in types' `patchMergeKey` tags: the lists kubectl's client-side apply touches.
-fn merge_key(field: &str) -> Option<&'static str> {
+pub(crate) fn merge_key_of(field: &str) -> Option<&'static str> {
     Some(match field {
         "containers"
         | "initContainers"
@@ -93,7 +93,7 @@ pub fn strategic(target: &mut Value, patch: &Value) {
             continue;
         }
         let existing = map.entry(key.clone()).or_insert(Value::Null);
-        match (merge_key(key), value) {
+        match (merge_key_of(key), value) {
             (Some(merge_key), Value::Array(items)) => merge_list(existing, items, merge_key),
             (None, Value::Array(items)) if merges_as_set(key) => {
                 let mut current: Vec<Value> = existing.as_array().cloned().unwrap_or_default();
@@ -125,7 +125,7 @@ pub fn strategic(target: &mut Value, patch: &Value) {
             && let (Some(Value::Array(current)), Some(order)) =
                 (map.get_mut(list), value.as_array())
         {
-            reorder(current, order, merge_key(list));
+            reorder(current, order, merge_key_of(list));
         }
     }
     if let Some(Value::Array(keep)) = fields.get("$retainKeys") {

@@ -358,3 +358,116 @@ async fn watches_resume_from_a_resource_version_filter_by_selector_and_expire() 
         other => panic!("expected one 410 error event: {other:?}"),
     }
 }
+
+#[tokio::test]
+async fn server_side_apply_owns_fields_conflicts_forces_and_removes() {
+    let sandbox = Sandbox::default();
+    let client = client(&sandbox);
+    let maps: Api<ConfigMap> = Api::default_namespaced(client.clone());
+    let body = |data: serde_json::Value| json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "s"}, "data": data});
+    // No field manager: refused as kube-apiserver refuses it.
+    let (code, _, message) = error_of(
+        maps.patch(
+            "s",
+            &PatchParams::default(),
+            &Patch::Apply(body(json!({"a": "1"}))),
+        )
+        .await
+        .unwrap_err(),
+    );
+    assert_eq!(code, 422);
+    assert!(
+        message.contains("fieldManager: Required value"),
+        "{message}"
+    );
+
+    let alice = PatchParams::apply("alice");
+    let created = maps
+        .patch(
+            "s",
+            &alice,
+            &Patch::Apply(body(json!({"a": "1", "b": "1"}))),
+        )
+        .await
+        .unwrap();
+    let fields = created.metadata.managed_fields.clone().unwrap();
+    assert_eq!(fields.len(), 1);
+    assert_eq!(
+        (fields[0].manager.as_deref(), fields[0].operation.as_deref()),
+        (Some("alice"), Some("Apply"))
+    );
+    // The same apply again writes nothing.
+    let again = maps
+        .patch(
+            "s",
+            &alice,
+            &Patch::Apply(body(json!({"a": "1", "b": "1"}))),
+        )
+        .await
+        .unwrap();
+    assert_eq!(again.resource_version(), created.resource_version());
+
+    // Bob applying another value of alice's field conflicts, naming both.
+    let bob = PatchParams::apply("bob");
+    let (code, reason, message) = error_of(
+        maps.patch("s", &bob, &Patch::Apply(body(json!({"a": "2"}))))
+            .await
+            .unwrap_err(),
+    );
+    assert_eq!((code, reason.as_str()), (409, "Conflict"));
+    assert_eq!(
+        message,
+        "Apply failed with 1 conflict: conflict with \"alice\": .data.a"
+    );
+    let forced = maps
+        .patch(
+            "s",
+            &bob.clone().force(),
+            &Patch::Apply(body(json!({"a": "2"}))),
+        )
+        .await
+        .unwrap();
+    assert_eq!(forced.data.as_ref().unwrap()["a"], "2");
+
+    // Alice stops applying b: nobody else owns it, so it goes; a stays (bob owns it).
+    let dropped = maps
+        .patch("s", &alice, &Patch::Apply(body(json!({}))))
+        .await
+        .unwrap();
+    let data = dropped.data.clone().unwrap_or_default();
+    assert_eq!(data.get("a").map(String::as_str), Some("2"));
+    assert!(!data.contains_key("b"), "{data:?}");
+
+    // An update by another writer takes the fields it changes.
+    let edited = maps
+        .patch(
+            "s",
+            &PatchParams {
+                field_manager: Some("carol".into()),
+                ..Default::default()
+            },
+            &Patch::Merge(json!({"data": {"a": "3"}})),
+        )
+        .await
+        .unwrap();
+    let managers: Vec<(String, String)> = edited
+        .metadata
+        .managed_fields
+        .unwrap()
+        .into_iter()
+        .map(|m| {
+            (
+                m.manager.unwrap_or_default(),
+                m.operation.unwrap_or_default(),
+            )
+        })
+        .collect();
+    assert!(
+        managers.contains(&("carol".into(), "Update".into())),
+        "{managers:?}"
+    );
+    assert!(
+        !managers.iter().any(|(m, _)| m == "bob"),
+        "bob lost his only field: {managers:?}"
+    );
+}

@@ -384,3 +384,47 @@ fn kubectl_client_side_apply_creates_then_leaves_alone_then_patches() {
         json!(["a"])
     );
 }
+
+#[test]
+fn kubectl_server_side_apply_reports_conflicts_and_forces() {
+    let cluster = Cluster::new();
+    let cm = |value: &str| {
+        format!(
+            r#"{{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {{"name": "ss"}}, "data": {{"a": "{value}"}}}}"#
+        )
+    };
+    assert_eq!(
+        cluster
+            .ok(&["apply", "--server-side", "-f", "-"], Some(&cm("1")))
+            .trim(),
+        "configmap/ss serverside-applied"
+    );
+    let live = cluster.json(&["get", "cm", "ss", "-o", "json", "--show-managed-fields"]);
+    assert_eq!(live["metadata"]["managedFields"][0]["manager"], "kubectl");
+    assert_eq!(live["metadata"]["managedFields"][0]["operation"], "Apply");
+    let conflict = cluster.run(
+        &["apply", "--server-side", "--field-manager=other", "-f", "-"],
+        Some(&cm("2")),
+    );
+    assert!(!conflict.status.success());
+    let text = stderr(&conflict);
+    assert!(
+        text.contains("conflict with \"kubectl\": .data.a"),
+        "{text}"
+    );
+    cluster.ok(
+        &[
+            "apply",
+            "--server-side",
+            "--field-manager=other",
+            "--force-conflicts",
+            "-f",
+            "-",
+        ],
+        Some(&cm("2")),
+    );
+    assert_eq!(
+        cluster.json(&["get", "cm", "ss", "-o", "json"])["data"]["a"],
+        "2"
+    );
+}

@@ -190,12 +190,18 @@ pub async fn handle(shared: Arc<Shared>, request: Request<Body>) -> Response<Bod
             "the body of the request was in an unknown format - accepted media types include: application/json, application/yaml",
         ));
     }
+    let user_agent = parts
+        .headers
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
     let request = Call {
         resource,
         target,
         params,
         content_type,
         body: bytes.to_vec(),
+        user_agent,
     };
     match parts.method {
         Method::GET if request.target.name.is_none() && meta::flag(&request.params, "watch") => {
@@ -234,9 +240,35 @@ pub struct Call {
     pub(crate) params: BTreeMap<String, String>,
     pub(crate) content_type: String,
     pub(crate) body: Vec<u8>,
+    pub(crate) user_agent: Option<String>,
 }
 
 impl Call {
+    /// The field manager of a write: `fieldManager`, else the `User-Agent` up to its first
+    /// `/`, else `unknown`.
+    pub(crate) fn manager(&self) -> String {
+        self.params
+            .get("fieldManager")
+            .filter(|m| !m.is_empty())
+            .cloned()
+            .or_else(|| {
+                self.user_agent
+                    .as_deref()
+                    .and_then(|ua| ua.split('/').next())
+                    .filter(|m| !m.is_empty())
+                    .map(str::to_owned)
+            })
+            .unwrap_or_else(|| "unknown".to_owned())
+    }
+
+    /// How field management reads this kind's lists.
+    pub(crate) fn fields_context(&self) -> crate::ssa::Context<'_> {
+        crate::ssa::Context {
+            schema: self.resource.schema.as_ref(),
+            builtin: !self.resource.custom,
+        }
+    }
+
     /// The body as JSON; 400 naming the kind when it does not parse.
     pub(crate) fn json_body(&self) -> Result<Value, ApiError> {
         serde_json::from_slice(&self.body).map_err(|e| {

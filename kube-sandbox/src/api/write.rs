@@ -10,6 +10,7 @@ use super::{Call, Shared};
 use crate::meta::{self, finalizers, meta_str};
 use crate::patch;
 use crate::resources::{self, ResourceType};
+use crate::ssa;
 use crate::status::{self, ApiError, Cause};
 use crate::store::State;
 
@@ -218,12 +219,32 @@ fn crd_status(crd: &Value) -> Value {
     })
 }
 
+/// How a write's field ownership is recorded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Managed {
+    /// An `Update` by the call's manager.
+    Update,
+    /// Already computed by an apply (the object carries its managedFields).
+    Applied,
+}
+
 pub(super) fn create(shared: &Shared, call: &Call) -> Result<(u16, Value), ApiError> {
     if call.target.name.is_some() {
         return Err(ApiError::method_not_allowed("create", &call.resource));
     }
     let dry_run = call.dry_run("CreateOptions")?;
-    let mut object = call.json_body()?;
+    let object = call.json_body()?;
+    let mut state = shared.lock();
+    create_locked(&mut state, call, object, dry_run, Managed::Update)
+}
+
+fn create_locked(
+    state: &mut State,
+    call: &Call,
+    mut object: Value,
+    dry_run: bool,
+    managed: Managed,
+) -> Result<(u16, Value), ApiError> {
     check_type(call, &mut object)?;
     let namespace = namespace_of(call, &mut object)?;
     let name = match (meta_str(&object, "name"), meta_str(&object, "generateName")) {
@@ -260,8 +281,7 @@ pub(super) fn create(shared: &Shared, call: &Call) -> Result<(u16, Value), ApiEr
             "resourceVersion should not be set on objects to be created",
         ));
     }
-    let mut state = shared.lock();
-    check_namespace(&state, call, &namespace, &name)?;
+    check_namespace(state, call, &namespace, &name)?;
     let key = (namespace, name.clone());
     if state.get(&call.resource.key(), &key).is_some() {
         return Err(ApiError::already_exists(&call.resource, &name));
@@ -287,6 +307,16 @@ pub(super) fn create(shared: &Shared, call: &Call) -> Result<(u16, Value), ApiEr
     {
         map.remove("status");
     }
+    if managed == Managed::Update {
+        object = ssa::update(
+            None,
+            object,
+            &call.manager(),
+            None,
+            &meta::now(),
+            call.fields_context(),
+        );
+    }
     if dry_run {
         // Validate as a real create would, without serving anything new.
         if call.resource.plural == "customresourcedefinitions" {
@@ -302,7 +332,7 @@ pub(super) fn create(shared: &Shared, call: &Call) -> Result<(u16, Value), ApiEr
         }
         return Ok((201, served(&call.resource, &object)));
     }
-    on_create(&mut state, call, &mut object)?;
+    on_create(state, call, &mut object)?;
     let rv = state.next_rv();
     object["metadata"]["resourceVersion"] = json!(rv.to_string());
     let stored = state.put(&call.resource.key(), key, object, rv);
@@ -317,7 +347,9 @@ fn replace(
     mut new: Value,
     require_rv: bool,
     dry_run: bool,
+    managed: Managed,
 ) -> Result<(u16, Value), ApiError> {
+    let applied_fields = new.pointer("/metadata/managedFields").cloned();
     let resource = &call.resource;
     let name = call.target.name.clone().unwrap_or_default();
     let namespace = call.target.namespace.clone().unwrap_or_default();
@@ -436,6 +468,26 @@ fn replace(
             ));
         }
     }
+    match managed {
+        Managed::Update => {
+            new = ssa::update(
+                Some(&old),
+                new,
+                &call.manager(),
+                call.target.subresource.as_deref(),
+                &meta::now(),
+                call.fields_context(),
+            );
+        }
+        Managed::Applied => match applied_fields {
+            Some(fields) => new["metadata"]["managedFields"] = fields,
+            None => {
+                if let Some(meta) = new["metadata"].as_object_mut() {
+                    meta.remove("managedFields");
+                }
+            }
+        },
+    }
     if resource.tracks_generation && !status_write && spec_changed(resource, &old, &new) {
         new["metadata"]["generation"] = json!(generation(&old) + 1);
     }
@@ -484,7 +536,7 @@ pub(super) fn update(shared: &Shared, call: &Call) -> Result<(u16, Value), ApiEr
     let body = call.json_body()?;
     let require_rv = call.resource.custom || call.resource.plural == "customresourcedefinitions";
     let mut state = shared.lock();
-    replace(&mut state, call, body, require_rv, dry_run)
+    replace(&mut state, call, body, require_rv, dry_run, Managed::Update)
 }
 
 pub(super) fn patch(shared: &Shared, call: &Call) -> Result<(u16, Value), ApiError> {
@@ -507,9 +559,17 @@ pub(super) fn patch(shared: &Shared, call: &Call) -> Result<(u16, Value), ApiErr
             ),
         )
     };
-    let body: Value = serde_json::from_slice(&call.body)
-        .map_err(|e| ApiError::bad_request(format!("error decoding patch: {e}")))?;
+    let body: Value = serde_json::from_slice(&call.body).map_err(|e| {
+        ApiError::bad_request(if call.content_type == "application/apply-patch+yaml" {
+            format!("error decoding the apply body (the sandbox reads JSON apply bodies, as kubectl and kube-rs send them): {e}")
+        } else {
+            format!("error decoding patch: {e}")
+        })
+    })?;
     let mut state = shared.lock();
+    if call.content_type == "application/apply-patch+yaml" {
+        return server_side_apply(&mut state, call, body, dry_run);
+    }
     let key = (
         call.target.namespace.clone().unwrap_or_default(),
         name.clone(),
@@ -534,13 +594,6 @@ pub(super) fn patch(shared: &Shared, call: &Call) -> Result<(u16, Value), ApiErr
         "application/strategic-merge-patch+json" if !call.resource.custom => {
             patch::strategic(&mut current, &body);
         }
-        "application/apply-patch+yaml" => {
-            return Err(ApiError::new(
-                415,
-                "UnsupportedMediaType",
-                "server-side apply is not served by this sandbox yet",
-            ));
-        }
         _ => return Err(unsupported()),
     }
     // A resourceVersion the patch set (or kept) is a precondition; none means "whatever is
@@ -548,7 +601,7 @@ pub(super) fn patch(shared: &Shared, call: &Call) -> Result<(u16, Value), ApiErr
     if meta_str(&current, "resourceVersion").is_none_or(str::is_empty) {
         current["metadata"]["resourceVersion"] = json!(stored_rv);
     }
-    replace(&mut state, call, current, false, dry_run)
+    replace(&mut state, call, current, false, dry_run, Managed::Update)
 }
 
 /// `DeleteOptions`, from the body (kube-rs sends `{}`, kubectl a typed object).
@@ -772,6 +825,7 @@ fn delete_collection(shared: &Shared, call: &Call) -> Result<(u16, Value), ApiEr
             params: call.params.clone(),
             content_type: call.content_type.clone(),
             body: call.body.clone(),
+            user_agent: call.user_agent.clone(),
         };
         match delete(shared, &one) {
             Ok((_, object)) if object.get("kind") != Some(&json!("Status")) => deleted.push(object),
@@ -789,4 +843,84 @@ fn delete_collection(shared: &Shared, call: &Call) -> Result<(u16, Value), ApiEr
             "items": deleted,
         }),
     ))
+}
+
+/// PATCH with `application/apply-patch+yaml`: server-side apply (creating the object when it
+/// does not exist).
+fn server_side_apply(
+    state: &mut State,
+    call: &Call,
+    body: Value,
+    dry_run: bool,
+) -> Result<(u16, Value), ApiError> {
+    let resource = &call.resource;
+    let name = call.target.name.clone().unwrap_or_default();
+    let manager = match call.params.get("fieldManager").filter(|m| !m.is_empty()) {
+        Some(manager) => manager.clone(),
+        None => {
+            return Err(ApiError::new(
+                422,
+                "Invalid",
+                "PatchOptions.meta.k8s.io \"\" is invalid: fieldManager: Required value: is required for apply patch",
+            ));
+        }
+    };
+    let force = crate::meta::flag(&call.params, "force");
+    let api_version = body
+        .get("apiVersion")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let kind = body.get("kind").and_then(Value::as_str).unwrap_or_default();
+    if api_version != resource.api_version() || kind != resource.kind {
+        let group = api_version.rsplit_once('/').map_or("", |(g, _)| g);
+        return Err(ApiError::bad_request(
+            if group == resource.group && kind == resource.kind {
+                format!(
+                    "Incorrect version specified in apply patch. Specified patch version: {api_version}, expected: {}",
+                    resource.api_version()
+                )
+            } else {
+                format!("invalid object type: {api_version}, Kind={kind}")
+            },
+        ));
+    }
+    if body.pointer("/metadata/managedFields").is_some() {
+        return Err(ApiError::bad_request("metadata.managedFields must be nil"));
+    }
+    let key = (
+        call.target.namespace.clone().unwrap_or_default(),
+        name.clone(),
+    );
+    let live = state.get(&resource.key(), &key).map(|o| (**o).clone());
+    let subresource = call.target.subresource.as_deref();
+    let now = meta::now();
+    let merged = ssa::apply(live.as_ref(), &body, &manager, subresource, force, &now, call.fields_context())
+        .map_err(|conflicts| {
+            let causes: Vec<Value> = conflicts
+                .0
+                .iter()
+                .map(|(m, path)| json!({"reason": "FieldManagerConflict", "message": format!("conflict with {m}"), "field": path}))
+                .collect();
+            ApiError {
+                details: Some(json!({"name": name, "group": resource.group, "kind": resource.plural, "causes": causes})),
+                ..ApiError::new(409, "Conflict", conflicts.message())
+            }
+        })?;
+    match live {
+        None if subresource.is_some() => Err(ApiError::not_found(resource, &name)),
+        None => {
+            let mut object = merged;
+            object["metadata"]["name"] = json!(name);
+            create_locked(state, call, object, dry_run, Managed::Applied)
+        }
+        Some(live) => {
+            let mut object = merged;
+            // A resourceVersion in the body is a precondition; none means "what is stored".
+            if meta_str(&body, "resourceVersion").is_none_or(str::is_empty) {
+                object["metadata"]["resourceVersion"] =
+                    json!(meta_str(&live, "resourceVersion").unwrap_or_default());
+            }
+            replace(state, call, object, false, dry_run, Managed::Applied)
+        }
+    }
 }
