@@ -471,3 +471,100 @@ async fn server_side_apply_owns_fields_conflicts_forces_and_removes() {
         "bob lost his only field: {managers:?}"
     );
 }
+
+#[tokio::test]
+async fn evictions_honour_disruption_budgets_as_the_eviction_subresource_does() {
+    use k8s_openapi::api::policy::v1::PodDisruptionBudget;
+    use kube::api::EvictParams;
+    let sandbox = Sandbox::default();
+    let client = client(&sandbox);
+    let pods: Api<Pod> = Api::default_namespaced(client.clone());
+    let budgets: Api<PodDisruptionBudget> = Api::default_namespaced(client.clone());
+    let running = |name: &str| {
+        json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "labels": {"app": "web"}},
+            "spec": {"containers": [{"name": "c", "image": "i"}]},
+            "status": {"phase": "Running", "conditions": [{"type": "Ready", "status": "True"}]}})
+    };
+    for name in ["p1", "p2"] {
+        let pod: Pod = serde_json::from_value(running(name)).unwrap();
+        pods.create(&PostParams::default(), &pod).await.unwrap();
+        pods.patch_status(name, &PatchParams::default(), &Patch::Merge(running(name)))
+            .await
+            .unwrap();
+    }
+    let pending: Pod = serde_json::from_value(json!({"apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": "waiting", "labels": {"app": "web"}}, "spec": {"containers": [{"name": "c", "image": "i"}]}})).unwrap();
+    pods.create(&PostParams::default(), &pending).await.unwrap();
+    let pdb: PodDisruptionBudget = serde_json::from_value(json!({"apiVersion": "policy/v1", "kind": "PodDisruptionBudget",
+        "metadata": {"name": "web"}, "spec": {"minAvailable": 1, "selector": {"matchLabels": {"app": "web"}}}})).unwrap();
+    budgets.create(&PostParams::default(), &pdb).await.unwrap();
+
+    // A fresh budget (no status yet) blocks, asking for a retry.
+    let (code, _, message) = error_of(pods.evict("p1", &EvictParams::default()).await.unwrap_err());
+    assert_eq!(code, 429);
+    assert_eq!(
+        message,
+        "Cannot evict pod as it would violate the pod's disruption budget."
+    );
+    // A pending pod goes whatever the budget says.
+    let ok = pods
+        .evict("waiting", &EvictParams::default())
+        .await
+        .unwrap();
+    assert_eq!(
+        ok.status,
+        Some(kube::core::response::StatusSummary::Success)
+    );
+    assert!(pods.get_opt("waiting").await.unwrap().is_none());
+
+    // The budget as the disruption controller would report it: nothing to spare, then one.
+    let status = |allowed: i64| {
+        Patch::Merge(
+            json!({"status": {"observedGeneration": 1, "currentHealthy": 2, "desiredHealthy": 1, "expectedPods": 2, "disruptionsAllowed": allowed}}),
+        )
+    };
+    budgets
+        .patch_status("web", &PatchParams::default(), &status(0))
+        .await
+        .unwrap();
+    let err = pods.evict("p1", &EvictParams::default()).await.unwrap_err();
+    match err {
+        kube::Error::Api(s) => {
+            assert_eq!(s.code, 429);
+            let text = serde_json::to_string(&s).unwrap();
+            assert!(
+                text.contains("The disruption budget web needs 1 healthy pods and has 2 currently"),
+                "{text}"
+            );
+        }
+        other => panic!("{other}"),
+    }
+    budgets
+        .patch_status("web", &PatchParams::default(), &status(1))
+        .await
+        .unwrap();
+    pods.evict("p1", &EvictParams::default()).await.unwrap();
+    assert!(pods.get_opt("p1").await.unwrap().is_none());
+    let after = budgets.get("web").await.unwrap();
+    let pdb_status = after.status.unwrap();
+    assert_eq!(
+        pdb_status.disruptions_allowed, 0,
+        "the eviction used the budget"
+    );
+    assert!(pdb_status.disrupted_pods.unwrap().contains_key("p1"));
+
+    // Two budgets over one pod: a 201 carrying a Failure, and nothing deleted.
+    let second: PodDisruptionBudget = serde_json::from_value(json!({"apiVersion": "policy/v1", "kind": "PodDisruptionBudget",
+        "metadata": {"name": "web-2"}, "spec": {"maxUnavailable": 1, "selector": {"matchLabels": {"app": "web"}}}})).unwrap();
+    budgets
+        .create(&PostParams::default(), &second)
+        .await
+        .unwrap();
+    let two = pods.evict("p2", &EvictParams::default()).await.unwrap();
+    assert_eq!(
+        two.status,
+        Some(kube::core::response::StatusSummary::Failure)
+    );
+    assert!(two.message.contains("more than one PodDisruptionBudget"));
+    assert!(pods.get_opt("p2").await.unwrap().is_some());
+}

@@ -14,6 +14,7 @@ use crate::status::ApiError;
 use crate::store::State;
 use crate::{Config, discovery, meta};
 
+mod eviction;
 mod read;
 mod write;
 
@@ -88,9 +89,20 @@ pub(crate) fn json(code: u16, body: &Value) -> Response<Body> {
         .unwrap_or_default()
 }
 
-/// A failure answer.
+/// A failure answer (with `Retry-After` when the Status asks for a retry).
 pub(crate) fn failure(error: &ApiError) -> Response<Body> {
-    json(error.code, &error.to_status())
+    let mut response = json(error.code, &error.to_status());
+    if let Some(seconds) = error
+        .details
+        .as_ref()
+        .and_then(|d| d.get("retryAfterSeconds"))
+        .and_then(Value::as_u64)
+        .filter(|s| *s > 0)
+        && let Ok(value) = http::HeaderValue::from_str(&seconds.to_string())
+    {
+        response.headers_mut().insert(header::RETRY_AFTER, value);
+    }
+    response
 }
 
 /// Answers one request.
@@ -209,6 +221,9 @@ pub async fn handle(shared: Arc<Shared>, request: Request<Body>) -> Response<Bod
         }
         Method::GET if request.target.name.is_none() => respond(read::list(&shared, &request)),
         Method::GET => respond(read::get(&shared, &request)),
+        Method::POST if request.target.subresource.as_deref() == Some("eviction") => {
+            respond(eviction::evict(&shared, &request))
+        }
         Method::POST => respond(write::create(&shared, &request)),
         Method::PUT => respond(write::update(&shared, &request)),
         Method::PATCH => respond(write::patch(&shared, &request)),
