@@ -34,6 +34,7 @@ use axum::body::Body;
 use serde_json::{Value, json};
 
 pub mod api;
+pub mod controllers;
 pub mod discovery;
 pub mod meta;
 pub mod openapi;
@@ -52,12 +53,19 @@ pub use status::ApiError;
 pub struct Config {
     /// How many events the watch history keeps (watches starting before them get 410).
     pub history: usize,
+    /// Run the stand-ins for a cluster's controllers and kubelets after every write
+    /// (garbage collection, namespace clean-up, finishing the deletion of pods, PDB status:
+    /// see [`controllers`]). Off, the sandbox behaves like a bare kube-apiserver.
+    pub controllers: bool,
 }
 
 impl Default for Config {
-    /// A history of 10,000 events.
+    /// A history of 10,000 events; no controller stand-ins.
     fn default() -> Self {
-        Self { history: 10_000 }
+        Self {
+            history: 10_000,
+            controllers: false,
+        }
     }
 }
 
@@ -179,7 +187,9 @@ impl Sandbox {
             body: object.to_string().into_bytes(),
             user_agent: Some("kube-sandbox".into()),
         };
-        api::create_object(&self.shared, &call)
+        let created = api::create_object(&self.shared, &call);
+        self.shared.settle();
+        created
     }
 
     /// How many watches were answered 410 (too old) so far: what makes clients re-list.

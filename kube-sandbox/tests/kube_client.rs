@@ -253,7 +253,10 @@ async fn a_crd_serves_its_kind_with_a_status_subresource_and_generations() {
 
 #[tokio::test]
 async fn a_watcher_behind_a_short_history_relists_and_converges() {
-    let sandbox = Sandbox::new(Config { history: 3 });
+    let sandbox = Sandbox::new(Config {
+        history: 3,
+        ..Config::default()
+    });
     let client = client(&sandbox);
     let maps: Api<ConfigMap> = Api::default_namespaced(client.clone());
     let (reader, writer) = kube::runtime::reflector::store();
@@ -308,7 +311,10 @@ async fn a_watcher_behind_a_short_history_relists_and_converges() {
 
 #[tokio::test]
 async fn watches_resume_from_a_resource_version_filter_by_selector_and_expire() {
-    let sandbox = Sandbox::new(Config { history: 4 });
+    let sandbox = Sandbox::new(Config {
+        history: 4,
+        ..Config::default()
+    });
     let client = client(&sandbox);
     let pods: Api<Pod> = Api::default_namespaced(client.clone());
     let pod = |name: &str, node: &str| -> Pod {
@@ -567,4 +573,147 @@ async fn evictions_honour_disruption_budgets_as_the_eviction_subresource_does() 
     );
     assert!(two.message.contains("more than one PodDisruptionBudget"));
     assert!(pods.get_opt("p2").await.unwrap().is_some());
+}
+
+#[tokio::test]
+async fn the_controller_stand_ins_collect_garbage_clean_namespaces_and_finish_pods() {
+    use k8s_openapi::api::policy::v1::PodDisruptionBudget;
+    let bare = Sandbox::default();
+    let sandbox = Sandbox::new(Config {
+        controllers: true,
+        ..Config::default()
+    });
+    let client = client(&sandbox);
+    let maps: Api<ConfigMap> = Api::default_namespaced(client.clone());
+    let owned_by = |name: &str, owner: &ConfigMap| -> ConfigMap {
+        serde_json::from_value(json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name,
+            "ownerReferences": [{"apiVersion": "v1", "kind": "ConfigMap", "name": owner.name_any(), "uid": owner.metadata.uid}]}}))
+        .unwrap()
+    };
+    for (policy, survives) in [
+        ("Background", false),
+        ("Foreground", false),
+        ("Orphan", true),
+    ] {
+        let owner = maps
+            .create(
+                &PostParams::default(),
+                &config_map(&format!("owner-{policy}").to_lowercase(), "1"),
+            )
+            .await
+            .unwrap();
+        let dependent = format!("dep-{policy}").to_lowercase();
+        maps.create(&PostParams::default(), &owned_by(&dependent, &owner))
+            .await
+            .unwrap();
+        let dp = DeleteParams {
+            propagation_policy: Some(match policy {
+                "Background" => kube::api::PropagationPolicy::Background,
+                "Foreground" => kube::api::PropagationPolicy::Foreground,
+                _ => kube::api::PropagationPolicy::Orphan,
+            }),
+            ..DeleteParams::default()
+        };
+        maps.delete(&owner.name_any(), &dp).await.unwrap();
+        assert!(
+            maps.get_opt(&owner.name_any()).await.unwrap().is_none(),
+            "{policy}: owner gone"
+        );
+        let left = maps.get_opt(&dependent).await.unwrap();
+        assert_eq!(left.is_some(), survives, "{policy}");
+        if let Some(orphan) = left {
+            assert!(
+                orphan
+                    .metadata
+                    .owner_references
+                    .unwrap_or_default()
+                    .is_empty(),
+                "orphaned"
+            );
+        }
+    }
+
+    // A terminating namespace loses its objects, then goes.
+    let namespaces: Api<Namespace> = Api::all(client.clone());
+    namespaces
+        .create(
+            &PostParams::default(),
+            &serde_json::from_value(
+                json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "doomed"}}),
+            )
+            .unwrap(),
+        )
+        .await
+        .unwrap();
+    let inside: Api<ConfigMap> = Api::namespaced(client.clone(), "doomed");
+    inside
+        .create(&PostParams::default(), &config_map("x", "1"))
+        .await
+        .unwrap();
+    namespaces
+        .delete("doomed", &DeleteParams::default())
+        .await
+        .unwrap();
+    assert!(namespaces.get_opt("doomed").await.unwrap().is_none());
+    assert!(
+        inside
+            .list(&ListParams::default())
+            .await
+            .unwrap()
+            .items
+            .is_empty()
+    );
+
+    // A pod bound to a node is finished by the kubelet stand-in; bare, it stays terminating.
+    let bound: Pod = serde_json::from_value(
+        json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "b"},
+        "spec": {"nodeName": "n1", "containers": [{"name": "c", "image": "i"}]}}),
+    )
+    .unwrap();
+    for (server, gone) in [(&sandbox, true), (&bare, false)] {
+        let pods: Api<Pod> =
+            Api::default_namespaced(Client::new(server.client_service(), "default"));
+        pods.create(&PostParams::default(), &bound).await.unwrap();
+        pods.delete("b", &DeleteParams::default()).await.unwrap();
+        let left = pods.get_opt("b").await.unwrap();
+        assert_eq!(left.is_none(), gone);
+        if let Some(pod) = left {
+            assert!(pod.metadata.deletion_timestamp.is_some());
+        }
+    }
+
+    // The disruption controller keeps a budget's status, so evictions need no test help.
+    let pods: Api<Pod> = Api::default_namespaced(client.clone());
+    for name in ["r1", "r2"] {
+        let pod = json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "labels": {"app": "db"}},
+            "spec": {"containers": [{"name": "c", "image": "i"}]}});
+        pods.create(
+            &PostParams::default(),
+            &serde_json::from_value(pod).unwrap(),
+        )
+        .await
+        .unwrap();
+        pods.patch_status(name, &PatchParams::default(), &Patch::Merge(json!({"status": {"phase": "Running", "conditions": [{"type": "Ready", "status": "True"}]}}))).await.unwrap();
+    }
+    let budgets: Api<PodDisruptionBudget> = Api::default_namespaced(client.clone());
+    budgets.create(&PostParams::default(), &serde_json::from_value(json!({"apiVersion": "policy/v1", "kind": "PodDisruptionBudget",
+        "metadata": {"name": "db"}, "spec": {"minAvailable": 1, "selector": {"matchLabels": {"app": "db"}}}})).unwrap()).await.unwrap();
+    let status = budgets.get("db").await.unwrap().status.unwrap();
+    assert_eq!(
+        (
+            status.expected_pods,
+            status.current_healthy,
+            status.desired_healthy,
+            status.disruptions_allowed
+        ),
+        (2, 2, 1, 1)
+    );
+    pods.evict("r1", &kube::api::EvictParams::default())
+        .await
+        .unwrap();
+    let err = pods
+        .evict("r2", &kube::api::EvictParams::default())
+        .await
+        .unwrap_err();
+    assert_eq!(error_of(err).0, 429, "the budget allows one disruption");
 }

@@ -18,6 +18,8 @@ mod eviction;
 mod read;
 mod write;
 
+pub(crate) use eviction::selector_of as eviction_selector;
+
 /// Largest request body accepted (kube-apiserver's limit).
 pub const MAX_BODY: usize = 3 * 1024 * 1024;
 
@@ -25,6 +27,7 @@ pub const MAX_BODY: usize = 3 * 1024 * 1024;
 #[derive(Debug)]
 pub struct Shared {
     state: Mutex<State>,
+    controllers: bool,
 }
 
 impl Shared {
@@ -32,6 +35,7 @@ impl Shared {
     pub fn new(config: Config) -> Self {
         Self {
             state: Mutex::new(State::new(config.history)),
+            controllers: config.controllers,
         }
     }
 
@@ -215,21 +219,39 @@ pub async fn handle(shared: Arc<Shared>, request: Request<Body>) -> Response<Bod
         body: bytes.to_vec(),
         user_agent,
     };
-    match parts.method {
+    let writes = !matches!(parts.method, Method::GET | Method::HEAD);
+    let response = answer(&shared, &parts.method, &request);
+    if writes {
+        shared.settle();
+    }
+    response
+}
+
+impl Shared {
+    /// Runs the controller stand-ins after a write, when they are on.
+    pub(crate) fn settle(&self) {
+        if self.controllers {
+            crate::controllers::settle(&mut self.lock());
+        }
+    }
+}
+
+fn answer(shared: &Arc<Shared>, method: &Method, request: &Call) -> Response<Body> {
+    match *method {
         Method::GET if request.target.name.is_none() && meta::flag(&request.params, "watch") => {
-            read::watch(&shared, &request)
+            read::watch(shared, request)
         }
-        Method::GET if request.target.name.is_none() => respond(read::list(&shared, &request)),
-        Method::GET => respond(read::get(&shared, &request)),
+        Method::GET if request.target.name.is_none() => respond(read::list(shared, request)),
+        Method::GET => respond(read::get(shared, request)),
         Method::POST if request.target.subresource.as_deref() == Some("eviction") => {
-            respond(eviction::evict(&shared, &request))
+            respond(eviction::evict(shared, request))
         }
-        Method::POST => respond(write::create(&shared, &request)),
-        Method::PUT => respond(write::update(&shared, &request)),
-        Method::PATCH => respond(write::patch(&shared, &request)),
-        Method::DELETE => respond(write::delete(&shared, &request)),
+        Method::POST => respond(write::create(shared, request)),
+        Method::PUT => respond(write::update(shared, request)),
+        Method::PATCH => respond(write::patch(shared, request)),
+        Method::DELETE => respond(write::delete(shared, request)),
         _ => failure(&ApiError::method_not_allowed(
-            parts.method.as_str(),
+            method.as_str(),
             &request.resource,
         )),
     }

@@ -134,6 +134,11 @@ enum Command {
         /// How many events the watch history keeps.
         #[arg(long, default_value_t = 10_000)]
         history: usize,
+        /// Run without the stand-ins for a cluster's controllers and kubelets (garbage
+        /// collection, namespace clean-up, pod deletion, PDB status), like a bare
+        /// kube-apiserver.
+        #[arg(long)]
+        bare: bool,
     },
     /// Check manifests as the admission webhook would: every object readable, every field
     /// known, and the validation rules for every policy, network, pool config and operator
@@ -219,6 +224,7 @@ pub fn run(cli: Cli, stdin: &mut dyn Read, out: &mut dyn Write, err: &mut dyn Wr
             kubeconfig,
             files,
             history,
+            bare,
         } => sandbox::sandbox(
             sandbox::Options {
                 listen,
@@ -226,6 +232,7 @@ pub fn run(cli: Cli, stdin: &mut dyn Read, out: &mut dyn Write, err: &mut dyn Wr
                 kubeconfig,
                 files,
                 history,
+                bare,
             },
             stdin,
             out,

@@ -43,6 +43,7 @@ pub(super) struct Options {
     pub(super) kubeconfig: Option<PathBuf>,
     pub(super) files: Vec<PathBuf>,
     pub(super) history: usize,
+    pub(super) bare: bool,
 }
 
 /// Runs the sandbox; returns when a signal arrives (0) or it cannot start (1 or 2).
@@ -58,6 +59,7 @@ pub(super) fn sandbox(
         kubeconfig,
         files,
         history,
+        bare,
     } = options;
     if !listen.ip().is_loopback() && !insecure_allow_remote {
         let _ = writeln!(
@@ -66,7 +68,10 @@ pub(super) fn sandbox(
         );
         return Status::Unreadable;
     }
-    let sandbox = kube_sandbox::Sandbox::new(kube_sandbox::Config { history });
+    let sandbox = kube_sandbox::Sandbox::new(kube_sandbox::Config {
+        history,
+        controllers: !bare,
+    });
     let mut crds: Vec<serde_json::Value> = Vec::new();
     for crd in sriov_core::crd::operator_crds()
         .into_iter()
