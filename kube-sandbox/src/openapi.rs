@@ -112,7 +112,7 @@ fn operations(resource: &ResourceType) -> (String, Value) {
 }
 
 fn schema(resource: &ResourceType) -> Value {
-    let mut schema = resource.schema.clone().unwrap_or_else(|| {
+    let mut schema = resource.schema.as_deref().cloned().unwrap_or_else(|| {
         json!({
             "type": "object",
             "description": format!("{} (the sandbox does not carry the built-in schemas)", resource.kind),

@@ -36,8 +36,9 @@ pub struct ResourceType {
     pub tracks_generation: bool,
     /// Defined by a CRD (custom resource) rather than built in.
     pub custom: bool,
-    /// The CRD's `openAPIV3Schema` for this version, when it has one.
-    pub schema: Option<Value>,
+    /// The CRD's `openAPIV3Schema` for this version, when it has one (shared: resource
+    /// types are cloned per request).
+    pub schema: Option<std::sync::Arc<Value>>,
 }
 
 impl ResourceType {
@@ -407,7 +408,10 @@ pub fn from_crd(crd: &Value) -> Result<Vec<ResourceType>, CrdError> {
                 eviction: false,
                 tracks_generation: true,
                 custom: true,
-                schema: v.pointer("/schema/openAPIV3Schema").cloned(),
+                schema: v
+                    .pointer("/schema/openAPIV3Schema")
+                    .cloned()
+                    .map(std::sync::Arc::new),
             })
         })
         .collect();

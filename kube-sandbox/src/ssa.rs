@@ -659,6 +659,21 @@ pub fn update(
         old.map(entries).unwrap_or_default()
     };
     let now_fields = Fields::of(&tracked(&new), ctx);
+    if old.is_none() && managers.is_empty() {
+        // A create: every field is the creator's.
+        if !now_fields.is_empty() {
+            managers.push(Entry {
+                manager: manager.to_owned(),
+                operation: "Update".into(),
+                api_version,
+                time: now.to_owned(),
+                subresource: subresource.map(str::to_owned),
+                fields: now_fields,
+            });
+        }
+        set_entries(&mut new, &managers);
+        return new;
+    }
     let changed: Vec<Vec<String>> = now_fields
         .leaves()
         .into_iter()

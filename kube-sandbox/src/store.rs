@@ -49,6 +49,20 @@ pub struct Event {
     pub object: Arc<Value>,
     /// The object before the change (for selector transitions), when it existed.
     pub previous: Option<Arc<Value>>,
+    /// The watch line for each event type, serialized once for every watcher that serves
+    /// the object at its stored apiVersion (indexed by `EventType as usize`).
+    pub lines: [std::sync::OnceLock<bytes::Bytes>; 3],
+}
+
+impl EventType {
+    /// Index into [`Event::lines`].
+    pub fn index(self) -> usize {
+        match self {
+            Self::Added => 0,
+            Self::Modified => 1,
+            Self::Deleted => 2,
+        }
+    }
 }
 
 /// `(namespace, name)`; namespace `""` for cluster-scoped objects.
@@ -142,6 +156,7 @@ impl State {
             resource: resource.clone(),
             object: Arc::clone(&object),
             previous,
+            lines: Default::default(),
         });
         object
     }
@@ -160,6 +175,7 @@ impl State {
             resource: resource.clone(),
             object: Arc::new(last),
             previous,
+            lines: Default::default(),
         });
     }
 

@@ -241,7 +241,14 @@ fn answer(shared: &Arc<Shared>, method: &Method, request: &Call) -> Response<Bod
         Method::GET if request.target.name.is_none() && meta::flag(&request.params, "watch") => {
             read::watch(shared, request)
         }
-        Method::GET if request.target.name.is_none() => respond(read::list(shared, request)),
+        Method::GET if request.target.name.is_none() => match read::list_text(shared, request) {
+            Ok(text) => Response::builder()
+                .status(200)
+                .header(header::CONTENT_TYPE, "application/json")
+                .body(Body::from(text))
+                .unwrap_or_default(),
+            Err(error) => failure(&error),
+        },
         Method::GET => respond(read::get(shared, request)),
         Method::POST if request.target.subresource.as_deref() == Some("eviction") => {
             respond(eviction::evict(shared, request))
@@ -301,7 +308,7 @@ impl Call {
     /// How field management reads this kind's lists.
     pub(crate) fn fields_context(&self) -> crate::ssa::Context<'_> {
         crate::ssa::Context {
-            schema: self.resource.schema.as_ref(),
+            schema: self.resource.schema.as_deref(),
             builtin: !self.resource.custom,
         }
     }

@@ -119,7 +119,11 @@ fn parse_token(text: &str) -> Option<(u64, String, String)> {
     ))
 }
 
-pub(super) fn list(shared: &Shared, call: &Call) -> Result<(u16, Value), ApiError> {
+/// The objects a list answers with (shared, not copied), its resourceVersion and the
+/// continue token of the next page.
+type Selection = (Vec<std::sync::Arc<Value>>, u64, Option<String>);
+
+fn select(shared: &Shared, call: &Call) -> Result<Selection, ApiError> {
     let (labels, fields) = selectors(call)?;
     let limit: usize = match call.params.get("limit") {
         None => 0,
@@ -137,11 +141,12 @@ pub(super) fn list(shared: &Shared, call: &Call) -> Result<(u16, Value), ApiErro
     };
     let state = shared.lock();
     let list_rv = after.as_ref().map_or(state.rv, |(rv, _, _)| *rv);
-    let mut items = Vec::new();
+    let mut items: Vec<std::sync::Arc<Value>> = Vec::new();
+    let mut last: Option<&(String, String)> = None;
     let mut next = None;
-    for ((namespace, name), object) in state.list(&call.resource.key()) {
+    for (key, object) in state.list(&call.resource.key()) {
         if let Some((_, ns, n)) = &after
-            && (namespace, name) <= (ns, n)
+            && (&key.0, &key.1) <= (ns, n)
         {
             continue;
         }
@@ -149,46 +154,64 @@ pub(super) fn list(shared: &Shared, call: &Call) -> Result<(u16, Value), ApiErro
             continue;
         }
         if limit > 0 && items.len() == limit {
-            next = Some(token(
-                list_rv,
-                &items_last_namespace(&items),
-                &items_last_name(&items),
-            ));
+            next = last.map(|(ns, n)| token(list_rv, ns, n));
             break;
         }
-        items.push(served(&call.resource, object));
+        items.push(std::sync::Arc::clone(object));
+        last = Some(key);
     }
+    Ok((items, list_rv, next))
+}
+
+fn list_metadata(list_rv: u64, next: Option<String>) -> Value {
     let mut metadata = json!({"resourceVersion": list_rv.to_string()});
     if let Some(next) = next {
         metadata["continue"] = json!(next);
     }
+    metadata
+}
+
+/// A list as a value (deletecollection reads it).
+pub(super) fn list(shared: &Shared, call: &Call) -> Result<(u16, Value), ApiError> {
+    let (items, list_rv, next) = select(shared, call)?;
+    let items: Vec<Value> = items.iter().map(|o| served(&call.resource, o)).collect();
     Ok((
         200,
         json!({
             "kind": call.resource.list_kind,
             "apiVersion": call.resource.api_version(),
-            "metadata": metadata,
+            "metadata": list_metadata(list_rv, next),
             "items": items,
         }),
     ))
 }
 
-fn items_last_namespace(items: &[Value]) -> String {
-    items
-        .last()
-        .and_then(|o| o.pointer("/metadata/namespace"))
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_owned()
-}
-
-fn items_last_name(items: &[Value]) -> String {
-    items
-        .last()
-        .and_then(|o| o.pointer("/metadata/name"))
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_owned()
+/// A list as the answer's text, written straight from the stored objects (no copy of
+/// objects already at the requested apiVersion): what GET of a collection sends.
+pub(super) fn list_text(shared: &Shared, call: &Call) -> Result<String, ApiError> {
+    let (items, list_rv, next) = select(shared, call)?;
+    let api_version = call.resource.api_version();
+    let mut out = String::with_capacity(64 + items.len() * 512);
+    out.push_str(&format!(
+        "{{\"kind\":{},\"apiVersion\":{},\"metadata\":{},\"items\":[",
+        json!(call.resource.list_kind),
+        json!(api_version),
+        list_metadata(list_rv, next)
+    ));
+    for (i, object) in items.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        let text = if object.get("apiVersion").and_then(Value::as_str) == Some(api_version.as_str())
+        {
+            serde_json::to_string(&**object)
+        } else {
+            serde_json::to_string(&served(&call.resource, object))
+        };
+        out.push_str(&text.unwrap_or_default());
+    }
+    out.push_str("]}");
+    Ok(out)
 }
 
 /// One line of a watch stream.
@@ -244,6 +267,15 @@ impl Filter {
             EventType::Deleted if now || before => EventType::Deleted,
             _ => return None,
         };
+        let stored_version = event.object.get("apiVersion").and_then(Value::as_str);
+        if stored_version == Some(self.resource.api_version().as_str()) {
+            // Serialized once, shared by every watcher of this version.
+            return Some(
+                event.lines[kind.index()]
+                    .get_or_init(|| line(kind.as_str(), &event.object))
+                    .clone(),
+            );
+        }
         Some(line(kind.as_str(), &served(&self.resource, &event.object)))
     }
 }
