@@ -39,6 +39,7 @@ pub mod discovery;
 pub mod meta;
 pub mod openapi;
 pub mod patch;
+pub mod protobuf;
 pub mod resources;
 pub mod selector;
 pub mod ssa;

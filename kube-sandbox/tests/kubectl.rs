@@ -20,6 +20,10 @@ struct Cluster {
 
 impl Cluster {
     fn new() -> Self {
+        Self::with(kube_sandbox::Config::default())
+    }
+
+    fn with(config: kube_sandbox::Config) -> Self {
         // kubectl is on every machine this project is tested on; say so plainly if not.
         assert!(
             Command::new("kubectl")
@@ -33,7 +37,7 @@ impl Cluster {
             .enable_all()
             .build()
             .unwrap();
-        let sandbox = Sandbox::default();
+        let sandbox = Sandbox::new(config);
         let (address, _) = runtime
             .block_on(sandbox.serve("127.0.0.1:0".parse().unwrap()))
             .unwrap();
@@ -427,4 +431,80 @@ fn kubectl_server_side_apply_reports_conflicts_and_forces() {
         cluster.json(&["get", "cm", "ss", "-o", "json"])["data"]["a"],
         "2"
     );
+}
+
+#[test]
+fn kubectl_typed_creates_and_drain_work_through_protobuf_bodies() {
+    let cluster = Cluster::with(kube_sandbox::Config {
+        controllers: true,
+        ..kube_sandbox::Config::default()
+    });
+    // kubectl's typed clients send these as protobuf.
+    cluster.ok(
+        &["create", "configmap", "typed", "--from-literal=a=1"],
+        None,
+    );
+    assert_eq!(
+        cluster.json(&["get", "cm", "typed", "-o", "json"])["data"]["a"],
+        "1"
+    );
+    cluster.ok(
+        &["create", "secret", "generic", "s1", "--from-literal=k=v"],
+        None,
+    );
+    assert_eq!(
+        cluster.json(&["get", "secret", "s1", "-o", "json"])["data"]["k"],
+        "dg=="
+    );
+    cluster.ok(&["create", "namespace", "team-a"], None);
+    assert_eq!(
+        cluster.json(&["get", "ns", "team-a", "-o", "json"])["status"]["phase"],
+        "Active"
+    );
+
+    // Drain: cordon, then an eviction (a protobuf Eviction) per pod, honouring the budget.
+    cluster.ok(
+        &["create", "-f", "-"],
+        Some(r#"{"apiVersion": "v1", "kind": "Node", "metadata": {"name": "n1"}}"#),
+    );
+    for name in ["web-1", "web-2"] {
+        let pod = format!(
+            r#"{{"apiVersion": "v1", "kind": "Pod", "metadata": {{"name": "{name}", "labels": {{"app": "web"}}}},
+            "spec": {{"nodeName": "n1", "containers": [{{"name": "c", "image": "i"}}]}}}}"#
+        );
+        cluster.ok(&["create", "-f", "-"], Some(&pod));
+        cluster.ok(&["patch", "pod", name, "--subresource=status", "--type=merge", "-p",
+            r#"{"status": {"phase": "Running", "conditions": [{"type": "Ready", "status": "True"}]}}"#], None);
+    }
+    cluster.ok(&["create", "-f", "-"], Some(r#"{"apiVersion": "policy/v1", "kind": "PodDisruptionBudget",
+        "metadata": {"name": "web"}, "spec": {"maxUnavailable": 1, "selector": {"matchLabels": {"app": "web"}}}}"#));
+    let drained = cluster.run(
+        &[
+            "drain",
+            "n1",
+            "--force",
+            "--ignore-daemonsets",
+            "--timeout=60s",
+        ],
+        None,
+    );
+    assert!(
+        drained.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&drained.stdout),
+        stderr(&drained)
+    );
+    let out = String::from_utf8_lossy(&drained.stdout);
+    assert!(
+        out.contains("evicting pod default/web-1")
+            || stderr(&drained).contains("evicting pod default/web-1"),
+        "{out}"
+    );
+    assert!(out.contains("node/n1 drained"), "{out}");
+    assert_eq!(
+        cluster.json(&["get", "node", "n1", "-o", "json"])["spec"]["unschedulable"],
+        true
+    );
+    let pods = cluster.json(&["get", "pods", "-o", "json"]);
+    assert!(pods["items"].as_array().unwrap().is_empty(), "{pods}");
 }

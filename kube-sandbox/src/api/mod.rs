@@ -199,13 +199,20 @@ pub async fn handle(shared: Arc<Shared>, request: Request<Body>) -> Response<Bod
             ));
         }
     };
-    if content_type == "application/vnd.kubernetes.protobuf" {
-        return failure(&ApiError::new(
-            415,
-            "UnsupportedMediaType",
-            "the body of the request was in an unknown format - accepted media types include: application/json, application/yaml",
-        ));
-    }
+    // kubectl's typed clients write protobuf; read the kinds they write, as JSON.
+    let (content_type, body) = if content_type == "application/vnd.kubernetes.protobuf" {
+        match crate::protobuf::to_json(&bytes) {
+            Ok(object) => (
+                "application/json".to_owned(),
+                object.to_string().into_bytes(),
+            ),
+            Err(e) => {
+                return failure(&ApiError::new(415, "UnsupportedMediaType", e.to_string()));
+            }
+        }
+    } else {
+        (content_type, bytes.to_vec())
+    };
     let user_agent = parts
         .headers
         .get(header::USER_AGENT)
@@ -216,7 +223,7 @@ pub async fn handle(shared: Arc<Shared>, request: Request<Body>) -> Response<Bod
         target,
         params,
         content_type,
-        body: bytes.to_vec(),
+        body,
         user_agent,
     };
     let writes = !matches!(parts.method, Method::GET | Method::HEAD);
