@@ -41,6 +41,7 @@ pub mod openapi;
 pub mod patch;
 pub mod protobuf;
 pub mod resources;
+pub mod schema;
 pub mod selector;
 pub mod ssa;
 pub mod status;
@@ -187,6 +188,7 @@ impl Sandbox {
             content_type: "application/json".into(),
             body: object.to_string().into_bytes(),
             user_agent: Some("kube-sandbox".into()),
+            warnings: std::sync::Mutex::default(),
         };
         let created = api::create_object(&self.shared, &call);
         self.shared.settle();

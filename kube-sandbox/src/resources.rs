@@ -39,6 +39,8 @@ pub struct ResourceType {
     /// The CRD's `openAPIV3Schema` for this version, when it has one (shared: resource
     /// types are cloned per request).
     pub schema: Option<std::sync::Arc<Value>>,
+    /// The schema, compiled for validation.
+    pub compiled: Option<crate::schema::Compiled>,
 }
 
 impl ResourceType {
@@ -317,6 +319,7 @@ pub fn builtins() -> Vec<ResourceType> {
                 tracks_generation: GENERATION_KINDS.contains(&kind),
                 custom: false,
                 schema: None,
+                compiled: None,
             },
         )
         .collect()
@@ -387,34 +390,42 @@ pub fn from_crd(crd: &Value) -> Result<Vec<ResourceType>, CrdError> {
         .and_then(Value::as_array)
         .cloned()
         .unwrap_or_default();
-    let served: Vec<ResourceType> = versions
-        .iter()
-        .filter(|v| v.get("served").and_then(Value::as_bool) == Some(true))
-        .filter_map(|v| {
-            let version = v.get("name")?.as_str()?;
-            Some(ResourceType {
-                group: group.to_owned(),
-                version: version.to_owned(),
-                kind: kind.to_owned(),
-                list_kind: text(crd, &["spec", "names", "listKind"])
-                    .map_or_else(|| format!("{kind}List"), str::to_owned),
-                plural: plural.to_owned(),
-                singular: text(crd, &["spec", "names", "singular"])
-                    .map_or_else(|| kind.to_ascii_lowercase(), str::to_owned),
-                short_names: strings(crd, &["spec", "names", "shortNames"]),
-                categories: strings(crd, &["spec", "names", "categories"]),
-                namespaced,
-                status: v.pointer("/subresources/status").is_some(),
-                eviction: false,
-                tracks_generation: true,
-                custom: true,
-                schema: v
-                    .pointer("/schema/openAPIV3Schema")
-                    .cloned()
-                    .map(std::sync::Arc::new),
-            })
-        })
-        .collect();
+    let mut served: Vec<ResourceType> = Vec::new();
+    for (i, v) in versions.iter().enumerate() {
+        if v.get("served").and_then(Value::as_bool) != Some(true) {
+            continue;
+        }
+        let Some(version) = v.get("name").and_then(Value::as_str) else {
+            continue;
+        };
+        let schema = v.pointer("/schema/openAPIV3Schema").cloned();
+        let compiled = match &schema {
+            Some(schema) => Some(crate::schema::compile(schema).map_err(|reason| CrdError {
+                field: format!("spec.versions[{i}].schema.openAPIV3Schema"),
+                reason,
+            })?),
+            None => None,
+        };
+        served.push(ResourceType {
+            group: group.to_owned(),
+            version: version.to_owned(),
+            kind: kind.to_owned(),
+            list_kind: text(crd, &["spec", "names", "listKind"])
+                .map_or_else(|| format!("{kind}List"), str::to_owned),
+            plural: plural.to_owned(),
+            singular: text(crd, &["spec", "names", "singular"])
+                .map_or_else(|| kind.to_ascii_lowercase(), str::to_owned),
+            short_names: strings(crd, &["spec", "names", "shortNames"]),
+            categories: strings(crd, &["spec", "names", "categories"]),
+            namespaced,
+            status: v.pointer("/subresources/status").is_some(),
+            eviction: false,
+            tracks_generation: true,
+            custom: true,
+            schema: schema.map(std::sync::Arc::new),
+            compiled,
+        });
+    }
     if served.is_empty() {
         return Err(fail("spec.versions", "Invalid value: no version is served"));
     }

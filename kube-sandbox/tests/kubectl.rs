@@ -508,3 +508,49 @@ fn kubectl_typed_creates_and_drain_work_through_protobuf_bodies() {
     let pods = cluster.json(&["get", "pods", "-o", "json"]);
     assert!(pods["items"].as_array().unwrap().is_empty(), "{pods}");
 }
+
+#[test]
+fn kubectl_sees_crd_schemas_enforced_strictly_with_warnings_and_defaults() {
+    let cluster = Cluster::new();
+    cluster.ok(&["create", "-f", "-"], Some(CRD));
+    let widget = |spec: &str| {
+        format!(
+            r#"{{"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {{"name": "v"}}, "spec": {spec}}}"#
+        )
+    };
+    // Default validation is strict: an unknown field is refused with its path.
+    let strict = cluster.run(
+        &["create", "-f", "-"],
+        Some(&widget(r#"{"size": 1, "colour": "red"}"#)),
+    );
+    assert!(!strict.status.success());
+    assert!(
+        stderr(&strict).contains(r#"strict decoding error: unknown field "spec.colour""#),
+        "{}",
+        stderr(&strict)
+    );
+    // --validate=warn: created, with the field dropped and a warning printed.
+    let warned = cluster.run(
+        &["create", "--validate=warn", "-f", "-"],
+        Some(&widget(r#"{"size": 1, "colour": "red"}"#)),
+    );
+    assert!(warned.status.success(), "{}", stderr(&warned));
+    assert!(
+        stderr(&warned).contains(r#"Warning: unknown field "spec.colour""#),
+        "{}",
+        stderr(&warned)
+    );
+    let stored = cluster.json(&["get", "widget", "v", "-o", "json"]);
+    assert!(stored["spec"].get("colour").is_none(), "pruned: {stored}");
+    // A value of the wrong type is refused naming the field and the type.
+    let typed = cluster.run(
+        &["create", "-f", "-"],
+        Some(&widget(r#"{"size": "big"}"#).replace(r#""name": "v""#, r#""name": "t""#)),
+    );
+    assert!(!typed.status.success());
+    assert!(
+        stderr(&typed).contains("spec.size in body must be of type integer"),
+        "{}",
+        stderr(&typed)
+    );
+}

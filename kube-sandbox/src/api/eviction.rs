@@ -202,6 +202,7 @@ pub(super) fn evict(shared: &Shared, call: &Call) -> Result<(u16, Value), ApiErr
         content_type: "application/json".into(),
         body: options.to_string().into_bytes(),
         user_agent: call.user_agent.clone(),
+        warnings: std::sync::Mutex::default(),
     };
     match super::write::delete(shared, &pod_call) {
         Ok(_) => Ok((201, success())),

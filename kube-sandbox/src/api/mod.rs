@@ -225,9 +225,17 @@ pub async fn handle(shared: Arc<Shared>, request: Request<Body>) -> Response<Bod
         content_type,
         body,
         user_agent,
+        warnings: Mutex::default(),
     };
     let writes = !matches!(parts.method, Method::GET | Method::HEAD);
-    let response = answer(&shared, &parts.method, &request);
+    let mut response = answer(&shared, &parts.method, &request);
+    let warnings = std::mem::take(&mut *request.warnings.lock().unwrap_or_else(|e| e.into_inner()));
+    for warning in warnings {
+        let text = format!("299 - {:?}", warning);
+        if let Ok(value) = http::HeaderValue::from_str(&text) {
+            response.headers_mut().append(header::WARNING, value);
+        }
+    }
     if writes {
         shared.settle();
     }
@@ -292,9 +300,63 @@ pub struct Call {
     pub(crate) content_type: String,
     pub(crate) body: Vec<u8>,
     pub(crate) user_agent: Option<String>,
+    /// Warnings for the client (`Warning` headers; kubectl prints them).
+    pub(crate) warnings: Mutex<Vec<String>>,
 }
 
 impl Call {
+    /// Adds a warning for the client.
+    pub(crate) fn warn(&self, text: String) {
+        self.warnings
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(text);
+    }
+
+    /// Prunes, defaults and validates a custom resource against its CRD schema, as the
+    /// request's `fieldValidation` asks (Strict refuses unknown fields, Warn, the default,
+    /// warns about them, Ignore says nothing).
+    pub(crate) fn enforce_schema(&self, object: &mut Value, name: &str) -> Result<(), ApiError> {
+        let (Some(schema), Some(compiled)) = (&self.resource.schema, &self.resource.compiled)
+        else {
+            return Ok(());
+        };
+        let unknown = crate::schema::prune(object, schema);
+        if !unknown.is_empty() {
+            let mode = self
+                .params
+                .get("fieldValidation")
+                .map_or("Warn", String::as_str);
+            match mode {
+                "Strict" => {
+                    let list: Vec<String> = unknown
+                        .iter()
+                        .map(|u| format!("unknown field {u:?}"))
+                        .collect();
+                    return Err(ApiError::bad_request(format!(
+                        "{} in version {:?} cannot be handled as a {}: strict decoding error: {}",
+                        self.resource.kind,
+                        self.resource.version,
+                        self.resource.kind,
+                        list.join(", ")
+                    )));
+                }
+                "Ignore" => {}
+                _ => {
+                    for field in &unknown {
+                        self.warn(format!("unknown field {field:?}"));
+                    }
+                }
+            }
+        }
+        crate::schema::apply_defaults(object, schema);
+        let causes = crate::schema::validate(compiled, object);
+        if !causes.is_empty() {
+            return Err(ApiError::invalid(&self.resource, name, causes));
+        }
+        Ok(())
+    }
+
     /// The field manager of a write: `fieldManager`, else the `User-Agent` up to its first
     /// `/`, else `unknown`.
     pub(crate) fn manager(&self) -> String {

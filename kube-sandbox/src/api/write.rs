@@ -307,6 +307,8 @@ fn create_locked(
     {
         map.remove("status");
     }
+    // After the status is gone: a create's status is not stored, so not checked either.
+    call.enforce_schema(&mut object, &name)?;
     if managed == Managed::Update {
         object = ssa::update(
             None,
@@ -468,6 +470,7 @@ fn replace(
             ));
         }
     }
+    call.enforce_schema(&mut new, &name)?;
     match managed {
         Managed::Update => {
             new = ssa::update(
@@ -826,6 +829,7 @@ fn delete_collection(shared: &Shared, call: &Call) -> Result<(u16, Value), ApiEr
             content_type: call.content_type.clone(),
             body: call.body.clone(),
             user_agent: call.user_agent.clone(),
+            warnings: std::sync::Mutex::default(),
         };
         match delete(shared, &one) {
             Ok((_, object)) if object.get("kind") != Some(&json!("Status")) => deleted.push(object),
