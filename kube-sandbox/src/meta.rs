@@ -152,8 +152,13 @@ pub fn meta_str<'a>(object: &'a Value, field: &str) -> Option<&'a str> {
 
 /// An object's `metadata.finalizers`.
 pub fn finalizers(object: &Value) -> Vec<String> {
-    object
-        .pointer("/metadata/finalizers")
+    strings_at(object, "/metadata/finalizers")
+}
+
+/// The strings of the array at JSON pointer `pointer` (empty when absent).
+pub fn strings_at(value: &Value, pointer: &str) -> Vec<String> {
+    value
+        .pointer(pointer)
         .and_then(Value::as_array)
         .map(|a| {
             a.iter()

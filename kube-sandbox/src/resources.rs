@@ -342,16 +342,7 @@ fn text<'a>(value: &'a Value, path: &[&str]) -> Option<&'a str> {
 }
 
 fn strings(value: &Value, path: &[&str]) -> Vec<String> {
-    path.iter()
-        .try_fold(value, |v, key| v.get(key))
-        .and_then(Value::as_array)
-        .map(|a| {
-            a.iter()
-                .filter_map(Value::as_str)
-                .map(str::to_owned)
-                .collect()
-        })
-        .unwrap_or_default()
+    crate::meta::strings_at(value, &format!("/{}", path.join("/")))
 }
 
 /// The resources a CRD (an `apiextensions.k8s.io/v1` object as JSON) serves: one per served

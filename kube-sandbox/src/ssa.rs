@@ -391,6 +391,24 @@ pub struct Entry {
 }
 
 impl Entry {
+    /// A new `Update` entry.
+    fn update(
+        manager: &str,
+        api_version: String,
+        now: &str,
+        subresource: Option<&str>,
+        fields: Fields,
+    ) -> Self {
+        Self {
+            manager: manager.to_owned(),
+            operation: "Update".into(),
+            api_version,
+            time: now.to_owned(),
+            subresource: subresource.map(str::to_owned),
+            fields,
+        }
+    }
+
     fn to_json(&self) -> Value {
         let mut entry = json!({
             "manager": self.manager,
@@ -662,14 +680,13 @@ pub fn update(
     if old.is_none() && managers.is_empty() {
         // A create: every field is the creator's.
         if !now_fields.is_empty() {
-            managers.push(Entry {
-                manager: manager.to_owned(),
-                operation: "Update".into(),
+            managers.push(Entry::update(
+                manager,
                 api_version,
-                time: now.to_owned(),
-                subresource: subresource.map(str::to_owned),
-                fields: now_fields,
-            });
+                now,
+                subresource,
+                now_fields,
+            ));
         }
         set_entries(&mut new, &managers);
         return new;
@@ -712,14 +729,13 @@ pub fn update(
                 for path in &changed {
                     fields.insert(path);
                 }
-                managers.push(Entry {
-                    manager: manager.to_owned(),
-                    operation: "Update".into(),
+                managers.push(Entry::update(
+                    manager,
                     api_version,
-                    time: now.to_owned(),
-                    subresource: subresource.map(str::to_owned),
+                    now,
+                    subresource,
                     fields,
-                });
+                ));
             }
         }
     }
