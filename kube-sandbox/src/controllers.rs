@@ -19,7 +19,7 @@ use std::sync::Arc;
 
 use serde_json::{Value, json};
 
-use crate::api::eviction_selector;
+use crate::api::{eviction_selector, pod_ready as ready};
 use crate::meta::{self, finalizers, meta_str};
 use crate::resources::ResourceKey;
 use crate::selector::labels_of;
@@ -114,14 +114,6 @@ fn percent_or_int(value: &Value, expected: i64, round_up: bool) -> i64 {
         }
         other => other.as_i64().unwrap_or(0),
     }
-}
-
-fn ready(pod: &Value) -> bool {
-    pod.pointer("/status/conditions")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .any(|c| c.get("type") == Some(&json!("Ready")) && c.get("status") == Some(&json!("True")))
 }
 
 /// The status the disruption controller would write for `pdb`, given all objects.

@@ -34,6 +34,23 @@ fn peak_rss_kib() -> u64 {
         .unwrap_or(0)
 }
 
+/// A sandbox with the operator's CRDs and namespace, its history sized for `objects`.
+fn prepared(objects: usize) -> Sandbox {
+    let sandbox = Sandbox::new(Config {
+        history: objects + 100,
+        controllers: false,
+    });
+    for crd in sriov_core::crd::operator_crds() {
+        sandbox
+            .create(&serde_json::to_value(&crd).unwrap())
+            .unwrap();
+    }
+    sandbox
+        .create(&serde_json::json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "sriov-network-operator"}}))
+        .unwrap();
+    sandbox
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let objects = arg(&args, "--objects", 10_000);
@@ -46,19 +63,7 @@ fn main() {
         .unwrap();
     runtime.block_on(async move {
         let rss_start = peak_rss_kib();
-        let sandbox = Sandbox::new(Config {
-            history: objects + 100,
-            controllers: false,
-        });
-        for crd in sriov_core::crd::operator_crds() {
-            let mut value = serde_json::to_value(&crd).unwrap();
-            value["apiVersion"] = "apiextensions.k8s.io/v1".into();
-            value["kind"] = "CustomResourceDefinition".into();
-            sandbox.create(&value).unwrap();
-        }
-        sandbox
-            .create(&serde_json::json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "sriov-network-operator"}}))
-            .unwrap();
+        let sandbox = prepared(objects);
         let client = kube::Client::new(sandbox.client_service(), "sriov-network-operator");
         let resource = ApiResource::from_gvk(&GroupVersionKind::gvk(
             "sriovnetwork.openshift.io",
@@ -132,16 +137,7 @@ fn main() {
         assert_eq!(paged, objects);
         // The server's own share: the same creates through the embedder API (no HTTP, no
         // client-side encoding), on a fresh sandbox.
-        let direct = Sandbox::new(Config { history: objects + 100, controllers: false });
-        for crd in sriov_core::crd::operator_crds() {
-            let mut value = serde_json::to_value(&crd).unwrap();
-            value["apiVersion"] = "apiextensions.k8s.io/v1".into();
-            value["kind"] = "CustomResourceDefinition".into();
-            direct.create(&value).unwrap();
-        }
-        direct
-            .create(&serde_json::json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "sriov-network-operator"}}))
-            .unwrap();
+        let direct = prepared(objects);
         let direct_start = Instant::now();
         for i in 0..objects {
             let mut object = template.clone();

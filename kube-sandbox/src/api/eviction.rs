@@ -46,7 +46,8 @@ pub(crate) fn selector_of(object: &Value) -> Option<LabelSelector> {
     LabelSelector::parse(&parts.join(",")).ok()
 }
 
-fn ready(pod: &Value) -> bool {
+/// Whether a pod reports the `Ready` condition `True`.
+pub(crate) fn pod_ready(pod: &Value) -> bool {
     pod.pointer("/status/conditions")
         .and_then(Value::as_array)
         .into_iter()
@@ -142,7 +143,7 @@ pub(super) fn evict(shared: &Shared, call: &Call) -> Result<(u16, Value), ApiErr
                     let always = pdb.pointer("/spec/unhealthyPodEvictionPolicy")
                         == Some(&json!("AlwaysAllow"));
                     let unhealthy_ok =
-                        !ready(&pod) && (always || (current >= desired && desired > 0));
+                        !pod_ready(&pod) && (always || (current >= desired && desired > 0));
                     if !unhealthy_ok {
                         let observed = int(pdb.pointer("/status/observedGeneration"));
                         if observed < int(pdb.pointer("/metadata/generation")) {

@@ -18,7 +18,7 @@ mod eviction;
 mod read;
 mod write;
 
-pub(crate) use eviction::selector_of as eviction_selector;
+pub(crate) use eviction::{pod_ready, selector_of as eviction_selector};
 
 /// Largest request body accepted (kube-apiserver's limit).
 pub const MAX_BODY: usize = 3 * 1024 * 1024;

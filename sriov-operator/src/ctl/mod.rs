@@ -116,30 +116,7 @@ enum Command {
     /// sriov-network-operator namespace), apply the manifests given, write a kubeconfig for
     /// it and serve until SIGINT/SIGTERM. It has no authentication and no authorization:
     /// it listens on loopback only, unless --insecure-allow-remote is given.
-    Sandbox {
-        /// Address to listen on (port 0 picks a free one).
-        #[arg(long, default_value = "127.0.0.1:0")]
-        listen: std::net::SocketAddr,
-        /// Allow a non-loopback --listen address: anyone who can reach it controls the
-        /// sandbox.
-        #[arg(long)]
-        insecure_allow_remote: bool,
-        /// Where to write the kubeconfig (default: the temp dir, named after the port).
-        #[arg(long, value_name = "FILE")]
-        kubeconfig: Option<PathBuf>,
-        /// Files or directories of YAML/JSON manifests to create at start; `-` reads
-        /// standard input.
-        #[arg(short = 'f', long = "filename", value_name = "PATH")]
-        files: Vec<PathBuf>,
-        /// How many events the watch history keeps.
-        #[arg(long, default_value_t = 10_000)]
-        history: usize,
-        /// Run without the stand-ins for a cluster's controllers and kubelets (garbage
-        /// collection, namespace clean-up, pod deletion, PDB status), like a bare
-        /// kube-apiserver.
-        #[arg(long)]
-        bare: bool,
-    },
+    Sandbox(sandbox::Options),
     /// Check manifests as the admission webhook would: every object readable, every field
     /// known, and the validation rules for every policy, network, pool config and operator
     /// config (after the mutating defaults), with the rest of the input as the cluster.
@@ -218,26 +195,7 @@ pub fn run(cli: Cli, stdin: &mut dyn Read, out: &mut dyn Write, err: &mut dyn Wr
             namespace,
             dev_mode,
         } => validate(&files, &namespace, dev_mode, stdin, out, err),
-        Command::Sandbox {
-            listen,
-            insecure_allow_remote,
-            kubeconfig,
-            files,
-            history,
-            bare,
-        } => sandbox::sandbox(
-            sandbox::Options {
-                listen,
-                insecure_allow_remote,
-                kubeconfig,
-                files,
-                history,
-                bare,
-            },
-            stdin,
-            out,
-            err,
-        ),
+        Command::Sandbox(options) => sandbox::sandbox(options, stdin, out, err),
         Command::Render {
             files,
             namespace,

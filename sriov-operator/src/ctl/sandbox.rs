@@ -37,13 +37,30 @@ fn describe(value: &serde_json::Value) -> String {
 }
 
 /// `sriovctl sandbox`'s arguments.
+#[derive(Debug, clap::Args)]
 pub(super) struct Options {
-    pub(super) listen: SocketAddr,
-    pub(super) insecure_allow_remote: bool,
-    pub(super) kubeconfig: Option<PathBuf>,
-    pub(super) files: Vec<PathBuf>,
-    pub(super) history: usize,
-    pub(super) bare: bool,
+    /// Address to listen on (port 0 picks a free one).
+    #[arg(long, default_value = "127.0.0.1:0")]
+    listen: SocketAddr,
+    /// Allow a non-loopback --listen address: anyone who can reach it controls the
+    /// sandbox.
+    #[arg(long)]
+    insecure_allow_remote: bool,
+    /// Where to write the kubeconfig (default: the temp dir, named after the port).
+    #[arg(long, value_name = "FILE")]
+    kubeconfig: Option<PathBuf>,
+    /// Files or directories of YAML/JSON manifests to create at start; `-` reads
+    /// standard input.
+    #[arg(short = 'f', long = "filename", value_name = "PATH")]
+    files: Vec<PathBuf>,
+    /// How many events the watch history keeps.
+    #[arg(long, default_value_t = 10_000)]
+    history: usize,
+    /// Run without the stand-ins for a cluster's controllers and kubelets (garbage
+    /// collection, namespace clean-up, pod deletion, PDB status), like a bare
+    /// kube-apiserver.
+    #[arg(long)]
+    bare: bool,
 }
 
 /// Runs the sandbox; returns when a signal arrives (0) or it cannot start (1 or 2).
@@ -78,11 +95,7 @@ pub(super) fn sandbox(
         .chain([sriov_core::crd::network_attachment_definition_crd()])
     {
         match serde_json::to_value(&crd) {
-            Ok(mut value) => {
-                value["apiVersion"] = serde_json::json!("apiextensions.k8s.io/v1");
-                value["kind"] = serde_json::json!("CustomResourceDefinition");
-                crds.push(value);
-            }
+            Ok(value) => crds.push(value),
             Err(e) => {
                 let _ = writeln!(err, "error: serializing the CRDs: {e}");
                 return Status::Unreadable;
