@@ -33,6 +33,7 @@ use std::sync::Arc;
 use axum::body::Body;
 use serde_json::{Value, json};
 
+pub(crate) mod admission;
 pub mod api;
 pub mod controllers;
 pub mod discovery;
@@ -193,6 +194,18 @@ impl Sandbox {
         let created = api::create_object(&self.shared, &call);
         self.shared.settle();
         created
+    }
+
+    /// Routes a Service port to a socket: admission webhooks whose `clientConfig.service`
+    /// names `namespace/name` and `port` are called at `address` (with TLS verified for
+    /// `<name>.<namespace>.svc`, as in a cluster). Without a route such a webhook fails to
+    /// be called, and its `failurePolicy` decides.
+    pub fn route_service(&self, namespace: &str, name: &str, port: u16, address: SocketAddr) {
+        self.shared
+            .routes
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert((namespace.to_owned(), name.to_owned(), port), address);
     }
 
     /// How many watches were answered 410 (too old) so far: what makes clients re-list.

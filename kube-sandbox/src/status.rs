@@ -23,11 +23,11 @@ pub struct ApiError {
     /// HTTP status code.
     pub code: u16,
     /// The `reason` (`NotFound`); empty for internal errors.
-    pub reason: &'static str,
+    pub reason: std::borrow::Cow<'static, str>,
     /// The message.
     pub message: String,
     /// `details`, when the error names an object.
-    pub details: Option<Value>,
+    pub details: Option<Box<Value>>,
 }
 
 impl std::fmt::Display for ApiError {
@@ -44,10 +44,14 @@ fn details(resource: &ResourceType, name: &str, kind: &str) -> Value {
 
 impl ApiError {
     /// An error without details.
-    pub fn new(code: u16, reason: &'static str, message: impl Into<String>) -> Self {
+    pub fn new(
+        code: u16,
+        reason: impl Into<std::borrow::Cow<'static, str>>,
+        message: impl Into<String>,
+    ) -> Self {
         Self {
             code,
-            reason,
+            reason: reason.into(),
             message: message.into(),
             details: None,
         }
@@ -56,7 +60,7 @@ impl ApiError {
     /// 404 for an object: `pods "x" not found`.
     pub fn not_found(resource: &ResourceType, name: &str) -> Self {
         Self {
-            details: Some(details(resource, name, &resource.plural)),
+            details: Some(Box::new(details(resource, name, &resource.plural))),
             ..Self::new(
                 404,
                 "NotFound",
@@ -77,7 +81,7 @@ impl ApiError {
     /// 404 for a namespaced write into a missing namespace.
     pub fn namespace_not_found(namespace: &str) -> Self {
         Self {
-            details: Some(json!({"name": namespace, "kind": "namespaces"})),
+            details: Some(Box::new(json!({"name": namespace, "kind": "namespaces"}))),
             ..Self::new(
                 404,
                 "NotFound",
@@ -89,7 +93,7 @@ impl ApiError {
     /// 409 for a create of an existing name.
     pub fn already_exists(resource: &ResourceType, name: &str) -> Self {
         Self {
-            details: Some(details(resource, name, &resource.plural)),
+            details: Some(Box::new(details(resource, name, &resource.plural))),
             ..Self::new(
                 409,
                 "AlreadyExists",
@@ -101,7 +105,7 @@ impl ApiError {
     /// 409 for a stale `resourceVersion`.
     pub fn conflict(resource: &ResourceType, name: &str) -> Self {
         Self {
-            details: Some(details(resource, name, &resource.plural)),
+            details: Some(Box::new(details(resource, name, &resource.plural))),
             ..Self::new(
                 409,
                 "Conflict",
@@ -131,7 +135,7 @@ impl ApiError {
             .map(|c| json!({"reason": c.reason, "message": c.message, "field": c.field}))
             .collect();
         Self {
-            details: Some(d),
+            details: Some(Box::new(d)),
             ..Self::new(
                 422,
                 "Invalid",
@@ -174,7 +178,7 @@ impl ApiError {
             "code": self.code,
         });
         if let Some(details) = &self.details {
-            status["details"] = details.clone();
+            status["details"] = (**details).clone();
         }
         status
     }

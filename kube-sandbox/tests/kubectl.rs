@@ -9,13 +9,16 @@ use std::process::{Command, Output, Stdio};
 use kube_sandbox::Sandbox;
 use serde_json::{Value, json};
 
+#[path = "support/webhook.rs"]
+mod webhook;
+
 /// A served sandbox and a kubectl configured for it (own kubeconfig, discovery cache and
 /// HOME, so nothing leaks between tests or from the user's `~/.kube`).
 struct Cluster {
     sandbox: Sandbox,
     dir: tempfile::TempDir,
     kubeconfig: PathBuf,
-    _runtime: tokio::runtime::Runtime,
+    runtime: tokio::runtime::Runtime,
 }
 
 impl Cluster {
@@ -48,7 +51,7 @@ impl Cluster {
             sandbox,
             dir,
             kubeconfig,
-            _runtime: runtime,
+            runtime,
         }
     }
 
@@ -552,5 +555,57 @@ fn kubectl_sees_crd_schemas_enforced_strictly_with_warnings_and_defaults() {
         stderr(&typed).contains("spec.size in body must be of type integer"),
         "{}",
         stderr(&typed)
+    );
+}
+
+#[test]
+fn kubectl_prints_webhook_warnings_and_denials() {
+    let cluster = Cluster::new();
+    let certificates = webhook::Certificates::new(&["127.0.0.1"]);
+    let hook = cluster.runtime.block_on(webhook::start(&certificates));
+    let configuration = |kind: &str, name: &str, path: &str| {
+        json!({"apiVersion": "admissionregistration.k8s.io/v1", "kind": kind, "metadata": {"name": name},
+            "webhooks": [{"name": format!("{name}.example.com"),
+                "clientConfig": {"url": hook.url(path), "caBundle": certificates.ca_bundle()},
+                "rules": [{"operations": ["CREATE"], "apiGroups": [""], "apiVersions": ["v1"], "resources": ["configmaps"]}],
+                "sideEffects": "None", "admissionReviewVersions": ["v1"]}]})
+        .to_string()
+    };
+    cluster.ok(
+        &["apply", "-f", "-"],
+        Some(&configuration(
+            "MutatingWebhookConfiguration",
+            "label",
+            "/mutate",
+        )),
+    );
+    cluster.ok(
+        &["apply", "-f", "-"],
+        Some(&configuration(
+            "ValidatingWebhookConfiguration",
+            "check",
+            "/validate",
+        )),
+    );
+    // kubectl's typed create (protobuf) is mutated, and prints the webhook's warning.
+    let created = cluster.run(&["create", "configmap", "fine", "--from-literal=k=v"], None);
+    assert!(created.status.success(), "{}", stderr(&created));
+    assert!(
+        stderr(&created).contains("Warning: labelled by the test webhook"),
+        "{}",
+        stderr(&created)
+    );
+    let stored = cluster.json(&["get", "configmap", "fine", "-o", "json"]);
+    assert_eq!(stored["metadata"]["labels"]["admitted"], "yes");
+    // A denial reads as the webhook wrote it (after the mutating webhook's warning: the
+    // mutating webhook ran first), and kubectl exits 1.
+    let denied = cluster.run(
+        &["create", "configmap", "bad", "--from-literal=forbidden=x"],
+        None,
+    );
+    assert_eq!(denied.status.code(), Some(1));
+    assert_eq!(
+        stderr(&denied),
+        "Warning: labelled by the test webhook\nerror: failed to create configmap: admission webhook \"check.example.com\" denied the request: key \"forbidden\" is not allowed\n"
     );
 }

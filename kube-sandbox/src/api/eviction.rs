@@ -69,7 +69,7 @@ fn too_many(message: String, retry: bool) -> ApiError {
         details["retryAfterSeconds"] = json!(10);
     }
     ApiError {
-        details: Some(details),
+        details: Some(Box::new(details)),
         ..ApiError::new(
             429,
             "TooManyRequests",
@@ -78,7 +78,7 @@ fn too_many(message: String, retry: bool) -> ApiError {
     }
 }
 
-pub(super) fn evict(shared: &Shared, call: &Call) -> Result<(u16, Value), ApiError> {
+pub(super) async fn evict(shared: &Shared, call: &Call) -> Result<(u16, Value), ApiError> {
     let name = call.target.name.clone().unwrap_or_default();
     let namespace = call.target.namespace.clone().unwrap_or_default();
     let body: Value = if call.body.iter().all(u8::is_ascii_whitespace) {
@@ -95,6 +95,7 @@ pub(super) fn evict(shared: &Shared, call: &Call) -> Result<(u16, Value), ApiErr
         ));
     }
     let dry_run = call.dry_run("CreateOptions")?;
+    admit(shared, call, &body, dry_run).await?;
     let pods = ResourceKey {
         group: String::new(),
         plural: "pods".into(),
@@ -205,8 +206,35 @@ pub(super) fn evict(shared: &Shared, call: &Call) -> Result<(u16, Value), ApiErr
         user_agent: call.user_agent.clone(),
         warnings: std::sync::Mutex::default(),
     };
-    match super::write::delete(shared, &pod_call) {
+    // The pod's own DELETE webhooks are not asked: the eviction was admitted.
+    match super::write::delete_unadmitted(shared, &pod_call) {
         Ok(_) => Ok((201, success())),
         Err(e) => Err(e),
     }
+}
+
+/// Asks the webhooks registered for CREATE of `pods/eviction` (the object is the Eviction).
+async fn admit(shared: &Shared, call: &Call, body: &Value, dry_run: bool) -> Result<(), ApiError> {
+    let hooks = shared.webhooks();
+    if !hooks.may_admit(&call.resource) {
+        return Ok(());
+    }
+    let namespace = call.target.namespace.clone().unwrap_or_default();
+    let labels = crate::admission::namespace_labels(&shared.lock(), &namespace);
+    let mut eviction = body.clone();
+    if !eviction.is_object() {
+        eviction = json!({});
+    }
+    for (field, value) in [("apiVersion", "policy/v1"), ("kind", "Eviction")] {
+        if eviction
+            .get(field)
+            .and_then(Value::as_str)
+            .is_none_or(str::is_empty)
+        {
+            eviction[field] = json!(value);
+        }
+    }
+    let mut request = crate::admission::Attributes::of_eviction(call, eviction, dry_run, labels);
+    hooks.mutate(shared, call, &mut request).await?;
+    hooks.validate(shared, call, &request).await
 }

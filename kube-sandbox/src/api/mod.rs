@@ -19,6 +19,7 @@ mod read;
 mod write;
 
 pub(crate) use eviction::{pod_ready, selector_of as eviction_selector};
+pub(crate) use write::Pending;
 
 /// Largest request body accepted (kube-apiserver's limit).
 pub const MAX_BODY: usize = 3 * 1024 * 1024;
@@ -28,6 +29,10 @@ pub const MAX_BODY: usize = 3 * 1024 * 1024;
 pub struct Shared {
     state: Mutex<State>,
     controllers: bool,
+    /// The admission webhooks, read from their configurations when those change.
+    webhooks: Mutex<crate::admission::Cache>,
+    /// Where webhook `service` references are reached (a cluster's Service routing).
+    pub(crate) routes: Mutex<crate::admission::Routes>,
 }
 
 impl Shared {
@@ -36,7 +41,18 @@ impl Shared {
         Self {
             state: Mutex::new(State::new(config.history)),
             controllers: config.controllers,
+            webhooks: Mutex::default(),
+            routes: Mutex::default(),
         }
+    }
+
+    /// The registered admission webhooks (compiled once per change of their configurations).
+    pub(crate) fn webhooks(&self) -> Arc<crate::admission::Webhooks> {
+        let state = self.lock();
+        self.webhooks
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .current(&state)
     }
 
     /// The state, locked (a panic while holding it leaves the data as it was: every write
@@ -228,7 +244,7 @@ pub async fn handle(shared: Arc<Shared>, request: Request<Body>) -> Response<Bod
         warnings: Mutex::default(),
     };
     let writes = !matches!(parts.method, Method::GET | Method::HEAD);
-    let mut response = answer(&shared, &parts.method, &request);
+    let mut response = answer(&shared, &parts.method, &request).await;
     let warnings = std::mem::take(&mut *request.warnings.lock().unwrap_or_else(|e| e.into_inner()));
     for warning in warnings {
         let text = format!("299 - {:?}", warning);
@@ -251,7 +267,7 @@ impl Shared {
     }
 }
 
-fn answer(shared: &Arc<Shared>, method: &Method, request: &Call) -> Response<Body> {
+async fn answer(shared: &Arc<Shared>, method: &Method, request: &Call) -> Response<Body> {
     match *method {
         Method::GET if request.target.name.is_none() && meta::flag(&request.params, "watch") => {
             read::watch(shared, request)
@@ -266,12 +282,12 @@ fn answer(shared: &Arc<Shared>, method: &Method, request: &Call) -> Response<Bod
         },
         Method::GET => respond(read::get(shared, request)),
         Method::POST if request.target.subresource.as_deref() == Some("eviction") => {
-            respond(eviction::evict(shared, request))
+            respond(eviction::evict(shared, request).await)
         }
-        Method::POST => respond(write::create(shared, request)),
-        Method::PUT => respond(write::update(shared, request)),
-        Method::PATCH => respond(write::patch(shared, request)),
-        Method::DELETE => respond(write::delete(shared, request)),
+        Method::POST => respond(write::write(shared, request, write::create).await),
+        Method::PUT => respond(write::write(shared, request, write::update).await),
+        Method::PATCH => respond(write::write(shared, request, write::patch).await),
+        Method::DELETE => respond(write::delete(shared, request).await),
         _ => failure(&ApiError::method_not_allowed(
             method.as_str(),
             &request.resource,
@@ -279,9 +295,10 @@ fn answer(shared: &Arc<Shared>, method: &Method, request: &Call) -> Response<Bod
     }
 }
 
-/// Creates an object from a prepared call (the embedder's seeding path).
+/// Creates an object from a prepared call (the embedder's seeding path: no admission
+/// webhooks are called, as for objects a cluster restores from its storage).
 pub(crate) fn create_object(shared: &Shared, call: &Call) -> Result<Value, ApiError> {
-    write::create(shared, call).map(|(_, object)| object)
+    write::unadmitted(shared, call, write::create).map(|(_, object)| object)
 }
 
 fn respond(result: Result<(u16, Value), ApiError>) -> Response<Body> {
@@ -313,16 +330,16 @@ impl Call {
             .push(text);
     }
 
-    /// Prunes, defaults and validates a custom resource against its CRD schema, as the
-    /// request's `fieldValidation` asks (Strict refuses unknown fields, Warn, the default,
-    /// warns about them, Ignore says nothing).
-    pub(crate) fn enforce_schema(&self, object: &mut Value, name: &str) -> Result<(), ApiError> {
-        let (Some(schema), Some(compiled)) = (&self.resource.schema, &self.resource.compiled)
-        else {
+    /// Prunes and defaults a custom resource by its CRD schema, as the request's
+    /// `fieldValidation` asks about unknown fields (Strict refuses them, Warn, the default,
+    /// warns about them, Ignore says nothing). `report: false` prunes silently (fields a
+    /// mutating webhook added).
+    pub(crate) fn decode(&self, object: &mut Value, report: bool) -> Result<(), ApiError> {
+        let Some(schema) = &self.resource.schema else {
             return Ok(());
         };
         let unknown = crate::schema::prune(object, schema);
-        if !unknown.is_empty() {
+        if report && !unknown.is_empty() {
             let mode = self
                 .params
                 .get("fieldValidation")
@@ -350,9 +367,23 @@ impl Call {
             }
         }
         crate::schema::apply_defaults(object, schema);
-        let causes = crate::schema::validate(compiled, object);
-        if !causes.is_empty() {
-            return Err(ApiError::invalid(&self.resource, name, causes));
+        Ok(())
+    }
+
+    /// Validates what a write would store: a custom resource against its CRD schema, a
+    /// webhook configuration by kube-apiserver's rules for it.
+    pub(crate) fn validate(&self, object: &mut Value, name: &str) -> Result<(), ApiError> {
+        if let Some(compiled) = &self.resource.compiled {
+            let causes = crate::schema::validate(compiled, object);
+            if !causes.is_empty() {
+                return Err(ApiError::invalid(&self.resource, name, causes));
+            }
+        }
+        if crate::admission::is_configuration(&self.resource) {
+            let causes = crate::admission::check_configuration(&self.resource, object);
+            if !causes.is_empty() {
+                return Err(ApiError::invalid(&self.resource, name, causes));
+            }
         }
         Ok(())
     }

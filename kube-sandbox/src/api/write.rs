@@ -108,10 +108,10 @@ fn check_namespace(
     };
     if ns.pointer("/metadata/deletionTimestamp").is_some() {
         return Err(ApiError {
-            details: Some(json!({
+            details: Some(Box::new(json!({
                 "name": name, "group": call.resource.group, "kind": call.resource.plural,
                 "causes": [{"reason": "NamespaceTerminating", "message": format!("namespace {namespace} is being terminated"), "field": "metadata.namespace"}]
-            })),
+            }))),
             ..ApiError::new(
                 403,
                 "Forbidden",
@@ -228,14 +228,108 @@ enum Managed {
     Applied,
 }
 
-pub(super) fn create(shared: &Shared, call: &Call) -> Result<(u16, Value), ApiError> {
+/// A write prepared up to admission: the object it would store and the one it replaces.
+#[derive(Debug)]
+pub(crate) struct Pending {
+    /// The namespace (empty when cluster-scoped) and name written.
+    pub(crate) key: (String, String),
+    /// The stored object replaced; `None` for a create.
+    pub(crate) old: Option<std::sync::Arc<Value>>,
+    /// What would be stored (pruned and defaulted; managed fields and resourceVersion are
+    /// set when it is committed).
+    pub(crate) object: Value,
+    pub(crate) dry_run: bool,
+    managed: Managed,
+    /// The managedFields an apply computed.
+    applied_fields: Option<Value>,
+}
+
+impl Pending {
+    /// Whether the object replaced is still the one stored (a create re-checks at commit).
+    fn is_current(&self, state: &State, call: &Call) -> bool {
+        let Some(old) = &self.old else {
+            return true;
+        };
+        state
+            .get(&call.resource.key(), &self.key)
+            .is_some_and(|now| meta_str(now, "resourceVersion") == meta_str(old, "resourceVersion"))
+    }
+}
+
+/// How a verb prepares its write, under the lock.
+pub(super) type Prepare = fn(&mut State, &Call) -> Result<Pending, ApiError>;
+
+/// How many times a write is prepared again when the object changed while its admission
+/// webhooks ran (kube-apiserver retries such conflicts for writes without a precondition).
+const ADMISSION_ATTEMPTS: usize = 5;
+
+/// Runs a create, update or patch: prepare under the lock, admission (when webhooks are
+/// registered: the lock is released while they are called), schema validation, commit.
+pub(super) async fn write(
+    shared: &Shared,
+    call: &Call,
+    prepare: Prepare,
+) -> Result<(u16, Value), ApiError> {
+    let hooks = shared.webhooks();
+    if !hooks.may_admit(&call.resource) {
+        return unadmitted(shared, call, prepare);
+    }
+    for _ in 0..ADMISSION_ATTEMPTS {
+        let (mut pending, namespace_labels) = {
+            let mut state = shared.lock();
+            let pending = prepare(&mut state, call)?;
+            let labels = crate::admission::namespace_labels(&state, &pending.key.0);
+            (pending, labels)
+        };
+        let mut request = crate::admission::Attributes::of_write(call, &pending, namespace_labels);
+        if hooks.mutate(shared, call, &mut request).await?
+            && let Some(mutated) = request.object.take()
+        {
+            pending.object = mutated;
+            // What a webhook added is pruned and defaulted like the client's fields.
+            call.decode(&mut pending.object, false)?;
+            request.object = Some(pending.object.clone());
+        }
+        call.validate(&mut pending.object, &pending.key.1)?;
+        hooks.validate(shared, call, &request).await?;
+        let mut state = shared.lock();
+        if pending.is_current(&state, call) {
+            return commit(&mut state, call, pending);
+        }
+    }
+    Err(ApiError::conflict(
+        &call.resource,
+        call.target.name.as_deref().unwrap_or_default(),
+    ))
+}
+
+/// A write without admission webhooks: prepared, validated and committed under one lock.
+pub(super) fn unadmitted(
+    shared: &Shared,
+    call: &Call,
+    prepare: Prepare,
+) -> Result<(u16, Value), ApiError> {
+    let mut state = shared.lock();
+    let mut pending = prepare(&mut state, call)?;
+    call.validate(&mut pending.object, &pending.key.1)?;
+    commit(&mut state, call, pending)
+}
+
+fn commit(state: &mut State, call: &Call, pending: Pending) -> Result<(u16, Value), ApiError> {
+    if pending.old.is_some() {
+        commit_replace(state, call, pending)
+    } else {
+        commit_create(state, call, pending)
+    }
+}
+
+pub(super) fn create(state: &mut State, call: &Call) -> Result<Pending, ApiError> {
     if call.target.name.is_some() {
         return Err(ApiError::method_not_allowed("create", &call.resource));
     }
     let dry_run = call.dry_run("CreateOptions")?;
     let object = call.json_body()?;
-    let mut state = shared.lock();
-    create_locked(&mut state, call, object, dry_run, Managed::Update)
+    create_locked(state, call, object, dry_run, Managed::Update)
 }
 
 fn create_locked(
@@ -244,7 +338,7 @@ fn create_locked(
     mut object: Value,
     dry_run: bool,
     managed: Managed,
-) -> Result<(u16, Value), ApiError> {
+) -> Result<Pending, ApiError> {
     check_type(call, &mut object)?;
     let namespace = namespace_of(call, &mut object)?;
     let name = match (meta_str(&object, "name"), meta_str(&object, "generateName")) {
@@ -308,7 +402,35 @@ fn create_locked(
         map.remove("status");
     }
     // After the status is gone: a create's status is not stored, so not checked either.
-    call.enforce_schema(&mut object, &name)?;
+    call.decode(&mut object, true)?;
+    Ok(Pending {
+        key,
+        old: None,
+        object,
+        dry_run,
+        managed,
+        applied_fields: None,
+    })
+}
+
+/// Stores a prepared create (re-checking what may have changed while admission ran).
+fn commit_create(
+    state: &mut State,
+    call: &Call,
+    pending: Pending,
+) -> Result<(u16, Value), ApiError> {
+    let Pending {
+        key,
+        mut object,
+        dry_run,
+        managed,
+        ..
+    } = pending;
+    let name = key.1.clone();
+    check_namespace(state, call, &key.0, &name)?;
+    if state.get(&call.resource.key(), &key).is_some() {
+        return Err(ApiError::already_exists(&call.resource, &name));
+    }
     if managed == Managed::Update {
         object = ssa::update(
             None,
@@ -350,7 +472,7 @@ fn replace(
     require_rv: bool,
     dry_run: bool,
     managed: Managed,
-) -> Result<(u16, Value), ApiError> {
+) -> Result<Pending, ApiError> {
     let applied_fields = new.pointer("/metadata/managedFields").cloned();
     let resource = &call.resource;
     let name = call.target.name.clone().unwrap_or_default();
@@ -470,7 +592,41 @@ fn replace(
             ));
         }
     }
-    call.enforce_schema(&mut new, &name)?;
+    call.decode(&mut new, true)?;
+    Ok(Pending {
+        key,
+        old: Some(old),
+        object: new,
+        dry_run,
+        managed,
+        applied_fields,
+    })
+}
+
+/// Stores a prepared replacement: managed fields, generation, the no-op rule, and the end
+/// of a deletion whose last finalizer went.
+fn commit_replace(
+    state: &mut State,
+    call: &Call,
+    pending: Pending,
+) -> Result<(u16, Value), ApiError> {
+    let Pending {
+        key,
+        old,
+        object: mut new,
+        dry_run,
+        managed,
+        applied_fields,
+    } = pending;
+    let resource = &call.resource;
+    let Some(old) = old else {
+        return Err(ApiError::not_found(resource, &key.1));
+    };
+    let status_write = call.target.subresource.as_deref() == Some("status");
+    let deleting = old.pointer("/metadata/deletionTimestamp").is_some();
+    let old_rv = meta_str(&old, "resourceVersion")
+        .unwrap_or_default()
+        .to_owned();
     match managed {
         Managed::Update => {
             new = ssa::update(
@@ -531,18 +687,17 @@ impl ApiError {
     }
 }
 
-pub(super) fn update(shared: &Shared, call: &Call) -> Result<(u16, Value), ApiError> {
+pub(super) fn update(state: &mut State, call: &Call) -> Result<Pending, ApiError> {
     if call.target.name.is_none() {
         return Err(ApiError::method_not_allowed("update", &call.resource));
     }
     let dry_run = call.dry_run("UpdateOptions")?;
     let body = call.json_body()?;
     let require_rv = call.resource.custom || call.resource.plural == "customresourcedefinitions";
-    let mut state = shared.lock();
-    replace(&mut state, call, body, require_rv, dry_run, Managed::Update)
+    replace(state, call, body, require_rv, dry_run, Managed::Update)
 }
 
-pub(super) fn patch(shared: &Shared, call: &Call) -> Result<(u16, Value), ApiError> {
+pub(super) fn patch(state: &mut State, call: &Call) -> Result<Pending, ApiError> {
     let name = call.target.name.clone().unwrap_or_default();
     if call.target.name.is_none() {
         return Err(ApiError::method_not_allowed("patch", &call.resource));
@@ -569,9 +724,8 @@ pub(super) fn patch(shared: &Shared, call: &Call) -> Result<(u16, Value), ApiErr
             format!("error decoding patch: {e}")
         })
     })?;
-    let mut state = shared.lock();
     if call.content_type == "application/apply-patch+yaml" {
-        return server_side_apply(&mut state, call, body, dry_run);
+        return server_side_apply(state, call, body, dry_run);
     }
     let key = (
         call.target.namespace.clone().unwrap_or_default(),
@@ -604,7 +758,7 @@ pub(super) fn patch(shared: &Shared, call: &Call) -> Result<(u16, Value), ApiErr
     if meta_str(&current, "resourceVersion").is_none_or(str::is_empty) {
         current["metadata"]["resourceVersion"] = json!(stored_rv);
     }
-    replace(&mut state, call, current, false, dry_run, Managed::Update)
+    replace(state, call, current, false, dry_run, Managed::Update)
 }
 
 /// `DeleteOptions`, from the body (kube-rs sends `{}`, kubectl a typed object).
@@ -680,12 +834,53 @@ fn after_delete(state: &mut State, resource: &ResourceType, object: &Value) {
     state.registry.remove_crd(group, plural);
 }
 
-pub(super) fn delete(shared: &Shared, call: &Call) -> Result<(u16, Value), ApiError> {
-    let resource = &call.resource;
-    let Some(name) = call.target.name.clone() else {
-        return delete_collection(shared, call);
-    };
+/// DELETE of one object (after its admission webhooks allow it) or of a collection.
+pub(super) async fn delete(shared: &Shared, call: &Call) -> Result<(u16, Value), ApiError> {
+    if call.target.name.is_none() {
+        return delete_collection(shared, call).await;
+    }
     let options = delete_options(call)?;
+    admit_delete(shared, call, options.dry_run).await?;
+    delete_one(shared, call, &options)
+}
+
+/// Asks the webhooks registered for DELETE about the stored object (a missing one is left
+/// for the delete to answer 404).
+async fn admit_delete(shared: &Shared, call: &Call, dry_run: bool) -> Result<(), ApiError> {
+    let hooks = shared.webhooks();
+    if !hooks.may_admit(&call.resource) {
+        return Ok(());
+    }
+    let (old, namespace_labels) = {
+        let state = shared.lock();
+        let key = (
+            call.target.namespace.clone().unwrap_or_default(),
+            call.target.name.clone().unwrap_or_default(),
+        );
+        let old = state.get(&call.resource.key(), &key).map(|o| (**o).clone());
+        (old, crate::admission::namespace_labels(&state, &key.0))
+    };
+    let Some(old) = old else {
+        return Ok(());
+    };
+    let mut request = crate::admission::Attributes::of_delete(call, old, dry_run, namespace_labels);
+    // Mutating webhooks are asked too (a DELETE has nothing they could patch).
+    hooks.mutate(shared, call, &mut request).await?;
+    hooks.validate(shared, call, &request).await
+}
+
+/// DELETE of one object without asking admission webhooks (an eviction's pod deletion).
+pub(super) fn delete_unadmitted(shared: &Shared, call: &Call) -> Result<(u16, Value), ApiError> {
+    delete_one(shared, call, &delete_options(call)?)
+}
+
+fn delete_one(
+    shared: &Shared,
+    call: &Call,
+    options: &DeleteOptions,
+) -> Result<(u16, Value), ApiError> {
+    let resource = &call.resource;
+    let name = call.target.name.clone().unwrap_or_default();
     let mut state = shared.lock();
     let key = (
         call.target.namespace.clone().unwrap_or_default(),
@@ -810,7 +1005,7 @@ pub(super) fn delete(shared: &Shared, call: &Call) -> Result<(u16, Value), ApiEr
     }
 }
 
-fn delete_collection(shared: &Shared, call: &Call) -> Result<(u16, Value), ApiError> {
+async fn delete_collection(shared: &Shared, call: &Call) -> Result<(u16, Value), ApiError> {
     let (code, list) = super::read::list(shared, call)?;
     let _ = code;
     let mut deleted = Vec::new();
@@ -831,7 +1026,14 @@ fn delete_collection(shared: &Shared, call: &Call) -> Result<(u16, Value), ApiEr
             user_agent: call.user_agent.clone(),
             warnings: std::sync::Mutex::default(),
         };
-        match delete(shared, &one) {
+        let outcome = match delete_options(&one) {
+            Ok(options) => match admit_delete(shared, &one, options.dry_run).await {
+                Ok(()) => delete_one(shared, &one, &options),
+                Err(e) => Err(e),
+            },
+            Err(e) => Err(e),
+        };
+        match outcome {
             Ok((_, object)) if object.get("kind") != Some(&json!("Status")) => deleted.push(object),
             Ok(_) => deleted.push(item),
             Err(e) if e.code == 404 => {}
@@ -856,7 +1058,7 @@ fn server_side_apply(
     call: &Call,
     body: Value,
     dry_run: bool,
-) -> Result<(u16, Value), ApiError> {
+) -> Result<Pending, ApiError> {
     let resource = &call.resource;
     let name = call.target.name.clone().unwrap_or_default();
     let manager = match call.params.get("fieldManager").filter(|m| !m.is_empty()) {
@@ -906,7 +1108,7 @@ fn server_side_apply(
                 .map(|(m, path)| json!({"reason": "FieldManagerConflict", "message": format!("conflict with {m}"), "field": path}))
                 .collect();
             ApiError {
-                details: Some(json!({"name": name, "group": resource.group, "kind": resource.plural, "causes": causes})),
+                details: Some(Box::new(json!({"name": name, "group": resource.group, "kind": resource.plural, "causes": causes}))),
                 ..ApiError::new(409, "Conflict", conflicts.message())
             }
         })?;
