@@ -37,6 +37,7 @@ pub(crate) mod admission;
 pub mod api;
 pub mod controllers;
 pub mod discovery;
+pub(crate) mod events;
 pub mod meta;
 pub mod openapi;
 pub mod patch;
@@ -47,6 +48,7 @@ pub mod selector;
 pub mod ssa;
 pub mod status;
 pub mod store;
+pub(crate) mod table;
 
 pub use api::MAX_BODY;
 pub use status::ApiError;
@@ -189,6 +191,7 @@ impl Sandbox {
             content_type: "application/json".into(),
             body: object.to_string().into_bytes(),
             user_agent: Some("kube-sandbox".into()),
+            shape: crate::table::Shape::Object,
             warnings: std::sync::Mutex::default(),
         };
         let created = api::create_object(&self.shared, &call);

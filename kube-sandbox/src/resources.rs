@@ -41,6 +41,8 @@ pub struct ResourceType {
     pub schema: Option<std::sync::Arc<Value>>,
     /// The schema, compiled for validation.
     pub compiled: Option<crate::schema::Compiled>,
+    /// A CRD version's `additionalPrinterColumns` (what `kubectl get` shows).
+    pub printer_columns: std::sync::Arc<[Value]>,
 }
 
 impl ResourceType {
@@ -72,7 +74,14 @@ impl ResourceType {
     }
 
     /// The key its objects are stored under (group and plural; versions share storage).
+    /// Where its objects are stored (the `events.k8s.io` Events are the core ones).
     pub fn key(&self) -> ResourceKey {
+        if crate::events::is_view(self) {
+            return ResourceKey {
+                group: String::new(),
+                plural: "events".into(),
+            };
+        }
         ResourceKey {
             group: self.group.clone(),
             plural: self.plural.clone(),
@@ -320,6 +329,7 @@ pub fn builtins() -> Vec<ResourceType> {
                 custom: false,
                 schema: None,
                 compiled: None,
+                printer_columns: std::sync::Arc::from(Vec::new()),
             },
         )
         .collect()
@@ -415,6 +425,12 @@ pub fn from_crd(crd: &Value) -> Result<Vec<ResourceType>, CrdError> {
             custom: true,
             schema: schema.map(std::sync::Arc::new),
             compiled,
+            printer_columns: v
+                .get("additionalPrinterColumns")
+                .and_then(Value::as_array)
+                .cloned()
+                .unwrap_or_default()
+                .into(),
         });
     }
     if served.is_empty() {

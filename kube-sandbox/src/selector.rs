@@ -252,6 +252,17 @@ impl FieldSelector {
         Ok(Self(requirements))
     }
 
+    /// The same requirements on the fields `storage` names (a view's field labels read on
+    /// the stored objects).
+    pub fn on_storage(self, storage: impl Fn(&str) -> &str) -> Self {
+        Self(
+            self.0
+                .into_iter()
+                .map(|(field, value, equal)| (storage(&field).to_owned(), value, equal))
+                .collect(),
+        )
+    }
+
     /// Whether `object` satisfies every requirement (a missing field reads as `""`).
     pub fn matches(&self, object: &Value) -> bool {
         self.0.iter().all(|(field, value, equal)| {

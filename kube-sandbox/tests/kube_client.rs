@@ -717,3 +717,119 @@ async fn the_controller_stand_ins_collect_garbage_clean_namespaces_and_finish_po
         .unwrap_err();
     assert_eq!(error_of(err).0, 429, "the budget allows one disruption");
 }
+
+#[tokio::test]
+async fn events_recorded_through_events_k8s_io_read_as_core_events_and_back() {
+    use k8s_openapi::api::core::v1::{Event as CoreEvent, ObjectReference};
+    use k8s_openapi::api::events::v1::Event as NewEvent;
+    use kube::runtime::events::{Event, EventType, Recorder, Reporter};
+    let sandbox = Sandbox::default();
+    let client = client(&sandbox);
+    let reporter = Reporter {
+        controller: "sriov-operator".into(),
+        instance: Some("operator-0".into()),
+    };
+    let recorder = Recorder::new(client.clone(), reporter);
+    let node = ObjectReference {
+        api_version: Some("v1".into()),
+        kind: Some("Node".into()),
+        name: Some("worker-0".into()),
+        namespace: Some("default".into()),
+        ..Default::default()
+    };
+    let event = Event {
+        type_: EventType::Normal,
+        reason: "DrainStarted".into(),
+        note: Some("draining worker-0".into()),
+        action: "Drain".into(),
+        secondary: None,
+    };
+    // The first publish creates; the repeat merge-patches the series.
+    recorder.publish(&event, &node).await.unwrap();
+    recorder.publish(&event, &node).await.unwrap();
+
+    let core: Api<CoreEvent> = Api::default_namespaced(client.clone());
+    let listed = core.list(&ListParams::default()).await.unwrap();
+    assert_eq!(listed.items.len(), 1);
+    let seen = &listed.items[0];
+    assert_eq!(seen.message.as_deref(), Some("draining worker-0"));
+    assert_eq!(seen.involved_object.name.as_deref(), Some("worker-0"));
+    assert_eq!(seen.reporting_component.as_deref(), Some("sriov-operator"));
+    assert_eq!(seen.series.as_ref().and_then(|s| s.count), Some(2));
+
+    // Field selectors work in each view's own terms.
+    let by_core = ListParams::default().fields("involvedObject.name=worker-0");
+    assert_eq!(core.list(&by_core).await.unwrap().items.len(), 1);
+    let new: Api<NewEvent> = Api::default_namespaced(client.clone());
+    let by_new = ListParams::default().fields("regarding.name=worker-0");
+    assert_eq!(new.list(&by_new).await.unwrap().items.len(), 1);
+    let none = ListParams::default().fields("regarding.name=worker-1");
+    assert!(new.list(&none).await.unwrap().items.is_empty());
+
+    // A core Event is served by events.k8s.io with the new names, in a watch too.
+    let mut stream = watcher(new.clone(), watcher::Config::default())
+        .applied_objects()
+        .boxed();
+    let first = stream.next().await.unwrap().unwrap();
+    assert_eq!(first.note.as_deref(), Some("draining worker-0"));
+    core.create(
+        &PostParams::default(),
+        &serde_json::from_value(json!({"metadata": {"name": "old-style"},
+            "involvedObject": {"kind": "Pod", "name": "p"}, "reason": "Started", "message": "from core",
+            "type": "Normal", "source": {"component": "kubelet"}, "count": 1}))
+        .unwrap(),
+    )
+    .await
+    .unwrap();
+    let second = tokio::time::timeout(Duration::from_secs(5), stream.next())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert_eq!(second.name_any(), "old-style");
+    assert_eq!(second.note.as_deref(), Some("from core"));
+    assert_eq!(second.regarding.and_then(|r| r.name).as_deref(), Some("p"));
+    assert_eq!(second.deprecated_count, Some(1));
+    assert_eq!(
+        second
+            .deprecated_source
+            .and_then(|s| s.component)
+            .as_deref(),
+        Some("kubelet")
+    );
+}
+
+#[tokio::test]
+async fn metadata_only_reads_answer_partial_object_metadata() {
+    let sandbox = Sandbox::default();
+    let client = client(&sandbox);
+    let cms: Api<ConfigMap> = Api::default_namespaced(client.clone());
+    cms.create(&PostParams::default(), &config_map("m1", "big value"))
+        .await
+        .unwrap();
+    let one = cms.get_metadata("m1").await.unwrap();
+    assert_eq!(one.metadata.name.as_deref(), Some("m1"));
+    assert_eq!(
+        one.types.as_ref().map(|t| t.kind.as_str()),
+        Some("PartialObjectMetadata")
+    );
+    let listed = cms.list_metadata(&ListParams::default()).await.unwrap();
+    assert_eq!(listed.items.len(), 1);
+    assert!(listed.metadata.resource_version.is_some());
+    // kube-rs's metadata-only watcher: an Api of PartialObjectMeta.
+    let metas: Api<kube::core::PartialObjectMeta<ConfigMap>> =
+        Api::default_namespaced(client.clone());
+    let mut stream = watcher(metas, watcher::Config::default())
+        .applied_objects()
+        .boxed();
+    assert_eq!(stream.next().await.unwrap().unwrap().name_any(), "m1");
+    cms.create(&PostParams::default(), &config_map("m2", "x"))
+        .await
+        .unwrap();
+    let next = tokio::time::timeout(Duration::from_secs(5), stream.next())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert_eq!(next.name_any(), "m2");
+}

@@ -609,3 +609,141 @@ fn kubectl_prints_webhook_warnings_and_denials() {
         "Warning: labelled by the test webhook\nerror: failed to create configmap: admission webhook \"check.example.com\" denied the request: key \"forbidden\" is not allowed\n"
     );
 }
+
+/// The words of each line of `text` (kubectl aligns columns with spaces).
+fn words(text: &str) -> Vec<Vec<String>> {
+    text.lines()
+        .map(|l| l.split_whitespace().map(str::to_owned).collect())
+        .collect()
+}
+
+#[test]
+fn kubectl_get_prints_the_servers_tables() {
+    let cluster = Cluster::new();
+    let gadgets = r#"{"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+      "metadata": {"name": "gadgets.example.com"},
+      "spec": {"group": "example.com", "scope": "Namespaced",
+        "names": {"plural": "gadgets", "singular": "gadget", "kind": "Gadget"},
+        "versions": [{"name": "v1", "served": true, "storage": true, "subresources": {"status": {}},
+          "additionalPrinterColumns": [
+            {"name": "Size", "type": "integer", "jsonPath": ".spec.size"},
+            {"name": "Ready", "type": "string", "jsonPath": ".status.conditions[?(@.type==\"Ready\")].status"},
+            {"name": "Sync", "type": "string", "jsonPath": ".metadata.annotations.example\\.com/sync", "priority": 1},
+            {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"}],
+          "schema": {"openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": true}}}]}}"#;
+    cluster.ok(&["create", "-f", "-"], Some(gadgets));
+    cluster.ok(
+        &[
+            "wait",
+            "--for=condition=Established",
+            "crd/gadgets.example.com",
+        ],
+        None,
+    );
+    cluster.ok(
+        &["create", "-f", "-"],
+        Some(r#"{"apiVersion": "example.com/v1", "kind": "Gadget",
+            "metadata": {"name": "g1", "annotations": {"example.com/sync": "Succeeded"}}, "spec": {"size": 3}}"#),
+    );
+    cluster.ok(
+        &[
+            "patch",
+            "gadget",
+            "g1",
+            "--subresource=status",
+            "--type=merge",
+            "-p",
+            r#"{"status": {"conditions": [{"type": "Ready", "status": "True"}]}}"#,
+        ],
+        None,
+    );
+    let table = words(&cluster.ok(&["get", "gadgets"], None));
+    assert_eq!(table[0], ["NAME", "SIZE", "READY", "AGE"]);
+    assert_eq!(table[1][..3], ["g1", "3", "True"]);
+    let wide = words(&cluster.ok(&["get", "gadgets", "-o", "wide"], None));
+    assert_eq!(wide[0], ["NAME", "SIZE", "READY", "SYNC", "AGE"]);
+    assert_eq!(wide[1][3], "Succeeded");
+
+    cluster.ok(
+        &["create", "-f", "-"],
+        Some(
+            r#"{"apiVersion": "v1", "kind": "Node",
+            "metadata": {"name": "worker-0", "labels": {"node-role.kubernetes.io/worker": ""}},
+            "status": {"conditions": [{"type": "Ready", "status": "True"}],
+              "nodeInfo": {"kubeletVersion": "v1.33.0", "kernelVersion": "6.1.0"}}}"#,
+        ),
+    );
+    cluster.ok(&["cordon", "worker-0"], None);
+    let nodes = words(&cluster.ok(&["get", "nodes"], None));
+    assert_eq!(nodes[0], ["NAME", "STATUS", "ROLES", "AGE", "VERSION"]);
+    assert_eq!(
+        nodes[1][..3],
+        ["worker-0", "Ready,SchedulingDisabled", "worker"]
+    );
+    assert_eq!(nodes[1][4], "v1.33.0");
+
+    cluster.ok(
+        &["create", "-f", "-"],
+        Some(
+            r#"{"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "app"},
+            "spec": {"nodeName": "worker-0", "containers": [{"name": "c", "image": "busybox"}]}}"#,
+        ),
+    );
+    let mut watch = cluster
+        .command(&["get", "pods", "-w"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(watch.stdout.take().unwrap()).lines();
+    let mut next = || {
+        lines
+            .next()
+            .unwrap()
+            .unwrap()
+            .split_whitespace()
+            .map(str::to_owned)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(next(), ["NAME", "READY", "STATUS", "RESTARTS", "AGE"]);
+    assert_eq!(next()[..4], ["app", "0/1", "Pending", "0"]);
+    cluster.ok(
+        &["patch", "pod", "app", "--subresource=status", "--type=merge", "-p",
+          r#"{"status": {"phase": "Running", "podIP": "10.0.0.7", "containerStatuses": [{"name": "c", "ready": true, "restartCount": 2, "image": "busybox", "imageID": "", "state": {"running": {}}}]}}"#],
+        None,
+    );
+    assert_eq!(
+        next()[..4],
+        ["app", "1/1", "Running", "2"],
+        "the watch printed the change as a row"
+    );
+    let _ = watch.kill();
+    let _ = watch.wait();
+    let wide = words(&cluster.ok(&["get", "pods", "-o", "wide"], None));
+    assert_eq!(
+        wide[0][..7],
+        ["NAME", "READY", "STATUS", "RESTARTS", "AGE", "IP", "NODE"]
+    );
+    assert_eq!(wide[1][5..7], ["10.0.0.7", "worker-0"]);
+    // -A adds the namespace from each row's object metadata; --show-labels reads them too.
+    let all = words(&cluster.ok(&["get", "pods", "-A", "--show-labels"], None));
+    assert_eq!(all[0][..2], ["NAMESPACE", "NAME"]);
+    assert_eq!(all[0].last().map(String::as_str), Some("LABELS"));
+    assert_eq!(all[1][..2], ["default", "app"]);
+
+    cluster.ok(
+        &["create", "-f", "-"],
+        Some(r#"{"apiVersion": "v1", "kind": "Event", "metadata": {"name": "e1"},
+            "involvedObject": {"kind": "Node", "name": "worker-0"}, "reason": "Cordoned",
+            "message": "node cordoned", "type": "Normal", "lastTimestamp": "2026-01-01T00:00:00Z"}"#),
+    );
+    let events = words(&cluster.ok(&["get", "events"], None));
+    assert_eq!(
+        events[0],
+        ["LAST", "SEEN", "TYPE", "REASON", "OBJECT", "MESSAGE"]
+    );
+    assert_eq!(
+        events[1][1..],
+        ["Normal", "Cordoned", "node/worker-0", "node", "cordoned"]
+    );
+}

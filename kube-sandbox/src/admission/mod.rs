@@ -187,11 +187,12 @@ impl Attributes {
         } else {
             "CREATE"
         };
+        let served = |o: &Value| crate::api::served(&call.resource, o);
         Self {
             namespace: pending.key.0.clone(),
             name: pending.key.1.clone(),
-            object: Some(pending.object.clone()),
-            old: pending.old.as_deref().cloned(),
+            object: Some(served(&pending.object)),
+            old: pending.old.as_deref().map(served),
             namespace_labels,
             ..Self::base(call, operation, pending.dry_run)
         }

@@ -204,6 +204,7 @@ pub(super) async fn evict(shared: &Shared, call: &Call) -> Result<(u16, Value), 
         content_type: "application/json".into(),
         body: options.to_string().into_bytes(),
         user_agent: call.user_agent.clone(),
+        shape: call.shape,
         warnings: std::sync::Mutex::default(),
     };
     // The pod's own DELETE webhooks are not asked: the eviction was admitted.

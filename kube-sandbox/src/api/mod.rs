@@ -19,6 +19,7 @@ mod read;
 mod write;
 
 pub(crate) use eviction::{pod_ready, selector_of as eviction_selector};
+pub(crate) use read::served;
 pub(crate) use write::Pending;
 
 /// Largest request body accepted (kube-apiserver's limit).
@@ -234,6 +235,13 @@ pub async fn handle(shared: Arc<Shared>, request: Request<Body>) -> Response<Bod
         .get(header::USER_AGENT)
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
+    let shape = crate::table::Shape::from_request(
+        parts
+            .headers
+            .get(header::ACCEPT)
+            .and_then(|v| v.to_str().ok()),
+        params.get("includeObject").map(String::as_str),
+    );
     let request = Call {
         resource,
         target,
@@ -241,6 +249,7 @@ pub async fn handle(shared: Arc<Shared>, request: Request<Body>) -> Response<Bod
         content_type,
         body,
         user_agent,
+        shape,
         warnings: Mutex::default(),
     };
     let writes = !matches!(parts.method, Method::GET | Method::HEAD);
@@ -275,12 +284,22 @@ async fn answer(shared: &Arc<Shared>, method: &Method, request: &Call) -> Respon
         Method::GET if request.target.name.is_none() => match read::list_text(shared, request) {
             Ok(text) => Response::builder()
                 .status(200)
-                .header(header::CONTENT_TYPE, "application/json")
+                .header(header::CONTENT_TYPE, request.shape.content_type())
                 .body(Body::from(text))
                 .unwrap_or_default(),
             Err(error) => failure(&error),
         },
-        Method::GET => respond(read::get(shared, request)),
+        Method::GET => match read::get(shared, request) {
+            Ok((code, object)) => {
+                let body = crate::table::one(&request.resource, request.shape, object);
+                let mut response = json(code, &body);
+                if let Ok(value) = http::HeaderValue::from_str(request.shape.content_type()) {
+                    response.headers_mut().insert(header::CONTENT_TYPE, value);
+                }
+                response
+            }
+            Err(error) => failure(&error),
+        },
         Method::POST if request.target.subresource.as_deref() == Some("eviction") => {
             respond(eviction::evict(shared, request).await)
         }
@@ -317,6 +336,8 @@ pub struct Call {
     pub(crate) content_type: String,
     pub(crate) body: Vec<u8>,
     pub(crate) user_agent: Option<String>,
+    /// How reads present objects (the `Accept` header: objects, Tables, metadata only).
+    pub(crate) shape: crate::table::Shape,
     /// Warnings for the client (`Warning` headers; kubectl prints them).
     pub(crate) warnings: Mutex<Vec<String>>,
 }

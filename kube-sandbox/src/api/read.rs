@@ -37,6 +37,7 @@ pub(crate) fn supported_fields(resource: &ResourceType) -> Vec<&'static str> {
         ("", "namespaces") => &["status.phase"],
         ("", "secrets") => &["type"],
         ("", "services") => &["spec.clusterIP", "spec.type"],
+        ("events.k8s.io", "events") => &crate::events::VIEW_FIELDS.map(|(view, _)| view),
         ("", "events") => &[
             "involvedObject.kind",
             "involvedObject.namespace",
@@ -58,6 +59,9 @@ pub(crate) fn supported_fields(resource: &ResourceType) -> Vec<&'static str> {
 
 /// An object as served at the request's version (versions of a resource share storage).
 pub(crate) fn served(resource: &ResourceType, object: &Value) -> Value {
+    if crate::events::is_view(resource) {
+        return crate::events::to_view(object);
+    }
     let mut object = object.clone();
     object["apiVersion"] = json!(resource.api_version());
     object
@@ -72,6 +76,11 @@ fn selectors(call: &Call) -> Result<(LabelSelector, FieldSelector), ApiError> {
         &supported_fields(&call.resource),
     )
     .map_err(ApiError::bad_request)?;
+    let fields = if crate::events::is_view(&call.resource) {
+        fields.on_storage(crate::events::storage_field)
+    } else {
+        fields
+    };
     Ok((labels, fields))
 }
 
@@ -190,6 +199,11 @@ pub(super) fn list(shared: &Shared, call: &Call) -> Result<(u16, Value), ApiErro
 /// objects already at the requested apiVersion): what GET of a collection sends.
 pub(super) fn list_text(shared: &Shared, call: &Call) -> Result<String, ApiError> {
     let (items, list_rv, next) = select(shared, call)?;
+    if call.shape != crate::table::Shape::Object {
+        let items: Vec<Value> = items.iter().map(|o| served(&call.resource, o)).collect();
+        let metadata = list_metadata(list_rv, next);
+        return Ok(crate::table::list(&call.resource, call.shape, &items, metadata).to_string());
+    }
     let api_version = call.resource.api_version();
     let mut out = String::with_capacity(64 + items.len() * 512);
     out.push_str(&format!(
@@ -238,9 +252,15 @@ struct Filter {
     namespace: Option<String>,
     labels: LabelSelector,
     fields: FieldSelector,
+    shape: crate::table::Shape,
 }
 
 impl Filter {
+    /// A stored object as this watch presents it.
+    fn present(&self, object: &Value) -> Value {
+        crate::table::one(&self.resource, self.shape, served(&self.resource, object))
+    }
+
     fn matches(&self, object: &Value) -> bool {
         self.namespace.as_deref().is_none_or(|ns| {
             object
@@ -267,6 +287,9 @@ impl Filter {
             EventType::Deleted if now || before => EventType::Deleted,
             _ => return None,
         };
+        if self.shape != crate::table::Shape::Object {
+            return Some(line(kind.as_str(), &self.present(&event.object)));
+        }
         let stored_version = event.object.get("apiVersion").and_then(Value::as_str);
         if stored_version == Some(self.resource.api_version().as_str()) {
             // Serialized once, shared by every watcher of this version.
@@ -334,6 +357,7 @@ pub(super) fn watch(shared: &Arc<Shared>, call: &Call) -> Response<Body> {
         namespace: call.target.namespace.clone(),
         labels,
         fields,
+        shape: call.shape,
     };
     let (initial, start_rv, subscription) = {
         let state = shared.lock();
@@ -342,7 +366,7 @@ pub(super) fn watch(shared: &Arc<Shared>, call: &Call) -> Response<Body> {
         if from_start {
             for (_, object) in state.list(&call.resource.key()) {
                 if filter.matches(object) {
-                    initial.push(line("ADDED", &served(&call.resource, object)));
+                    initial.push(line("ADDED", &filter.present(object)));
                 }
             }
         }

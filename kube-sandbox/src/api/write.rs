@@ -64,6 +64,9 @@ fn check_type(call: &Call, object: &mut Value) -> Result<(), ApiError> {
     if !object.get("metadata").is_some_and(Value::is_object) {
         object["metadata"] = json!({});
     }
+    if crate::events::is_view(resource) {
+        *object = crate::events::from_view(object);
+    }
     Ok(())
 }
 
@@ -285,7 +288,11 @@ pub(super) async fn write(
         if hooks.mutate(shared, call, &mut request).await?
             && let Some(mutated) = request.object.take()
         {
-            pending.object = mutated;
+            pending.object = if crate::events::is_view(&call.resource) {
+                crate::events::from_view(&mutated)
+            } else {
+                mutated
+            };
             // What a webhook added is pruned and defaulted like the client's fields.
             call.decode(&mut pending.object, false)?;
             request.object = Some(pending.object.clone());
@@ -731,9 +738,10 @@ pub(super) fn patch(state: &mut State, call: &Call) -> Result<Pending, ApiError>
         call.target.namespace.clone().unwrap_or_default(),
         name.clone(),
     );
+    // The patch applies to the object as this endpoint serves it.
     let mut current = state
         .get(&call.resource.key(), &key)
-        .map(|o| (**o).clone())
+        .map(|o| served(&call.resource, o))
         .ok_or_else(|| ApiError::not_found(&call.resource, &name))?;
     let stored_rv = meta_str(&current, "resourceVersion")
         .unwrap_or_default()
@@ -857,7 +865,9 @@ async fn admit_delete(shared: &Shared, call: &Call, dry_run: bool) -> Result<(),
             call.target.namespace.clone().unwrap_or_default(),
             call.target.name.clone().unwrap_or_default(),
         );
-        let old = state.get(&call.resource.key(), &key).map(|o| (**o).clone());
+        let old = state
+            .get(&call.resource.key(), &key)
+            .map(|o| served(&call.resource, o));
         (old, crate::admission::namespace_labels(&state, &key.0))
     };
     let Some(old) = old else {
@@ -1024,6 +1034,7 @@ async fn delete_collection(shared: &Shared, call: &Call) -> Result<(u16, Value),
             content_type: call.content_type.clone(),
             body: call.body.clone(),
             user_agent: call.user_agent.clone(),
+            shape: call.shape,
             warnings: std::sync::Mutex::default(),
         };
         let outcome = match delete_options(&one) {
@@ -1097,7 +1108,9 @@ fn server_side_apply(
         call.target.namespace.clone().unwrap_or_default(),
         name.clone(),
     );
-    let live = state.get(&resource.key(), &key).map(|o| (**o).clone());
+    let live = state
+        .get(&resource.key(), &key)
+        .map(|o| served(resource, o));
     let subresource = call.target.subresource.as_deref();
     let now = meta::now();
     let merged = ssa::apply(live.as_ref(), &body, &manager, subresource, force, &now, call.fields_context())
