@@ -833,3 +833,126 @@ async fn metadata_only_reads_answer_partial_object_metadata() {
         .unwrap();
     assert_eq!(next.name_any(), "m2");
 }
+
+/// Polls `check` until it holds (a convergence deadline, not a performance bound).
+async fn eventually<F, Fut>(what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    for _ in 0..250 {
+        if check().await {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("never happened: {what}");
+}
+
+#[tokio::test]
+async fn a_controller_reconciles_changes_to_its_objects_and_to_what_they_own() {
+    use k8s_openapi::api::core::v1::Secret;
+    use kube::Resource;
+    use kube::runtime::controller::{Action, Controller};
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    struct Context {
+        secrets: Api<Secret>,
+        reconciles: AtomicUsize,
+    }
+    // Copies each ConfigMap's `k` into a Secret it owns (through `stringData`, which the
+    // server stores as `data`), by server-side apply.
+    async fn reconcile(parent: Arc<ConfigMap>, ctx: Arc<Context>) -> Result<Action, kube::Error> {
+        ctx.reconciles.fetch_add(1, Ordering::SeqCst);
+        let value = parent
+            .data
+            .as_ref()
+            .and_then(|d| d.get("k"))
+            .cloned()
+            .unwrap_or_default();
+        let owner = parent.controller_owner_ref(&()).unwrap();
+        let secret: Secret = serde_json::from_value(json!({
+            "apiVersion": "v1", "kind": "Secret",
+            "metadata": {"name": parent.name_any(), "ownerReferences": [owner]},
+            "stringData": {"copy": value},
+        }))
+        .unwrap();
+        ctx.secrets
+            .patch(
+                &parent.name_any(),
+                &PatchParams::apply("copier").force(),
+                &Patch::Apply(&secret),
+            )
+            .await?;
+        Ok(Action::await_change())
+    }
+    fn error_policy(_: Arc<ConfigMap>, _: &kube::Error, _: Arc<Context>) -> Action {
+        Action::requeue(Duration::from_millis(50))
+    }
+
+    let sandbox = Sandbox::default();
+    let client = client(&sandbox);
+    let parents: Api<ConfigMap> = Api::default_namespaced(client.clone());
+    let secrets: Api<Secret> = Api::default_namespaced(client.clone());
+    let context = Arc::new(Context {
+        secrets: secrets.clone(),
+        reconciles: AtomicUsize::new(0),
+    });
+    let controller = Controller::new(parents.clone(), watcher::Config::default())
+        .owns(secrets.clone(), watcher::Config::default())
+        .run(reconcile, error_policy, Arc::clone(&context))
+        .for_each(|_| async {});
+    let task = tokio::spawn(controller);
+
+    let copy = |secrets: Api<Secret>| async move {
+        secrets
+            .get_opt("parent")
+            .await
+            .unwrap()
+            .and_then(|s| s.data)
+            .and_then(|d| {
+                d.get("copy")
+                    .map(|b| String::from_utf8_lossy(&b.0).into_owned())
+            })
+    };
+    parents
+        .create(&PostParams::default(), &config_map("parent", "one"))
+        .await
+        .unwrap();
+    eventually("the owned secret is created", || {
+        let secrets = secrets.clone();
+        async move { copy(secrets).await.as_deref() == Some("one") }
+    })
+    .await;
+    // A change to the parent is reconciled.
+    parents
+        .patch(
+            "parent",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"data": {"k": "two"}})),
+        )
+        .await
+        .unwrap();
+    eventually("the secret follows the parent", || {
+        let secrets = secrets.clone();
+        async move { copy(secrets).await.as_deref() == Some("two") }
+    })
+    .await;
+    // A change to the owned object reconciles its owner, which puts it back.
+    let before = context.reconciles.load(Ordering::SeqCst);
+    secrets
+        .delete("parent", &DeleteParams::default())
+        .await
+        .unwrap();
+    eventually(
+        "the deleted secret is recreated by its owner's reconcile",
+        || {
+            let secrets = secrets.clone();
+            async move { copy(secrets).await.as_deref() == Some("two") }
+        },
+    )
+    .await;
+    assert!(context.reconciles.load(Ordering::SeqCst) > before);
+    task.abort();
+}

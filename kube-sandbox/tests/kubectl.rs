@@ -225,6 +225,22 @@ fn kubectl_crud_errors_patches_and_labels_read_as_against_a_cluster() {
             .is_none()
     );
 
+    // A replace carrying a resourceVersion someone else moved past is refused.
+    let mut stale = cluster.json(&["get", "cm", "c1", "-o", "json"]);
+    cluster.ok(&["annotate", "configmap", "c1", "moved=on"], None);
+    stale["data"]["a"] = json!("stale");
+    let refused = cluster.run(&["replace", "-f", "-"], Some(&stale.to_string()));
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(
+        stderr(&refused).contains(r#"Error from server (Conflict): error when replacing "STDIN": Operation cannot be fulfilled on configmaps "c1": the object has been modified; please apply your changes to the latest version and try again"#),
+        "{}",
+        stderr(&refused)
+    );
+    assert_eq!(
+        cluster.json(&["get", "cm", "c1", "-o", "json"])["data"]["a"],
+        "1"
+    );
+
     // A JSON patch whose test fails is refused and changes nothing.
     let failing = cluster.run(
         &["patch", "cm", "c1", "--type=json", "-p", r#"[{"op": "test", "path": "/data/a", "value": "2"}, {"op": "remove", "path": "/data/a"}]"#],

@@ -2,8 +2,10 @@
 //! 10,000 SriovNetworkNodeState-sized objects through kube-rs (in process), while 20
 //! watchers stream every change; then list them all. Reports wall times and peak RSS.
 //!
-//! Usage: `sandbox-load [--objects N] [--watchers N] [--pfs N] [--vfs N]`
-//! (defaults 10,000 objects, 20 watchers, 2 PFs x 8 VFs per object, about 3 KiB of JSON).
+//! Usage: `sandbox-load [--objects N] [--watchers N] [--writers N] [--pfs N] [--vfs N]`
+//! (defaults 10,000 objects, 20 watchers, 1 writer, 2 PFs x 8 VFs per object, about 3 KiB
+//! of JSON). With several writers the creates are shared among that many concurrent
+//! clients, as the operator's controllers and the nodes' daemons write concurrently.
 
 // A benchmark driver: setup failures end it with a message, by design.
 #![allow(clippy::expect_used, clippy::unwrap_used)]
@@ -55,6 +57,7 @@ fn main() {
     let args: Vec<String> = std::env::args().collect();
     let objects = arg(&args, "--objects", 10_000);
     let watchers = arg(&args, "--watchers", 20);
+    let writers = arg(&args, "--writers", 1).max(1);
     let (pfs, vfs) = (arg(&args, "--pfs", 2), arg(&args, "--vfs", 8));
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -106,11 +109,21 @@ fn main() {
             }));
         }
         let start = Instant::now();
-        for i in 0..objects {
-            let mut object = template.clone();
-            object["metadata"]["name"] = format!("worker-{i}").into();
-            let object: DynamicObject = serde_json::from_value(object).unwrap();
-            api.create(&PostParams::default(), &object).await.unwrap();
+        let mut writing = Vec::new();
+        for w in 0..writers {
+            let api = api.clone();
+            let template = template.clone();
+            writing.push(tokio::spawn(async move {
+                for i in (w..objects).step_by(writers) {
+                    let mut object = template.clone();
+                    object["metadata"]["name"] = format!("worker-{i}").into();
+                    let object: DynamicObject = serde_json::from_value(object).unwrap();
+                    api.create(&PostParams::default(), &object).await.unwrap();
+                }
+            }));
+        }
+        for task in writing {
+            task.await.unwrap();
         }
         let written = start.elapsed();
         let mut last_seen = start;
@@ -159,7 +172,7 @@ fn main() {
             raw = raw.min(raw_start.elapsed());
         }
         println!(
-            "objects: {objects}, written as {size} bytes of JSON each, stored as {} (the status is dropped on create: SriovNetworkNodeState has a status subresource); watchers: {watchers}",
+            "objects: {objects}, written as {size} bytes of JSON each, stored as {} (the status is dropped on create: SriovNetworkNodeState has a status subresource); watchers: {watchers}, writers: {writers}",
             bytes.len() / objects.max(1)
         );
         println!("list all, server side (answer of {} MiB, not decoded): {:.0} ms", bytes.len() / (1024 * 1024), raw.as_secs_f64() * 1e3);

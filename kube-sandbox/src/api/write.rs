@@ -67,7 +67,29 @@ fn check_type(call: &Call, object: &mut Value) -> Result<(), ApiError> {
     if crate::events::is_view(resource) {
         *object = crate::events::from_view(object);
     }
+    if resource.group.is_empty() && resource.plural == "secrets" {
+        merge_string_data(object);
+    }
     Ok(())
+}
+
+/// A Secret's write-only `stringData` goes into `data`, base64-encoded, over any entry of
+/// the same key, and is not stored (as the Secret's conversion does).
+fn merge_string_data(secret: &mut Value) {
+    use base64::Engine as _;
+    let Some(strings) = secret.as_object_mut().and_then(|m| m.remove("stringData")) else {
+        return;
+    };
+    let Some(strings) = strings.as_object() else {
+        return;
+    };
+    if !secret.get("data").is_some_and(Value::is_object) {
+        secret["data"] = json!({});
+    }
+    for (key, value) in strings {
+        let text = value.as_str().unwrap_or_default();
+        secret["data"][key] = json!(base64::engine::general_purpose::STANDARD.encode(text));
+    }
 }
 
 /// The namespace of a namespaced write: the URL's; a different one in the body is 400.
