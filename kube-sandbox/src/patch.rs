@@ -42,6 +42,9 @@ pub(crate) fn merge_key_of(field: &str) -> Option<&'static str> {
         "conditions" => "type",
         "ownerReferences" => "uid",
         "hostAliases" => "ip",
+        // Mutating/ValidatingWebhookConfiguration.
+        "webhooks" => "name",
+        "addresses" => "type",
         "topologySpreadConstraints" => "topologyKey",
         _ => return None,
     })
@@ -94,7 +97,9 @@ pub fn strategic(target: &mut Value, patch: &Value) {
         }
         let existing = map.entry(key.clone()).or_insert(Value::Null);
         match (merge_key_of(key), value) {
-            (Some(merge_key), Value::Array(items)) => merge_list(existing, items, merge_key),
+            (Some(merge_key), Value::Array(items)) => {
+                merge_list(existing, items, ports_key(key, items).unwrap_or(merge_key));
+            }
             (None, Value::Array(items)) if merges_as_set(key) => {
                 let mut current: Vec<Value> = existing.as_array().cloned().unwrap_or_default();
                 for item in items {
@@ -125,13 +130,27 @@ pub fn strategic(target: &mut Value, patch: &Value) {
             && let (Some(Value::Array(current)), Some(order)) =
                 (map.get_mut(list), value.as_array())
         {
-            reorder(current, order, merge_key_of(list));
+            reorder(
+                current,
+                order,
+                ports_key(list, order).or(merge_key_of(list)),
+            );
         }
     }
     if let Some(Value::Array(keep)) = fields.get("$retainKeys") {
         let keep: Vec<&str> = keep.iter().filter_map(Value::as_str).collect();
         map.retain(|k, _| keep.contains(&k.as_str()));
     }
+}
+
+/// `ports` is keyed by `containerPort` in containers and by `port` in a Service's spec.
+fn ports_key(field: &str, items: &[Value]) -> Option<&'static str> {
+    let service = field == "ports"
+        && !items.is_empty()
+        && items
+            .iter()
+            .all(|i| i.get("containerPort").is_none() && i.get("port").is_some());
+    service.then_some("port")
 }
 
 fn merge_list(existing: &mut Value, items: &[Value], key: &str) {
@@ -359,6 +378,32 @@ pub fn json_patch(doc: &mut Value, patch: &Value) -> Result<(), PatchError> {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn webhooks_and_service_ports_merge_by_their_keys() {
+        let mut config = json!({"webhooks": [
+            {"name": "a.example.com", "sideEffects": "None", "clientConfig": {"service": {"namespace": "ns", "name": "one"}}},
+            {"name": "b.example.com", "sideEffects": "None"}]});
+        strategic(
+            &mut config,
+            &json!({"webhooks": [{"name": "a.example.com", "clientConfig": {"service": {"name": "two"}}}]}),
+        );
+        assert_eq!(config["webhooks"].as_array().unwrap().len(), 2);
+        assert_eq!(config["webhooks"][0]["sideEffects"], "None");
+        assert_eq!(
+            config["webhooks"][0]["clientConfig"]["service"],
+            json!({"namespace": "ns", "name": "two"})
+        );
+        let mut service = json!({"spec": {"ports": [{"port": 80, "name": "http"}, {"port": 443, "name": "https"}]}});
+        strategic(
+            &mut service,
+            &json!({"spec": {"$setElementOrder/ports": [{"port": 443}, {"port": 80}], "ports": [{"port": 443, "targetPort": 8443}]}}),
+        );
+        assert_eq!(
+            service["spec"]["ports"],
+            json!([{"port": 443, "name": "https", "targetPort": 8443}, {"port": 80, "name": "http"}])
+        );
+    }
 
     #[test]
     fn merge_patches_remove_nulls_and_replace_lists() {

@@ -195,3 +195,65 @@ fn a_manifest_the_sandbox_refuses_stops_it_naming_the_file_and_object() {
         "{stderr}"
     );
 }
+
+#[test]
+fn webhook_services_are_called_where_route_service_points() {
+    // Nothing listens on this port: the failure names the address the route gave.
+    let down = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let route = format!("hooks/webhook={down}");
+    let sandbox = Running::start(&["--route-service", &route]);
+    let configuration = |service: &str| {
+        format!(
+            r#"{{"apiVersion": "admissionregistration.k8s.io/v1", "kind": "ValidatingWebhookConfiguration",
+              "metadata": {{"name": "check"}},
+              "webhooks": [{{"name": "check.example.com",
+                "clientConfig": {{"service": {{"namespace": "hooks", "name": "{service}", "path": "/validate"}}}},
+                "rules": [{{"operations": ["CREATE"], "apiGroups": [""], "apiVersions": ["v1"], "resources": ["configmaps"]}}],
+                "sideEffects": "None", "admissionReviewVersions": ["v1"]}}]}}"#
+        )
+    };
+    let run = |args: &[&str], stdin: &str| {
+        let mut child = Command::new("kubectl")
+            .args(args)
+            .env("KUBECONFIG", &sandbox.kubeconfig)
+            .env("KUBECACHEDIR", &sandbox.cache)
+            .env("HOME", &sandbox.cache)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        std::io::Write::write_all(&mut child.stdin.take().unwrap(), stdin.as_bytes()).unwrap();
+        child.wait_with_output().unwrap()
+    };
+    let applied = run(&["apply", "-f", "-"], &configuration("webhook"));
+    assert!(
+        applied.status.success(),
+        "{}",
+        String::from_utf8_lossy(&applied.stderr)
+    );
+    let refused = run(&["create", "configmap", "c1"], "");
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        stderr.contains(&format!(
+            r#"failed calling webhook "check.example.com": failed to call webhook: Post "https://webhook.hooks.svc:443/validate?timeout=10s": dial tcp {down}: connect:"#
+        )),
+        "{stderr}"
+    );
+    // A Service without a route says so.
+    let applied = run(&["apply", "-f", "-"], &configuration("elsewhere"));
+    assert!(
+        applied.status.success(),
+        "{}",
+        String::from_utf8_lossy(&applied.stderr)
+    );
+    let refused = run(&["create", "configmap", "c2"], "");
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        stderr.contains(r#"service "hooks/elsewhere" port 443 has no route in the sandbox"#),
+        "{stderr}"
+    );
+}

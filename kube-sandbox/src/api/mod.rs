@@ -227,6 +227,30 @@ pub async fn handle(shared: Arc<Shared>, request: Request<Body>) -> Response<Bod
                 return failure(&ApiError::new(415, "UnsupportedMediaType", e.to_string()));
             }
         }
+    } else if matches!(
+        content_type.as_str(),
+        "application/yaml" | "application/apply-patch+yaml"
+    ) && serde_json::from_slice::<serde::de::IgnoredAny>(&bytes).is_err()
+    {
+        // YAML bodies (curl users send them; kubectl and kube-rs send JSON), read as JSON.
+        let text = String::from_utf8_lossy(&bytes);
+        match serde_saphyr::from_str::<Value>(&text) {
+            Ok(object) => {
+                let kept = if content_type == "application/yaml" {
+                    "application/json".to_owned()
+                } else {
+                    content_type
+                };
+                (kept, object.to_string().into_bytes())
+            }
+            Err(e) => {
+                return failure(&ApiError::bad_request(format!(
+                    "the body is not valid YAML: {e}"
+                )));
+            }
+        }
+    } else if content_type == "application/yaml" {
+        ("application/json".to_owned(), bytes.to_vec())
     } else {
         (content_type, bytes.to_vec())
     };

@@ -746,13 +746,20 @@ pub(super) fn patch(state: &mut State, call: &Call) -> Result<Pending, ApiError>
             ),
         )
     };
-    let body: Value = serde_json::from_slice(&call.body).map_err(|e| {
-        ApiError::bad_request(if call.content_type == "application/apply-patch+yaml" {
-            format!("error decoding the apply body (the sandbox reads JSON apply bodies, as kubectl and kube-rs send them): {e}")
-        } else {
-            format!("error decoding patch: {e}")
-        })
-    })?;
+    // The patch type is checked before anything is read, as kube-apiserver does.
+    let known = match call.content_type.as_str() {
+        "application/merge-patch+json"
+        | "application/json-patch+json"
+        | "application/apply-patch+yaml" => true,
+        "application/strategic-merge-patch+json" => !call.resource.custom,
+        _ => false,
+    };
+    if !known {
+        return Err(unsupported());
+    }
+    // (A YAML apply body was read as JSON on arrival.)
+    let body: Value = serde_json::from_slice(&call.body)
+        .map_err(|e| ApiError::bad_request(format!("error decoding patch: {e}")))?;
     if call.content_type == "application/apply-patch+yaml" {
         return server_side_apply(state, call, body, dry_run);
     }

@@ -61,6 +61,49 @@ pub(super) struct Options {
     /// kube-apiserver.
     #[arg(long)]
     bare: bool,
+    /// Where admission webhooks that name a Service are called: NAMESPACE/NAME[:PORT]=
+    /// HOST:PORT (the Service port defaults to 443; the webhook's certificate must name
+    /// NAME.NAMESPACE.svc). Repeatable.
+    #[arg(long = "route-service", value_name = "SERVICE=ADDRESS", value_parser = parse_route)]
+    routes: Vec<Route>,
+}
+
+/// One `--route-service` value.
+#[derive(Debug, Clone)]
+pub(super) struct Route {
+    namespace: String,
+    name: String,
+    port: u16,
+    address: SocketAddr,
+}
+
+fn parse_route(text: &str) -> Result<Route, String> {
+    let (service, address) = text
+        .split_once('=')
+        .ok_or_else(|| format!("{text:?}: expected NAMESPACE/NAME[:PORT]=HOST:PORT"))?;
+    let address: SocketAddr = address
+        .parse()
+        .map_err(|e| format!("{address:?}: not a socket address: {e}"))?;
+    let (service, port) = match service.rsplit_once(':') {
+        Some((service, port)) => (
+            service,
+            port.parse::<u16>()
+                .ok()
+                .filter(|p| *p > 0)
+                .ok_or_else(|| format!("{port:?}: not a port"))?,
+        ),
+        None => (service, 443),
+    };
+    let (namespace, name) = service
+        .split_once('/')
+        .filter(|(ns, name)| !ns.is_empty() && !name.is_empty() && !name.contains('/'))
+        .ok_or_else(|| format!("{service:?}: expected NAMESPACE/NAME"))?;
+    Ok(Route {
+        namespace: namespace.to_owned(),
+        name: name.to_owned(),
+        port,
+        address,
+    })
 }
 
 /// Runs the sandbox; returns when a signal arrives (0) or it cannot start (1 or 2).
@@ -77,6 +120,7 @@ pub(super) fn sandbox(
         files,
         history,
         bare,
+        routes,
     } = options;
     if !listen.ip().is_loopback() && !insecure_allow_remote {
         let _ = writeln!(
@@ -89,6 +133,9 @@ pub(super) fn sandbox(
         history,
         controllers: !bare,
     });
+    for route in &routes {
+        sandbox.route_service(&route.namespace, &route.name, route.port, route.address);
+    }
     let mut crds: Vec<serde_json::Value> = Vec::new();
     for crd in sriov_core::crd::operator_crds()
         .into_iter()
@@ -185,4 +232,30 @@ pub(super) fn sandbox(
             }
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn routes_read_namespace_name_port_and_address() {
+        let route =
+            parse_route("sriov-network-operator/operator-webhook-service=127.0.0.1:9443").unwrap();
+        assert_eq!(
+            (route.namespace.as_str(), route.name.as_str(), route.port),
+            ("sriov-network-operator", "operator-webhook-service", 443)
+        );
+        assert_eq!(route.address, "127.0.0.1:9443".parse().unwrap());
+        assert_eq!(parse_route("ns/svc:8443=127.0.0.1:1").unwrap().port, 8443);
+        for bad in [
+            "ns/svc",
+            "svc=127.0.0.1:1",
+            "ns/svc=localhost",
+            "ns/svc:0=127.0.0.1:1",
+            "/svc=127.0.0.1:1",
+        ] {
+            assert!(parse_route(bad).is_err(), "{bad}");
+        }
+    }
 }
