@@ -150,6 +150,11 @@ pub fn meta_str<'a>(object: &'a Value, field: &str) -> Option<&'a str> {
     object.get("metadata")?.get(field)?.as_str()
 }
 
+/// The string field `key` of `value`; `""` when absent or not a string.
+pub fn text<'a>(value: &'a Value, key: &str) -> &'a str {
+    value.get(key).and_then(Value::as_str).unwrap_or_default()
+}
+
 /// An object's `metadata.finalizers`.
 pub fn finalizers(object: &Value) -> Vec<String> {
     strings_at(object, "/metadata/finalizers")

@@ -126,10 +126,7 @@ pub(crate) fn read(object: &Value) -> (Vec<Hook>, Vec<Cause>) {
             causes: &mut causes,
         };
         let start = check.causes.len();
-        let name = webhook
-            .get("name")
-            .and_then(Value::as_str)
-            .unwrap_or_default();
+        let name = crate::meta::text(webhook, "name");
         if name.is_empty() {
             check.required("name", "");
         } else if name.split('.').count() < 3
@@ -414,14 +411,8 @@ fn read_hook(
         );
     }
     for (j, entry) in entries.iter().enumerate() {
-        let cname = entry
-            .get("name")
-            .and_then(Value::as_str)
-            .unwrap_or_default();
-        let expression = entry
-            .get("expression")
-            .and_then(Value::as_str)
-            .unwrap_or_default();
+        let cname = crate::meta::text(entry, "name");
+        let expression = crate::meta::text(entry, "expression");
         if cname.is_empty() {
             check.required(&format!("matchConditions[{j}].name"), "");
         } else if conditions.iter().any(|c: &Condition| c.name == cname) {

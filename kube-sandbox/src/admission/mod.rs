@@ -474,14 +474,8 @@ fn patch_bytes(patch: &Value) -> Result<Vec<u8>, String> {
 /// Reads an `AdmissionReview` response; `Err` is an invalid response.
 fn verdict(hook: &Hook, uid: &str, body: &[u8], warn: &dyn Fn(String)) -> Result<Verdict, String> {
     let review: Value = serde_json::from_slice(body).map_err(|e| e.to_string())?;
-    let api_version = review
-        .get("apiVersion")
-        .and_then(Value::as_str)
-        .unwrap_or_default();
-    let kind = review
-        .get("kind")
-        .and_then(Value::as_str)
-        .unwrap_or_default();
+    let api_version = crate::meta::text(&review, "apiVersion");
+    let kind = crate::meta::text(&review, "kind");
     if api_version != "admission.k8s.io/v1" || kind != "AdmissionReview" {
         return Err(format!(
             "expected webhook response of admission.k8s.io/v1, Kind=AdmissionReview, got {api_version}, Kind={kind}"
@@ -490,10 +484,7 @@ fn verdict(hook: &Hook, uid: &str, body: &[u8], warn: &dyn Fn(String)) -> Result
     let Some(response) = review.get("response").filter(|r| r.is_object()) else {
         return Err("webhook response was absent".into());
     };
-    let got = response
-        .get("uid")
-        .and_then(Value::as_str)
-        .unwrap_or_default();
+    let got = crate::meta::text(response, "uid");
     if got != uid {
         return Err(format!("expected response.uid={uid:?}, got {got:?}"));
     }
@@ -538,10 +529,7 @@ fn verdict(hook: &Hook, uid: &str, body: &[u8], warn: &dyn Fn(String)) -> Result
     let patch = match response.get("patch").filter(|p| !p.is_null()) {
         None => None,
         Some(patch) => {
-            let kind = response
-                .get("patchType")
-                .and_then(Value::as_str)
-                .unwrap_or_default();
+            let kind = crate::meta::text(response, "patchType");
             if kind != "JSONPatch" {
                 return Err(format!("expected patchType JSONPatch, got {kind:?}"));
             }
