@@ -22,7 +22,13 @@
 //!   JSON/merge/strategic-merge patches, delete with finalizers, graceful pod deletion and
 //!   propagation policies, deletecollection, `dryRun=All`;
 //! - one global `resourceVersion` counter, `generation` following spec changes, the
-//!   status subresource, no-op writes that store nothing.
+//!   status subresource, no-op writes that store nothing;
+//! - server-side apply with managed fields and conflicts, CRD schemas enforced (pruning,
+//!   defaults, validation), eviction through PodDisruptionBudgets;
+//! - admission webhooks called over HTTPS as kube-apiserver calls them (Service
+//!   references reach the addresses [`Sandbox::route_service`] gives them);
+//! - Tables for `kubectl get` (CRD printer columns, the built-in kinds' columns) and
+//!   metadata-only reads; one store behind the core and `events.k8s.io` Events.
 //!
 //! Generic: it knows Kubernetes, not SR-IOV; the caller installs its CRDs.
 
@@ -35,6 +41,7 @@ use serde_json::{Value, json};
 
 pub(crate) mod admission;
 pub mod api;
+pub(crate) mod builtin;
 pub mod controllers;
 pub mod discovery;
 pub(crate) mod events;
@@ -120,14 +127,20 @@ impl Sandbox {
         self.router()
     }
 
-    /// Serves on `listener` until `shutdown` completes.
+    /// Serves on `listener` until `shutdown` completes; then open watches end (clients see
+    /// their stream close, as when a kube-apiserver stops) and requests in flight finish.
     pub async fn serve_on(
         &self,
         listener: tokio::net::TcpListener,
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
+        let shared = Arc::clone(&self.shared);
+        let stopping = async move {
+            shutdown.await;
+            shared.close_watches();
+        };
         axum::serve(listener, self.router())
-            .with_graceful_shutdown(shutdown)
+            .with_graceful_shutdown(stopping)
             .await
     }
 
@@ -148,8 +161,9 @@ impl Sandbox {
         Ok((bound, task))
     }
 
-    /// Creates `object` (as a POST would, in its own namespace): how embedders install CRDs
-    /// and seed objects without a client.
+    /// Creates `object` (as a POST would, in its own namespace, with strict field
+    /// validation as `kubectl create` asks): how embedders install CRDs and seed objects
+    /// without a client. Admission webhooks are not called.
     pub fn create(&self, object: &Value) -> Result<Value, ApiError> {
         let api_version = object
             .get("apiVersion")
@@ -187,7 +201,8 @@ impl Sandbox {
                 subresource: None,
             },
             resource,
-            params: Default::default(),
+            // As `kubectl create` asks: a field the kind does not have is an error.
+            params: [("fieldValidation".to_owned(), "Strict".to_owned())].into(),
             content_type: "application/json".into(),
             body: object.to_string().into_bytes(),
             user_agent: Some("kube-sandbox".into()),

@@ -225,6 +225,23 @@ fn kubectl_crud_errors_patches_and_labels_read_as_against_a_cluster() {
             .is_none()
     );
 
+    // A typo in a built-in kind is refused, as kubectl asks (strict), or warned about.
+    let typo = r#"{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "typo"}, "datta": {"a": "1"}}"#;
+    let refused = cluster.run(&["create", "-f", "-"], Some(typo));
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(
+        stderr(&refused).contains(r#"strict decoding error: unknown field "datta""#),
+        "{}",
+        stderr(&refused)
+    );
+    let warned = cluster.run(&["create", "--validate=warn", "-f", "-"], Some(typo));
+    assert!(warned.status.success(), "{}", stderr(&warned));
+    assert!(
+        stderr(&warned).contains(r#"Warning: unknown field "datta""#),
+        "{}",
+        stderr(&warned)
+    );
+
     // A replace carrying a resourceVersion someone else moved past is refused.
     let mut stale = cluster.json(&["get", "cm", "c1", "-o", "json"]);
     cluster.ok(&["annotate", "configmap", "c1", "moved=on"], None);

@@ -160,6 +160,40 @@ fn the_sandbox_serves_the_crds_and_manifests_to_kubectl_until_sigterm() {
 }
 
 #[test]
+fn sigterm_stops_the_sandbox_while_a_kubectl_watch_is_open() {
+    let mut sandbox = Running::start(&[]);
+    let mut watch = Command::new("kubectl")
+        .args(["get", "configmaps", "-w"])
+        .env("KUBECONFIG", &sandbox.kubeconfig)
+        .env("KUBECACHEDIR", &sandbox.cache)
+        .env("HOME", &sandbox.cache)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // The watch is open once kubectl has printed the (empty) list's outcome or waits; give
+    // it a moment to connect.
+    std::thread::sleep(std::time::Duration::from_millis(700));
+    let status = Command::new("kill")
+        .args(["-TERM", &sandbox.child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let mut exited = None;
+    for _ in 0..100 {
+        if let Some(code) = sandbox.child.try_wait().unwrap() {
+            exited = Some(code);
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let _ = watch.kill();
+    let _ = watch.wait();
+    let exited = exited.expect("the sandbox stopped within 5 s of SIGTERM with a watch open");
+    assert!(exited.success(), "{exited}");
+}
+
+#[test]
 fn the_sandbox_refuses_a_remote_address_without_the_insecure_flag() {
     let output = Command::new(env!("CARGO_BIN_EXE_sriovctl"))
         .args(["sandbox", "--listen", "0.0.0.0:0"])

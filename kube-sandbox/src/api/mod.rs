@@ -34,6 +34,8 @@ pub struct Shared {
     webhooks: Mutex<crate::admission::Cache>,
     /// Where webhook `service` references are reached (a cluster's Service routing).
     pub(crate) routes: Mutex<crate::admission::Routes>,
+    /// Set when the server stops: open watches end, so a graceful shutdown finishes.
+    pub(crate) closing: tokio::sync::watch::Sender<bool>,
 }
 
 impl Shared {
@@ -44,7 +46,13 @@ impl Shared {
             controllers: config.controllers,
             webhooks: Mutex::default(),
             routes: Mutex::default(),
+            closing: tokio::sync::watch::Sender::new(false),
         }
+    }
+
+    /// Ends every open watch stream (and any started later).
+    pub(crate) fn close_watches(&self) {
+        self.closing.send_replace(true);
     }
 
     /// The registered admission webhooks (compiled once per change of their configurations).
@@ -375,44 +383,71 @@ impl Call {
             .push(text);
     }
 
-    /// Prunes and defaults a custom resource by its CRD schema, as the request's
-    /// `fieldValidation` asks about unknown fields (Strict refuses them, Warn, the default,
-    /// warns about them, Ignore says nothing). `report: false` prunes silently (fields a
+    /// Decodes what a write carries as kube-apiserver does: a built-in kind through its
+    /// API type (wrong types refused naming the field, unknown fields dropped), a custom
+    /// resource pruned and defaulted by its CRD schema; unknown fields are reported as the
+    /// request's `fieldValidation` asks. `report: false` drops them silently (fields a
     /// mutating webhook added).
     pub(crate) fn decode(&self, object: &mut Value, report: bool) -> Result<(), ApiError> {
+        if !self.resource.custom {
+            // Built-ins: through their API type (types checked, unknown fields dropped).
+            if let Some(decoded) = crate::builtin::decode(&self.resource, object) {
+                let (value, unknown) = decoded.map_err(|e| {
+                    ApiError::bad_request(format!(
+                        "{} in version {:?} cannot be handled as a {}: {e}",
+                        self.resource.kind, self.resource.version, self.resource.kind
+                    ))
+                })?;
+                *object = value;
+                if report {
+                    self.unknown_fields(&unknown)?;
+                }
+            }
+            return Ok(());
+        }
         let Some(schema) = &self.resource.schema else {
             return Ok(());
         };
         let unknown = crate::schema::prune(object, schema);
-        if report && !unknown.is_empty() {
-            let mode = self
-                .params
-                .get("fieldValidation")
-                .map_or("Warn", String::as_str);
-            match mode {
-                "Strict" => {
-                    let list: Vec<String> = unknown
-                        .iter()
-                        .map(|u| format!("unknown field {u:?}"))
-                        .collect();
-                    return Err(ApiError::bad_request(format!(
-                        "{} in version {:?} cannot be handled as a {}: strict decoding error: {}",
-                        self.resource.kind,
-                        self.resource.version,
-                        self.resource.kind,
-                        list.join(", ")
-                    )));
-                }
-                "Ignore" => {}
-                _ => {
-                    for field in &unknown {
-                        self.warn(format!("unknown field {field:?}"));
-                    }
-                }
-            }
+        if report {
+            self.unknown_fields(&unknown)?;
         }
         crate::schema::apply_defaults(object, schema);
         Ok(())
+    }
+
+    /// Unknown fields as `fieldValidation` asks: Strict refuses them, Warn (the default)
+    /// warns about each, Ignore says nothing.
+    fn unknown_fields(&self, unknown: &[String]) -> Result<(), ApiError> {
+        if unknown.is_empty() {
+            return Ok(());
+        }
+        match self
+            .params
+            .get("fieldValidation")
+            .map_or("Warn", String::as_str)
+        {
+            "Strict" => {
+                let list: Vec<String> = unknown
+                    .iter()
+                    .map(|u| format!("unknown field {u:?}"))
+                    .collect();
+                Err(ApiError::bad_request(format!(
+                    "{} in version {:?} cannot be handled as a {}: strict decoding error: {}",
+                    self.resource.kind,
+                    self.resource.version,
+                    self.resource.kind,
+                    list.join(", ")
+                )))
+            }
+            "Ignore" => Ok(()),
+            _ => {
+                for field in unknown {
+                    self.warn(format!("unknown field {field:?}"));
+                }
+                Ok(())
+            }
+        }
     }
 
     /// Validates what a write would store: a custom resource against its CRD schema, a
@@ -422,6 +457,29 @@ impl Call {
             let causes = crate::schema::validate(compiled, object);
             if !causes.is_empty() {
                 return Err(ApiError::invalid(&self.resource, name, causes));
+            }
+        }
+        if self.resource.group.is_empty()
+            && matches!(self.resource.plural.as_str(), "configmaps" | "secrets")
+        {
+            // kube-apiserver's limit on a ConfigMap's or Secret's data.
+            const LIMIT: usize = 1024 * 1024;
+            let size: usize = ["data", "binaryData"]
+                .iter()
+                .filter_map(|k| object.get(*k).and_then(Value::as_object))
+                .flat_map(|m| m.iter())
+                .map(|(k, v)| k.len() + v.as_str().map_or(0, str::len))
+                .sum();
+            if size > LIMIT {
+                return Err(ApiError::invalid(
+                    &self.resource,
+                    name,
+                    vec![crate::status::Cause {
+                        reason: "FieldValueTooLong".into(),
+                        message: format!("Too long: must have at most {LIMIT} bytes"),
+                        field: "[]".into(),
+                    }],
+                ));
             }
         }
         if crate::admission::is_configuration(&self.resource) {

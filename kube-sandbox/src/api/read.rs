@@ -387,10 +387,16 @@ pub(super) fn watch(shared: &Arc<Shared>, call: &Call) -> Response<Body> {
     let mut last_rv = subscription.backlog.last().map_or(start_rv, |e| e.rv);
     let mut receiver = subscription.receiver;
     let deadline = tokio::time::Instant::now() + timeout;
+    let mut closing = shared.closing.subscribe();
     let counter = Arc::clone(shared);
     let tail = async_tail(move |out| async move {
+        if *closing.borrow_and_update() {
+            return;
+        }
         loop {
             tokio::select! {
+                // The server is stopping: end the stream as a stopping kube-apiserver does.
+                _ = closing.changed() => return,
                 received = receiver.recv() => match received {
                     Ok(event) => {
                         if event.rv <= last_rv {
