@@ -221,6 +221,45 @@ pub fn validate(compiled: &Compiled, object: &Value) -> Vec<Cause> {
                 "FieldValueTooLong",
                 format!("Too long: may not be more than {limit} bytes"),
             ),
+            K::Minimum { limit }
+            | K::Maximum { limit }
+            | K::ExclusiveMinimum { limit }
+            | K::ExclusiveMaximum { limit } => {
+                let bound = match error.kind() {
+                    K::Minimum { .. } => "greater than or equal to",
+                    K::Maximum { .. } => "less than or equal to",
+                    K::ExclusiveMinimum { .. } => "greater than",
+                    _ => "less than",
+                };
+                (
+                    "FieldValueInvalid",
+                    format!(
+                        "Invalid value: {}: {field} in body should be {bound} {}",
+                        number(&value),
+                        number(limit)
+                    ),
+                )
+            }
+            K::MinLength { limit } => (
+                "FieldValueInvalid",
+                format!(
+                    "Invalid value: {value}: {field} in body should be at least {limit} chars long"
+                ),
+            ),
+            K::MinItems { limit } => (
+                "FieldValueInvalid",
+                format!(
+                    "Invalid value: {value}: {field} in body should have at least {limit} items"
+                ),
+            ),
+            K::MaxItems { limit } => (
+                "FieldValueTooMany",
+                format!("Too many: must have at most {limit} items"),
+            ),
+            K::Pattern { pattern } => (
+                "FieldValueInvalid",
+                format!("Invalid value: {value}: {field} in body should match '{pattern}'"),
+            ),
             _ => (
                 "FieldValueInvalid",
                 format!("Invalid value: {value}: {field} in body {error}"),
@@ -233,6 +272,14 @@ pub fn validate(compiled: &Compiled, object: &Value) -> Vec<Cause> {
         });
     }
     causes
+}
+
+/// A number as Kubernetes prints it: whole numbers without a fraction (`0`, not `0.0`).
+fn number(value: &Value) -> String {
+    match value.as_f64() {
+        Some(f) if value.is_f64() && f.fract() == 0.0 && f.abs() < 1e15 => format!("{f:.0}"),
+        _ => value.to_string(),
+    }
 }
 
 /// The type an error message says was expected (`... is not of type "integer"`).
@@ -296,6 +343,18 @@ mod tests {
             check(json!({"size": 1, "name": "long"})),
             ["spec.name: Too long: may not be more than 3 bytes"]
         );
-        assert_eq!(check(json!({"size": 11})).len(), 1);
+        assert_eq!(
+            check(json!({"size": 11})),
+            ["spec.size: Invalid value: 11: spec.size in body should be less than or equal to 10"]
+        );
+        let floats = compile(
+            &json!({"type": "object", "properties": {"n": {"type": "integer", "minimum": 0.0}}}),
+        )
+        .unwrap();
+        let causes = validate(&floats, &json!({"n": -1}));
+        assert_eq!(
+            causes[0].message,
+            "Invalid value: -1: n in body should be greater than or equal to 0"
+        );
     }
 }

@@ -452,12 +452,22 @@ fn columns(resource: &ResourceType) -> Vec<Column> {
             columns.push(Column::rule("Node", s, 1, |o| text_at(o, "/spec/nodeName")));
         }
         ("", "nodes") => {
+            // kube-apiserver prints a missing version blank, a missing kernel `<unknown>`.
             columns.push(Column::rule("Version", s, 0, |o| {
-                text_at(o, "/status/nodeInfo/kubeletVersion")
+                json!(crate::meta::text(
+                    &o["status"]["nodeInfo"],
+                    "kubeletVersion"
+                ))
             }));
-            columns.push(Column::rule("Kernel-Version", s, 1, |o| {
-                text_at(o, "/status/nodeInfo/kernelVersion")
-            }));
+            columns.push(Column::rule(
+                "Kernel-Version",
+                s,
+                1,
+                |o| match crate::meta::text(&o["status"]["nodeInfo"], "kernelVersion") {
+                    "" => json!("<unknown>"),
+                    kernel => json!(kernel),
+                },
+            ));
         }
         _ => {}
     }

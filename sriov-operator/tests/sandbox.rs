@@ -194,6 +194,34 @@ fn sigterm_stops_the_sandbox_while_a_kubectl_watch_is_open() {
 }
 
 #[test]
+fn a_kubeconfig_the_sandbox_placed_itself_is_removed_when_it_stops() {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_sriovctl"))
+        .args(["sandbox", "--listen", "localhost:0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut ready = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut ready)
+        .unwrap();
+    let path = PathBuf::from(ready.trim_end().rsplit_once("kubeconfig=").unwrap().1);
+    assert!(path.exists(), "{ready}");
+    assert!(
+        ready.starts_with("sandbox ready: http://127.0.0.1:")
+            || ready.starts_with("sandbox ready: http://[::1]:"),
+        "{ready}"
+    );
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    assert!(child.wait().unwrap().success());
+    assert!(!path.exists(), "{} is left behind", path.display());
+}
+
+#[test]
 fn the_sandbox_refuses_a_remote_address_without_the_insecure_flag() {
     let output = Command::new(env!("CARGO_BIN_EXE_sriovctl"))
         .args(["sandbox", "--listen", "0.0.0.0:0"])

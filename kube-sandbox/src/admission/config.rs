@@ -105,6 +105,72 @@ pub(crate) struct Hook {
     pub(crate) reinvoke: bool,
 }
 
+/// The variables a match condition may use.
+const VARIABLES: [&str; 3] = ["object", "oldObject", "request"];
+
+/// The variables `expr` reads that no comprehension inside it binds.
+fn free_variables(
+    expr: &cel::common::ast::IdedExpr,
+    bound: &mut Vec<String>,
+    out: &mut std::collections::BTreeSet<String>,
+) {
+    use cel::common::ast::{EntryExpr, Expr, IdedExpr};
+    fn entry(e: &EntryExpr) -> Vec<&IdedExpr> {
+        match e {
+            EntryExpr::StructField(field) => vec![&field.value],
+            EntryExpr::MapEntry(entry) => vec![&entry.key, &entry.value],
+        }
+    }
+    match &expr.expr {
+        Expr::Ident(name) => {
+            if !name.starts_with('@') && !bound.iter().any(|b| b == name) {
+                out.insert(name.clone());
+            }
+        }
+        Expr::Call(call) => {
+            if let Some(target) = &call.target {
+                free_variables(target, bound, out);
+            }
+            for arg in &call.args {
+                free_variables(arg, bound, out);
+            }
+        }
+        Expr::Comprehension(comp) => {
+            free_variables(&comp.iter_range, bound, out);
+            free_variables(&comp.accu_init, bound, out);
+            let before = bound.len();
+            bound.push(comp.iter_var.clone());
+            bound.extend(comp.iter_var2.clone());
+            bound.push(comp.accu_var.clone());
+            for inner in [&comp.loop_cond, &comp.loop_step, &comp.result] {
+                free_variables(inner, bound, out);
+            }
+            bound.truncate(before);
+        }
+        Expr::List(list) => {
+            for element in &list.elements {
+                free_variables(element, bound, out);
+            }
+        }
+        Expr::Map(map) => {
+            for e in &map.entries {
+                for inner in entry(&e.expr) {
+                    free_variables(inner, bound, out);
+                }
+            }
+        }
+        Expr::Struct(structure) => {
+            for e in &structure.entries {
+                for inner in entry(&e.expr) {
+                    free_variables(inner, bound, out);
+                }
+            }
+        }
+        Expr::Select(select) => free_variables(&select.operand, bound, out),
+        Expr::Literal(_) | Expr::Unspecified => {}
+    }
+}
+
 /// The hooks of one configuration object and what is wrong with it.
 pub(crate) fn read(object: &Value) -> (Vec<Hook>, Vec<Cause>) {
     let mutating =
@@ -259,7 +325,35 @@ fn read_hook(
     let endpoint = match (client.get("url"), client.get("service")) {
         (Some(url), None) => {
             let text = url.as_str().unwrap_or_default();
-            match text.parse::<http::Uri>() {
+            if text.contains('#') {
+                check.invalid(
+                    "clientConfig.url",
+                    text,
+                    "fragments are not permitted in the URL",
+                );
+            }
+            match text
+                .split('#')
+                .next()
+                .unwrap_or_default()
+                .parse::<http::Uri>()
+            {
+                Ok(uri) if uri.authority().is_some_and(|a| a.as_str().contains('@')) => {
+                    check.invalid(
+                        "clientConfig.url",
+                        text,
+                        "user information is not permitted in the URL",
+                    );
+                    None
+                }
+                Ok(uri) if uri.query().is_some() => {
+                    check.invalid(
+                        "clientConfig.url",
+                        text,
+                        "query parameters are not permitted in the URL",
+                    );
+                    None
+                }
                 Ok(uri) if uri.scheme_str() == Some("https") && uri.host().is_some() => {
                     Some(Endpoint::Url(text.to_owned()))
                 }
@@ -366,6 +460,22 @@ fn read_hook(
                 check.required(&format!("rules[{j}].{field}"), "");
             }
         }
+        let field = format!("rules[{j}].resources");
+        if resources.len() > 1 && resources.iter().any(|r| r == "*/*") {
+            check.invalid(
+                &field,
+                &resources.join(","),
+                "if '*/*' is present, must not specify other resources",
+            );
+        } else if resources.iter().any(|r| r == "*")
+            && resources.iter().any(|r| r != "*" && !r.contains('/'))
+        {
+            check.invalid(
+                &field,
+                &resources.join(","),
+                "if '*' is present, must not specify other resources without subresources",
+            );
+        }
         let scope = match rule.get("scope").and_then(Value::as_str) {
             None => "*".to_owned(),
             Some(s @ ("Cluster" | "Namespaced" | "*")) => s.to_owned(),
@@ -427,10 +537,26 @@ fn read_hook(
             continue;
         }
         match cel::Program::compile(expression) {
-            Ok(program) => conditions.push(Condition {
-                name: cname.to_owned(),
-                program,
-            }),
+            Ok(program) => {
+                let mut free = std::collections::BTreeSet::new();
+                free_variables(program.expression(), &mut Vec::new(), &mut free);
+                let field = format!("matchConditions[{j}].expression");
+                if let Some(name) = free.iter().find(|v| !VARIABLES.contains(&v.as_str())) {
+                    let detail = if name == "authorizer" {
+                        "the sandbox does not provide the authorizer variable".to_owned()
+                    } else {
+                        format!(
+                            "compilation failed: undeclared reference to '{name}' (the variables are object, oldObject and request)"
+                        )
+                    };
+                    check.invalid(&field, expression, &detail);
+                } else {
+                    conditions.push(Condition {
+                        name: cname.to_owned(),
+                        program,
+                    });
+                }
+            }
             Err(e) => check.invalid(
                 &format!("matchConditions[{j}].expression"),
                 expression,
@@ -559,12 +685,42 @@ mod tests {
                 json!({"rules": [{"operations": ["MAYBE"], "apiGroups": [""], "apiVersions": ["v1"], "resources": ["pods"]}]}),
                 "webhooks[0].rules[0].operations",
             ),
+            (
+                json!({"rules": [{"operations": ["*"], "apiGroups": [""], "apiVersions": ["v1"], "resources": ["pods", "*"]}]}),
+                "webhooks[0].rules[0].resources",
+            ),
+            (
+                json!({"clientConfig": {"url": "https://u:p@127.0.0.1/x"}}),
+                "webhooks[0].clientConfig.url",
+            ),
+            (
+                json!({"clientConfig": {"url": "https://127.0.0.1/x?a=1"}}),
+                "webhooks[0].clientConfig.url",
+            ),
+            (
+                json!({"clientConfig": {"url": "https://127.0.0.1/x#f"}}),
+                "webhooks[0].clientConfig.url",
+            ),
+            (
+                json!({"matchConditions": [{"name": "a", "expression": "foo == 1"}]}),
+                "webhooks[0].matchConditions[0].expression",
+            ),
         ];
         for (extra, field) in cases {
             let (hooks, causes) = read(&hook(extra.clone()));
             assert!(hooks.is_empty(), "{extra}");
             assert_eq!(causes[0].field, field, "{extra}: {causes:?}");
         }
+    }
+
+    #[test]
+    fn conditions_may_bind_their_own_variables() {
+        let expression = "has(object.metadata.labels) && object.metadata.labels.exists(k, k == 'a') && request.operation in ['CREATE'].map(o, o)";
+        let (hooks, causes) = read(&hook(
+            json!({"matchConditions": [{"name": "c", "expression": expression}]}),
+        ));
+        assert!(causes.is_empty(), "{causes:?}");
+        assert_eq!(hooks[0].conditions.len(), 1);
     }
 
     #[test]

@@ -423,7 +423,7 @@ async fn destination(
                 .copied();
             let Some(address) = route else {
                 return Err(format!(
-                    "Post {shown:?}: service \"{namespace}/{name}\" port {port} has no route in the sandbox (see Sandbox::route_service)"
+                    "Post {shown:?}: service \"{namespace}/{name}\" port {port} has no route in the sandbox (it reaches Services only where it was told to)"
                 ));
             };
             Ok((

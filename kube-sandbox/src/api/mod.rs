@@ -231,9 +231,10 @@ pub async fn handle(shared: Arc<Shared>, request: Request<Body>) -> Response<Bod
                 "application/json".to_owned(),
                 object.to_string().into_bytes(),
             ),
-            Err(e) => {
+            Err(e @ crate::protobuf::ProtobufError::Unsupported(_)) => {
                 return failure(&ApiError::new(415, "UnsupportedMediaType", e.to_string()));
             }
+            Err(e) => return failure(&ApiError::bad_request(e.to_string())),
         }
     } else if matches!(
         content_type.as_str(),
@@ -242,6 +243,13 @@ pub async fn handle(shared: Arc<Shared>, request: Request<Body>) -> Response<Bod
     {
         // YAML bodies (curl users send them; kubectl and kube-rs send JSON), read as JSON.
         let text = String::from_utf8_lossy(&bytes);
+        let documents =
+            serde_saphyr::from_str_multiple::<Value, Vec<Value>>(&text).map(|d| d.len());
+        if documents.as_ref().is_ok_and(|n| *n > 1) {
+            return failure(&ApiError::bad_request(
+                "the body holds more than one YAML document; send one object per request",
+            ));
+        }
         match serde_saphyr::from_str::<Value>(&text) {
             Ok(object) => {
                 let kept = if content_type == "application/yaml" {
@@ -262,6 +270,19 @@ pub async fn handle(shared: Arc<Shared>, request: Request<Body>) -> Response<Bod
     } else {
         (content_type, bytes.to_vec())
     };
+    // A create or replace reads JSON or YAML (protobuf arrived as JSON above); a body with
+    // no type is read as JSON.
+    let object_write = parts.method == Method::PUT
+        || (parts.method == Method::POST && target.subresource.as_deref() != Some("eviction"));
+    if object_write && !matches!(content_type.as_str(), "" | "application/json") {
+        return failure(&ApiError::new(
+            415,
+            "UnsupportedMediaType",
+            format!(
+                "the body of the request was in an unknown format ({content_type}) - accepted media types include: application/json, application/yaml, application/vnd.kubernetes.protobuf"
+            ),
+        ));
+    }
     let user_agent = parts
         .headers
         .get(header::USER_AGENT)

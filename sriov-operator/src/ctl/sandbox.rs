@@ -39,8 +39,8 @@ fn describe(value: &serde_json::Value) -> String {
 /// `sriovctl sandbox`'s arguments.
 #[derive(Debug, clap::Args)]
 pub(super) struct Options {
-    /// Address to listen on (port 0 picks a free one).
-    #[arg(long, default_value = "127.0.0.1:0")]
+    /// Address to listen on, HOST:PORT (port 0 picks a free one).
+    #[arg(long, default_value = "127.0.0.1:0", value_parser = parse_address)]
     listen: SocketAddr,
     /// Allow a non-loopback --listen address: anyone who can reach it controls the
     /// sandbox.
@@ -61,9 +61,9 @@ pub(super) struct Options {
     /// kube-apiserver.
     #[arg(long)]
     bare: bool,
-    /// Where admission webhooks that name a Service are called: NAMESPACE/NAME[:PORT]=
-    /// HOST:PORT (the Service port defaults to 443; the webhook's certificate must name
-    /// NAME.NAMESPACE.svc). Repeatable.
+    /// Where admission webhooks that name a Service are called, as
+    /// NAMESPACE/NAME[:PORT]=HOST:PORT (the Service port defaults to 443; the webhook's
+    /// certificate must name NAME.NAMESPACE.svc). Repeatable.
     #[arg(long = "route-service", value_name = "SERVICE=ADDRESS", value_parser = parse_route)]
     routes: Vec<Route>,
 }
@@ -77,13 +77,22 @@ pub(super) struct Route {
     address: SocketAddr,
 }
 
+/// HOST:PORT, the host an IP address or a name (`localhost`).
+fn parse_address(text: &str) -> Result<SocketAddr, String> {
+    if let Ok(address) = text.parse() {
+        return Ok(address);
+    }
+    std::net::ToSocketAddrs::to_socket_addrs(text)
+        .map_err(|e| format!("{text:?}: not HOST:PORT: {e}"))?
+        .next()
+        .ok_or_else(|| format!("{text:?}: the name has no address"))
+}
+
 fn parse_route(text: &str) -> Result<Route, String> {
     let (service, address) = text
         .split_once('=')
         .ok_or_else(|| format!("{text:?}: expected NAMESPACE/NAME[:PORT]=HOST:PORT"))?;
-    let address: SocketAddr = address
-        .parse()
-        .map_err(|e| format!("{address:?}: not a socket address: {e}"))?;
+    let address = parse_address(address)?;
     let (service, port) = match service.rsplit_once(':') {
         Some((service, port)) => (
             service,
@@ -98,6 +107,11 @@ fn parse_route(text: &str) -> Result<Route, String> {
         .split_once('/')
         .filter(|(ns, name)| !ns.is_empty() && !name.is_empty() && !name.contains('/'))
         .ok_or_else(|| format!("{service:?}: expected NAMESPACE/NAME"))?;
+    for (what, value) in [("namespace", namespace), ("service name", name)] {
+        if let Some(reason) = kube_sandbox::meta::label_error(value) {
+            return Err(format!("{what} {value:?}: {reason}"));
+        }
+    }
     Ok(Route {
         namespace: namespace.to_owned(),
         name: name.to_owned(),
@@ -133,7 +147,18 @@ pub(super) fn sandbox(
         history,
         controllers: !bare,
     });
-    for route in &routes {
+    for (i, route) in routes.iter().enumerate() {
+        let same = |r: &&Route| {
+            (&r.namespace, &r.name, r.port) == (&route.namespace, &route.name, route.port)
+        };
+        if routes[..i].iter().any(|r| same(&r)) {
+            let _ = writeln!(
+                err,
+                "error: --route-service {}/{}:{} is given twice",
+                route.namespace, route.name, route.port
+            );
+            return Status::Unreadable;
+        }
         sandbox.route_service(&route.namespace, &route.name, route.port, route.address);
     }
     let mut crds: Vec<serde_json::Value> = Vec::new();
@@ -204,6 +229,8 @@ pub(super) fn sandbox(
             }
         };
         let url = format!("http://{bound}");
+        // A kubeconfig the sandbox chose the place of is removed when it stops.
+        let chosen = kubeconfig.is_none();
         let path = kubeconfig.unwrap_or_else(|| {
             std::env::temp_dir().join(format!("sriov-sandbox-{}.kubeconfig", bound.port()))
         });
@@ -211,20 +238,16 @@ pub(super) fn sandbox(
             let _ = writeln!(err, "error: writing {}: {e}", path.display());
             return Status::Unreadable;
         }
+        // The signal handlers are in place before anyone is told the sandbox is ready, so a
+        // SIGTERM sent right after the ready line is a clean stop.
+        let shutdown = sriov_hw::process::shutdown_signal();
         let _ = writeln!(out, "sandbox ready: {url} kubeconfig={}", path.display());
         let _ = out.flush();
-        let shutdown = async {
-            let mut term =
-                match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                    Ok(term) => term,
-                    Err(_) => return,
-                };
-            tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
-                _ = term.recv() => {}
-            }
-        };
-        match sandbox.serve_on(listener, shutdown).await {
+        let served = sandbox.serve_on(listener, shutdown).await;
+        if chosen {
+            let _ = std::fs::remove_file(&path);
+        }
+        match served {
             Ok(()) => Status::Ok,
             Err(e) => {
                 let _ = writeln!(err, "error: serving: {e}");
