@@ -256,6 +256,25 @@ fn a_manifest_the_sandbox_refuses_stops_it_naming_the_file_and_object() {
         stderr.starts_with(&format!("error: {}: ConfigMap Not_A_Name: ConfigMap \"Not_A_Name\" is invalid: metadata.name: Invalid value", bad.display())),
         "{stderr}"
     );
+    // A file that is not YAML is named with the line and column.
+    std::fs::write(
+        &bad,
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: [unclosed\n",
+    )
+    .unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_sriovctl"))
+        .args(["sandbox", "-f"])
+        .arg(&bad)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert_eq!(
+        String::from_utf8_lossy(&output.stderr),
+        format!(
+            "error: {}:4:9: document 1: unclosed bracket '['\n",
+            bad.display()
+        )
+    );
 }
 
 #[test]

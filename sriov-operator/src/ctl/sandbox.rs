@@ -190,7 +190,11 @@ pub(super) fn sandbox(
         match sriov_core::manifest::read_values(&input.text) {
             Ok(values) => objects.extend(values.into_iter().map(|v| (input.name.clone(), v))),
             Err(e) => {
-                let _ = writeln!(err, "error: {}: {e}", input.name);
+                let _ = writeln!(
+                    err,
+                    "error: {}: {e}",
+                    input::at(&input.name, e.location(), None)
+                );
                 return Status::Unreadable;
             }
         }
