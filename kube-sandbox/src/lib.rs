@@ -231,6 +231,14 @@ impl Sandbox {
         self.shared.lock().expired_watches
     }
 
+    /// How many write requests (POST, PUT, PATCH, DELETE) clients have sent, answered or
+    /// refused: what a test counts to prove a controller wrote nothing.
+    pub fn write_requests(&self) -> u64 {
+        self.shared
+            .write_requests
+            .load(std::sync::atomic::Ordering::Relaxed)
+    }
+
     /// The current resourceVersion (the counter's value).
     pub fn resource_version(&self) -> u64 {
         self.shared.lock().rv

@@ -1,10 +1,11 @@
 //! The SR-IOV network operator's control plane, and `sriovctl`, its offline command line.
 //!
-//! **Status:** only [`ctl`] (the `sriovctl` command) exists so far. The controllers
-//! (policies → node states, device-plugin ConfigMap, networks → NetworkAttachmentDefinitions,
-//! operator config → DaemonSets and webhooks, drain coordination) and the per-node config
-//! daemon are the open issues; they are to be thin shells: gather a snapshot from the
-//! cluster, call the pure functions of `sriov-core`, write the result.
+//! **Status:** [`ctl`] (the `sriovctl` command) and, in [`operator`], the first controller
+//! of `sriov-network-operator`: the policy sync (policies → node states, the device-plugin
+//! ConfigMap and node labels, stale node states). The network, operator-config and drain
+//! controllers and the per-node config daemon are open issues; they are thin shells too:
+//! gather a snapshot from the cluster, call the pure functions of `sriov-core`, write what
+//! differs.
 //!
 //! `sriovctl` lives here because it is the operator's offline face: it prints what the
 //! operator installs (CRDs), what it would render and what its webhook would reject, from
@@ -18,3 +19,4 @@
 //! ```
 
 pub mod ctl;
+pub mod operator;

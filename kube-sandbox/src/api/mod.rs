@@ -36,6 +36,8 @@ pub struct Shared {
     pub(crate) routes: Mutex<crate::admission::Routes>,
     /// Set when the server stops: open watches end, so a graceful shutdown finishes.
     pub(crate) closing: tokio::sync::watch::Sender<bool>,
+    /// Write requests received (POST, PUT, PATCH, DELETE), answered or not.
+    pub(crate) write_requests: std::sync::atomic::AtomicU64,
 }
 
 impl Shared {
@@ -47,6 +49,7 @@ impl Shared {
             webhooks: Mutex::default(),
             routes: Mutex::default(),
             closing: tokio::sync::watch::Sender::new(false),
+            write_requests: std::sync::atomic::AtomicU64::new(0),
         }
     }
 
@@ -137,6 +140,11 @@ pub(crate) fn failure(error: &ApiError) -> Response<Body> {
 /// Answers one request.
 pub async fn handle(shared: Arc<Shared>, request: Request<Body>) -> Response<Body> {
     let (parts, body) = request.into_parts();
+    if !matches!(parts.method, Method::GET | Method::HEAD) {
+        shared
+            .write_requests
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
     let path = parts.uri.path().trim_end_matches('/').to_owned();
     let params = meta::query(parts.uri.query());
     let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();

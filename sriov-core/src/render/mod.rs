@@ -4,6 +4,7 @@
 //! - [`device_plugin`]: policies + a node → the device plugin's resource list;
 //! - [`net_attach`]: networks → NetworkAttachmentDefinitions;
 //! - [`cluster`]: a whole snapshot → everything above for every managed node and network.
+//! - [`stale`]: node states of nodes no longer managed: kept for a delay, then deleted;
 //! - [`udev`]: the daemon's udev rules and helper scripts for a PF.
 
 pub use cluster::{ClusterInputs, Desired, desired};
@@ -12,4 +13,5 @@ pub mod cluster;
 pub mod device_plugin;
 pub mod net_attach;
 pub mod node_state;
+pub mod stale;
 pub mod udev;

@@ -1,0 +1,198 @@
+//! What the policy sync reads, kept current by reflectors: one store per kind, and a
+//! trigger fired when a change could alter what the operator writes (a node's labels, a
+//! node state's discovered interfaces or annotations, any policy, network, pool or config).
+
+use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
+use std::sync::Arc;
+
+use futures::StreamExt;
+use k8s_openapi::api::core::v1::{ConfigMap, Node};
+use kube::runtime::reflector::{self, Store};
+use kube::runtime::{WatchStreamExt, watcher};
+use kube::{Api, Client, Resource, ResourceExt};
+use serde::de::DeserializeOwned;
+use sriov_core::api::{
+    OVSNetwork, SriovIBNetwork, SriovNetwork, SriovNetworkNodePolicy, SriovNetworkNodeState,
+    SriovNetworkPoolConfig, SriovOperatorConfig,
+};
+use tokio::sync::Notify;
+
+/// The stores the policy sync reads.
+#[derive(Clone)]
+pub struct Inputs {
+    /// Every node.
+    pub nodes: Store<Node>,
+    /// Node states in the operator namespace.
+    pub node_states: Store<SriovNetworkNodeState>,
+    /// Policies in the operator namespace.
+    pub policies: Store<SriovNetworkNodePolicy>,
+    /// SriovNetworks (every namespace).
+    pub sriov_networks: Store<SriovNetwork>,
+    /// SriovIBNetworks (every namespace).
+    pub ib_networks: Store<SriovIBNetwork>,
+    /// OVSNetworks (every namespace).
+    pub ovs_networks: Store<OVSNetwork>,
+    /// Pool configs in the operator namespace.
+    pub pool_configs: Store<SriovNetworkPoolConfig>,
+    /// Operator configs in the operator namespace.
+    pub operator_configs: Store<SriovOperatorConfig>,
+    /// ConfigMaps in the operator namespace (the supported-NIC table, the device-plugin
+    /// config).
+    pub config_maps: Store<ConfigMap>,
+}
+
+impl std::fmt::Debug for Inputs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Inputs")
+            .field("nodes", &self.nodes.state().len())
+            .field("node_states", &self.node_states.state().len())
+            .field("policies", &self.policies.state().len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// A fingerprint of the parts of an object that matter to the sync.
+type Relevant<K> = fn(&K) -> u64;
+
+fn hash_of(value: &impl serde::Serialize) -> u64 {
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    serde_json::to_string(value)
+        .unwrap_or_default()
+        .hash(&mut hasher);
+    hasher.finish()
+}
+
+fn node_labels(node: &Node) -> u64 {
+    hash_of(&node.metadata.labels)
+}
+
+fn discovered(state: &SriovNetworkNodeState) -> u64 {
+    hash_of(&(
+        state.status.as_ref().map(|s| &s.interfaces),
+        &state.metadata.annotations,
+        &state.spec,
+    ))
+}
+
+fn spec_and_deletion<K: Resource>(object: &K) -> u64 {
+    let meta = object.meta();
+    hash_of(&(
+        meta.generation,
+        meta.deletion_timestamp.is_some(),
+        &meta.labels,
+        &meta.uid,
+    ))
+}
+
+fn whole<K: serde::Serialize>(object: &K) -> u64 {
+    hash_of(object)
+}
+
+/// Runs a reflector for `api` into a store, firing `trigger` when an object appears,
+/// goes, or changes what `relevant` reads.
+fn reflect<K>(
+    api: Api<K>,
+    config: watcher::Config,
+    relevant: Relevant<K>,
+    trigger: Arc<Notify>,
+) -> (Store<K>, tokio::task::JoinHandle<()>)
+where
+    K: Resource<DynamicType = ()>
+        + Clone
+        + DeserializeOwned
+        + std::fmt::Debug
+        + Send
+        + Sync
+        + 'static,
+{
+    let (reader, writer) = reflector::store();
+    let task = tokio::spawn(async move {
+        let mut seen: HashMap<(Option<String>, String), u64> = HashMap::new();
+        let events = reflector::reflector(writer, watcher(api, config)).default_backoff();
+        futures::pin_mut!(events);
+        while let Some(event) = events.next().await {
+            let changed = match event {
+                Ok(watcher::Event::Apply(object) | watcher::Event::InitApply(object)) => {
+                    let key = (object.namespace(), object.name_any());
+                    let print = relevant(&object);
+                    seen.insert(key, print) != Some(print)
+                }
+                Ok(watcher::Event::Delete(object)) => {
+                    seen.remove(&(object.namespace(), object.name_any()));
+                    true
+                }
+                Ok(watcher::Event::Init) => false,
+                Ok(watcher::Event::InitDone) => true,
+                Err(e) => {
+                    tracing::warn!(kind = %K::kind(&()), error = %e, "watch failed; retrying");
+                    false
+                }
+            };
+            if changed {
+                trigger.notify_one();
+            }
+        }
+    });
+    (reader, task)
+}
+
+/// Starts the reflectors; `trigger` fires on every relevant change. The tasks end when
+/// they are aborted (or the client's connection ends for good).
+pub fn start(
+    client: &Client,
+    namespace: &str,
+    trigger: Arc<Notify>,
+) -> (Inputs, Vec<tokio::task::JoinHandle<()>>) {
+    let mut tasks = Vec::new();
+    let config = watcher::Config::default;
+    macro_rules! store {
+        ($api:expr, $relevant:expr) => {{
+            let (store, task) = reflect($api, config(), $relevant, Arc::clone(&trigger));
+            tasks.push(task);
+            store
+        }};
+    }
+    let inputs = Inputs {
+        nodes: store!(Api::all(client.clone()), node_labels),
+        node_states: store!(Api::namespaced(client.clone(), namespace), discovered),
+        policies: store!(
+            Api::namespaced(client.clone(), namespace),
+            whole::<SriovNetworkNodePolicy>
+        ),
+        sriov_networks: store!(Api::all(client.clone()), spec_and_deletion::<SriovNetwork>),
+        ib_networks: store!(
+            Api::all(client.clone()),
+            spec_and_deletion::<SriovIBNetwork>
+        ),
+        ovs_networks: store!(Api::all(client.clone()), spec_and_deletion::<OVSNetwork>),
+        pool_configs: store!(
+            Api::namespaced(client.clone(), namespace),
+            whole::<SriovNetworkPoolConfig>
+        ),
+        operator_configs: store!(
+            Api::namespaced(client.clone(), namespace),
+            whole::<SriovOperatorConfig>
+        ),
+        config_maps: store!(
+            Api::namespaced(client.clone(), namespace),
+            whole::<ConfigMap>
+        ),
+    };
+    (inputs, tasks)
+}
+
+impl Inputs {
+    /// Waits until every store holds its first full list.
+    pub async fn ready(&self) -> bool {
+        self.nodes.wait_until_ready().await.is_ok()
+            && self.node_states.wait_until_ready().await.is_ok()
+            && self.policies.wait_until_ready().await.is_ok()
+            && self.sriov_networks.wait_until_ready().await.is_ok()
+            && self.ib_networks.wait_until_ready().await.is_ok()
+            && self.ovs_networks.wait_until_ready().await.is_ok()
+            && self.pool_configs.wait_until_ready().await.is_ok()
+            && self.operator_configs.wait_until_ready().await.is_ok()
+            && self.config_maps.wait_until_ready().await.is_ok()
+    }
+}

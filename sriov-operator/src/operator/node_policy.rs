@@ -1,0 +1,321 @@
+//! The policy sync: one cluster-wide work item, coalesced. Each run reads the stores,
+//! calls `sriov_core::render::desired`, and writes only what differs from what is stored:
+//! node states (server-side apply of `spec` and the owner reference), the stale-state
+//! annotation and deletions, the `device-plugin-config` ConfigMap and the nodes'
+//! `sriovnetwork.openshift.io/device-plugin` label. A run with nothing to change makes no
+//! request at all.
+//!
+//! How "differs" is decided: the typed spec and owner references of the stored node state
+//! against the rendered ones (the node-state schema has no defaults, so what the server
+//! stores of an apply is exactly what was applied); the ConfigMap's `data` and owner
+//! references; each node's label value.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use k8s_openapi::api::core::v1::{ConfigMap, Node};
+use k8s_openapi::jiff::Timestamp;
+use kube::api::{DeleteParams, Patch, PatchParams};
+use kube::{Api, Client, ResourceExt};
+use serde_json::json;
+use sriov_core::api::{KEEP_STATE_UNTIL_ANNOTATION, SriovNetworkNodeState};
+use sriov_core::render::cluster::Snapshot;
+use sriov_core::render::stale::{self, Stale};
+use sriov_core::render::{desired, device_plugin};
+
+use super::inputs::Inputs;
+use super::settings::Settings;
+
+/// Why a sync could not finish.
+#[derive(Debug, thiserror::Error)]
+pub enum SyncError {
+    /// A write was refused or the server could not be reached.
+    #[error("{what}: {source}")]
+    Write {
+        /// What was being written (`node state worker-0`).
+        what: String,
+        /// The client's error.
+        source: kube::Error,
+    },
+    /// The supported-NIC ConfigMap cannot be read.
+    #[error("{0}")]
+    Render(#[from] sriov_core::error::Error),
+}
+
+/// What one sync did.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct SyncReport {
+    /// Node states created or changed.
+    pub node_states_written: usize,
+    /// Stale node states marked with a deletion time.
+    pub stale_marked: usize,
+    /// Stale node states deleted.
+    pub stale_deleted: usize,
+    /// Deletion marks withdrawn (the node is managed again).
+    pub stale_withdrawn: usize,
+    /// Whether the device-plugin ConfigMap was written.
+    pub device_plugin_config_written: bool,
+    /// Node labels changed.
+    pub labels_written: usize,
+    /// Rendering problems (each names its object and field), logged.
+    pub problems: Vec<String>,
+    /// Skipped: no `default` SriovOperatorConfig yet (upstream waits for it too).
+    pub waiting_for_config: bool,
+}
+
+impl SyncReport {
+    /// How many write requests the sync made.
+    pub fn writes(&self) -> usize {
+        self.node_states_written
+            + self.stale_marked
+            + self.stale_deleted
+            + self.stale_withdrawn
+            + usize::from(self.device_plugin_config_written)
+            + self.labels_written
+    }
+}
+
+/// The field manager of the stale-state annotation: separate from the spec's, so applying
+/// an empty intent under it removes the annotation and nothing else.
+fn stale_manager(settings: &Settings) -> String {
+    format!("{}-stale-state", settings.field_manager)
+}
+
+fn write_error(what: impl Into<String>) -> impl FnOnce(kube::Error) -> SyncError {
+    let what = what.into();
+    move |source| SyncError::Write { what, source }
+}
+
+/// The store's objects as owned values (the renderer takes slices of them).
+fn cloned<K>(store: &kube::runtime::reflector::Store<K>) -> Vec<K>
+where
+    K: kube::Resource<DynamicType = ()> + Clone + 'static,
+{
+    store.state().iter().map(|o| (**o).clone()).collect()
+}
+
+/// One sync at `now`.
+pub async fn sync(
+    client: &Client,
+    settings: &Settings,
+    inputs: &Inputs,
+    now: Timestamp,
+) -> Result<SyncReport, SyncError> {
+    let mut report = SyncReport::default();
+    let namespace = settings.namespace.as_str();
+    let snapshot = Snapshot {
+        nodes: cloned(&inputs.nodes),
+        node_states: cloned(&inputs.node_states),
+        policies: cloned(&inputs.policies),
+        sriov_networks: cloned(&inputs.sriov_networks),
+        ib_networks: cloned(&inputs.ib_networks),
+        ovs_networks: cloned(&inputs.ovs_networks),
+        pool_configs: cloned(&inputs.pool_configs),
+        operator_configs: cloned(&inputs.operator_configs),
+        config_maps: cloned(&inputs.config_maps),
+    };
+    if snapshot.operator_config(namespace).is_none() {
+        report.waiting_for_config = true;
+        return Ok(report);
+    }
+    let nics = snapshot.supported_nics(namespace)?;
+    let wanted = desired(&snapshot.inputs(namespace, &settings.resource_prefix, &nics));
+    report.problems = wanted.problems.iter().map(ToString::to_string).collect();
+
+    let states: Api<SriovNetworkNodeState> = Api::namespaced(client.clone(), namespace);
+    let live: BTreeMap<String, Arc<SriovNetworkNodeState>> = inputs
+        .node_states
+        .state()
+        .into_iter()
+        .map(|s| (s.name_any(), s))
+        .collect();
+    let apply = PatchParams::apply(&settings.field_manager).force();
+    for state in &wanted.node_states {
+        let name = state.name_any();
+        let current = live.get(&name);
+        let same = current.is_some_and(|c| {
+            c.spec == state.spec && c.metadata.owner_references == state.metadata.owner_references
+        });
+        if !same {
+            let intent = json!({
+                "apiVersion": sriov_core::api::API_VERSION,
+                "kind": "SriovNetworkNodeState",
+                "metadata": {"name": name, "namespace": namespace,
+                    "ownerReferences": state.metadata.owner_references},
+                "spec": state.spec,
+            });
+            states
+                .patch(&name, &apply, &Patch::Apply(&intent))
+                .await
+                .map_err(write_error(format!("node state {name}")))?;
+            report.node_states_written += 1;
+        }
+        // The node is managed again: a pending deletion is withdrawn.
+        let marked =
+            current.is_some_and(|c| c.annotations().contains_key(KEEP_STATE_UNTIL_ANNOTATION));
+        if marked {
+            let empty = json!({
+                "apiVersion": sriov_core::api::API_VERSION,
+                "kind": "SriovNetworkNodeState",
+                "metadata": {"name": name, "namespace": namespace},
+            });
+            states
+                .patch(
+                    &name,
+                    &PatchParams::apply(&stale_manager(settings)).force(),
+                    &Patch::Apply(&empty),
+                )
+                .await
+                .map_err(write_error(format!("node state {name}")))?;
+            report.stale_withdrawn += 1;
+        }
+    }
+
+    // Node states of nodes no longer managed.
+    let managed: BTreeSet<String> = wanted
+        .node_states
+        .iter()
+        .map(ResourceExt::name_any)
+        .collect();
+    let nodes: Api<Node> = Api::all(client.clone());
+    for (name, state) in &live {
+        if managed.contains(name) {
+            continue;
+        }
+        let node = inputs
+            .nodes
+            .get(&kube::runtime::reflector::ObjectRef::new(name));
+        if node
+            .as_ref()
+            .is_some_and(|n| n.labels().contains_key(device_plugin::NODE_LABEL))
+        {
+            let patch = json!({"metadata": {"labels": {device_plugin::NODE_LABEL: null}}});
+            nodes
+                .patch(name, &PatchParams::default(), &Patch::Merge(&patch))
+                .await
+                .map_err(write_error(format!("node {name}")))?;
+            report.labels_written += 1;
+        }
+        match stale::decide(state, now, settings.stale_delay) {
+            Stale::Wait => {}
+            Stale::KeepUntil(until) => {
+                let intent = json!({
+                    "apiVersion": sriov_core::api::API_VERSION,
+                    "kind": "SriovNetworkNodeState",
+                    "metadata": {"name": name, "namespace": namespace,
+                        "annotations": {KEEP_STATE_UNTIL_ANNOTATION: until}},
+                });
+                states
+                    .patch(
+                        name,
+                        &PatchParams::apply(&stale_manager(settings)).force(),
+                        &Patch::Apply(&intent),
+                    )
+                    .await
+                    .map_err(write_error(format!("node state {name}")))?;
+                report.stale_marked += 1;
+            }
+            Stale::Delete => {
+                match states.delete(name, &DeleteParams::default()).await {
+                    Ok(_) => {}
+                    Err(kube::Error::Api(e)) if e.code == 404 => {}
+                    Err(e) => return Err(write_error(format!("node state {name}"))(e)),
+                }
+                report.stale_deleted += 1;
+            }
+        }
+    }
+
+    // The device plugin's configuration.
+    let config = &wanted.device_plugin_config;
+    let current = inputs.config_maps.get(
+        &kube::runtime::reflector::ObjectRef::new(device_plugin::CONFIG_MAP_NAME).within(namespace),
+    );
+    let same = current.is_some_and(|c| {
+        c.data == config.data && c.metadata.owner_references == config.metadata.owner_references
+    });
+    if !same {
+        let maps: Api<ConfigMap> = Api::namespaced(client.clone(), namespace);
+        let intent = json!({
+            "apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": device_plugin::CONFIG_MAP_NAME, "namespace": namespace,
+                "ownerReferences": config.metadata.owner_references},
+            "data": config.data,
+        });
+        maps.patch(
+            device_plugin::CONFIG_MAP_NAME,
+            &apply,
+            &Patch::Apply(&intent),
+        )
+        .await
+        .map_err(write_error("the device-plugin ConfigMap"))?;
+        report.device_plugin_config_written = true;
+    }
+
+    // Which nodes run the device plugin.
+    for (name, value) in &wanted.device_plugin_labels {
+        let node = inputs
+            .nodes
+            .get(&kube::runtime::reflector::ObjectRef::new(name));
+        let current = node
+            .as_ref()
+            .and_then(|n| n.labels().get(device_plugin::NODE_LABEL).cloned());
+        if node.is_some() && current.as_deref() != Some(*value) {
+            let patch = json!({"metadata": {"labels": {device_plugin::NODE_LABEL: value}}});
+            nodes
+                .patch(name, &PatchParams::default(), &Patch::Merge(&patch))
+                .await
+                .map_err(write_error(format!("node {name}")))?;
+            report.labels_written += 1;
+        }
+    }
+    for problem in &report.problems {
+        tracing::warn!(%problem, "policy sync");
+    }
+    Ok(report)
+}
+
+/// Runs the sync whenever `trigger` fires (after `settings.debounce`, so a burst of
+/// changes is one run) and every `settings.resync`, until `shutdown` resolves. A failed
+/// run is retried after the debounce.
+pub async fn run(
+    client: Client,
+    settings: Arc<Settings>,
+    inputs: Inputs,
+    trigger: Arc<tokio::sync::Notify>,
+    shutdown: impl std::future::Future<Output = ()>,
+) {
+    futures::pin_mut!(shutdown);
+    tokio::select! {
+        ready = inputs.ready() => if !ready { return; },
+        () = &mut shutdown => return,
+    }
+    loop {
+        let outcome = sync(&client, &settings, &inputs, Timestamp::now()).await;
+        let retry = match &outcome {
+            Ok(report) => {
+                tracing::debug!(writes = report.writes(), "policy sync done");
+                false
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "policy sync failed; retrying");
+                true
+            }
+        };
+        let wait = if retry {
+            settings.debounce
+        } else {
+            settings.resync
+        };
+        tokio::select! {
+            () = trigger.notified() => {}
+            () = tokio::time::sleep(wait) => {}
+            () = &mut shutdown => return,
+        }
+        // Gather the rest of a burst.
+        tokio::select! {
+            () = tokio::time::sleep(settings.debounce) => {}
+            () = &mut shutdown => return,
+        }
+    }
+}
