@@ -55,7 +55,19 @@ pub(crate) fn decode(resource: &ResourceType, object: &Value) -> Option<Result<D
             }
             _ => return None,
         };
-    Some(decode(object))
+    let mut decoded = decode(object);
+    // kube-apiserver's defaulting, where clients rely on it.
+    if let Ok((value, _)) = &mut decoded
+        && resource.group.is_empty()
+        && resource.plural == "secrets"
+        && value
+            .get("type")
+            .and_then(Value::as_str)
+            .is_none_or(str::is_empty)
+    {
+        value["type"] = Value::from("Opaque");
+    }
+    Some(decoded)
 }
 
 /// A field path as Kubernetes writes it (`spec.containers[0].image`).

@@ -497,6 +497,120 @@ fn kubectl_typed_creates_and_drain_work_through_protobuf_bodies() {
         cluster.json(&["get", "ns", "team-a", "-o", "json"])["status"]["phase"],
         "Active"
     );
+    let secret = cluster.json(&["get", "secret", "s1", "-o", "json"]);
+    assert_eq!(
+        secret["type"], "Opaque",
+        "defaulted, as kube-apiserver does"
+    );
+    assert!(
+        secret["metadata"].get("generateName").is_none(),
+        "Go's empty strings read as unset"
+    );
+
+    // The other create commands of kubectl (1.32 and later send these as protobuf too).
+    cluster.ok(
+        &[
+            "create",
+            "deployment",
+            "web",
+            "--image=nginx",
+            "--replicas=0",
+        ],
+        None,
+    );
+    let deployment = cluster.json(&["get", "deployment", "web", "-o", "json"]);
+    assert_eq!(
+        deployment["spec"]["replicas"], 0,
+        "a pointer field's zero is kept"
+    );
+    assert_eq!(deployment["spec"]["selector"]["matchLabels"]["app"], "web");
+    assert_eq!(
+        deployment["spec"]["template"]["spec"]["containers"][0]["image"],
+        "nginx"
+    );
+    cluster.ok(
+        &["create", "service", "clusterip", "web", "--tcp=80:8080"],
+        None,
+    );
+    let service = cluster.json(&["get", "service", "web", "-o", "json"]);
+    assert_eq!(service["spec"]["ports"][0]["port"], 80);
+    assert_eq!(service["spec"]["ports"][0]["targetPort"], 8080);
+    assert_eq!(service["spec"]["type"], "ClusterIP");
+    cluster.ok(&["create", "serviceaccount", "sa1"], None);
+    cluster.ok(
+        &["create", "role", "r", "--verb=get,list", "--resource=pods"],
+        None,
+    );
+    let role = cluster.json(&["get", "role", "r", "-o", "json"]);
+    assert_eq!(role["rules"][0]["verbs"], json!(["get", "list"]));
+    assert_eq!(role["rules"][0]["resources"], json!(["pods"]));
+    cluster.ok(
+        &[
+            "create",
+            "rolebinding",
+            "rb",
+            "--role=r",
+            "--serviceaccount=default:sa1",
+        ],
+        None,
+    );
+    let binding = cluster.json(&["get", "rolebinding", "rb", "-o", "json"]);
+    assert_eq!(binding["roleRef"]["name"], "r");
+    assert_eq!(binding["subjects"][0]["name"], "sa1");
+    cluster.ok(
+        &[
+            "create",
+            "clusterrole",
+            "cr",
+            "--verb=list",
+            "--resource=nodes",
+        ],
+        None,
+    );
+    cluster.ok(
+        &[
+            "create",
+            "clusterrolebinding",
+            "crb",
+            "--clusterrole=cr",
+            "--user=alice",
+        ],
+        None,
+    );
+    assert_eq!(
+        cluster.json(&["get", "clusterrolebinding", "crb", "-o", "json"])["subjects"][0]["name"],
+        "alice"
+    );
+    cluster.ok(
+        &[
+            "create",
+            "poddisruptionbudget",
+            "budget",
+            "--selector=app=other",
+            "--min-available=1",
+        ],
+        None,
+    );
+    assert_eq!(
+        cluster.json(&["get", "pdb", "budget", "-o", "json"])["spec"]["minAvailable"],
+        1
+    );
+    cluster.ok(
+        &[
+            "run",
+            "shell",
+            "--image=busybox",
+            "--restart=Never",
+            "--",
+            "sleep",
+            "1",
+        ],
+        None,
+    );
+    let pod = cluster.json(&["get", "pod", "shell", "-o", "json"]);
+    assert_eq!(pod["spec"]["containers"][0]["args"], json!(["sleep", "1"]));
+    assert_eq!(pod["spec"]["restartPolicy"], "Never");
+    cluster.ok(&["delete", "pod", "shell"], None);
 
     // Drain: cordon, then an eviction (a protobuf Eviction) per pod, honouring the budget.
     cluster.ok(

@@ -239,7 +239,10 @@ pub async fn handle(shared: Arc<Shared>, request: Request<Body>) -> Response<Bod
                 "application/json".to_owned(),
                 object.to_string().into_bytes(),
             ),
-            Err(e @ crate::protobuf::ProtobufError::Unsupported(_)) => {
+            Err(
+                e @ (crate::protobuf::ProtobufError::Unsupported(_)
+                | crate::protobuf::ProtobufError::UnknownField { .. }),
+            ) => {
                 return failure(&ApiError::new(415, "UnsupportedMediaType", e.to_string()));
             }
             Err(e) => return failure(&ApiError::bad_request(e.to_string())),
