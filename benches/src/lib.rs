@@ -50,7 +50,7 @@ pub fn cluster(nodes: usize, policies: usize) -> Snapshot {
         if let Some(labels) = &mut node.metadata.labels {
             labels.insert("rack".into(), format!("r{}", n % 20));
         }
-        snapshot.nodes.push(node);
+        snapshot.nodes.push(std::sync::Arc::new(node));
         let pfs = (0..4)
             .map(|p| {
                 let pci = format!("0000:{:02x}:00.{}", 0x10 + p / 2, p % 2);
@@ -64,7 +64,9 @@ pub fn cluster(nodes: usize, policies: usize) -> Snapshot {
                 .build()
             })
             .collect();
-        snapshot.node_states.push(node_state(&name, pfs));
+        snapshot
+            .node_states
+            .push(std::sync::Arc::new(node_state(&name, pfs)));
     }
     for i in 0..policies {
         let first = (i / 20 % 8) * 8;
@@ -75,7 +77,7 @@ pub fn cluster(nodes: usize, policies: usize) -> Snapshot {
             .pf(&format!("ens{}f0#{first}-{}", i % 4, first + 7))
             .num_vfs(64)
             .build();
-        snapshot.policies.push(policy);
+        snapshot.policies.push(std::sync::Arc::new(policy));
     }
     snapshot
 }

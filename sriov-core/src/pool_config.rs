@@ -27,14 +27,15 @@ pub fn selects(pool: &SriovNetworkPoolConfig, labels: &Labels) -> Result<bool> {
 
 /// The drain pool a node belongs to: `None` when no pool selects it (it is then in the
 /// implicit default pool), an error when more than one does or a selector is invalid.
-pub fn node_pool<'a>(
+/// `pools` may hold the configs or shared pointers to them (`Arc`, as stores hold them).
+pub fn node_pool<'a, P: std::borrow::Borrow<SriovNetworkPoolConfig>>(
     node: &Node,
-    pools: &'a [SriovNetworkPoolConfig],
+    pools: &'a [P],
 ) -> Result<Option<&'a SriovNetworkPoolConfig>> {
     let empty = Labels::new();
     let labels = node.metadata.labels.as_ref().unwrap_or(&empty);
     let mut found = Vec::new();
-    for pool in pools.iter().filter(|p| is_drain_pool(p)) {
+    for pool in pools.iter().map(P::borrow).filter(|p| is_drain_pool(p)) {
         if selects(pool, labels)? {
             found.push(pool);
         }

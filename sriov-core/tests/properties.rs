@@ -10,6 +10,7 @@ use sriov_core::ids::VfRange;
 use sriov_core::nic::SupportedNics;
 use sriov_core::render::{self, cluster::Snapshot};
 use sriov_core::testing::{InterfaceBuilder, PolicyBuilder, node_state, worker};
+use std::sync::Arc;
 
 const NAMESPACE: &str = "sriov-network-operator";
 
@@ -97,15 +98,16 @@ fn cluster_strategy() -> impl Strategy<Value = Snapshot> {
             let mut snapshot = Snapshot::default();
             for n in 0..nodes {
                 let name = format!("worker-{n}");
-                snapshot.nodes.push(worker(&name));
+                snapshot.nodes.push(Arc::new(worker(&name)));
                 snapshot
                     .node_states
-                    .push(node_state(&name, pfs(n, pf_count)));
+                    .push(Arc::new(node_state(&name, pfs(n, pf_count))));
             }
             snapshot.policies = policies
                 .iter()
                 .enumerate()
                 .filter_map(|(i, p)| build_policy(i, p))
+                .map(Arc::new)
                 .collect();
             snapshot
         })
@@ -169,7 +171,7 @@ proptest! {
         // always finds its own group on that PF.
         let nics = SupportedNics::default();
         let desired = render::desired(&snapshot.inputs(NAMESPACE, "openshift.io", &nics));
-        let set = sriov_core::policy::PolicySet::resolve(&snapshot.policies);
+        let set = sriov_core::policy::PolicySet::resolve(snapshot.policies.iter().map(|p| &**p));
         for state in &desired.node_states {
             let status = &snapshot.node_states.iter().find(|s| s.metadata.name == state.metadata.name).unwrap().status;
             for pf in status.as_ref().unwrap().interfaces.iter().flatten() {

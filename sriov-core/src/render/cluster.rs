@@ -2,6 +2,7 @@
 //! [`desired`] is the controller's whole decision as one pure function.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use k8s_openapi::api::core::v1::{ConfigMap, Node};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
@@ -40,19 +41,19 @@ pub struct ClusterInputs<'a> {
     /// Prefix of device-plugin resource names (`openshift.io`).
     pub resource_prefix: &'a str,
     /// Every node.
-    pub nodes: &'a [Node],
+    pub nodes: &'a [Arc<Node>],
     /// Existing node states (with the daemon's status).
-    pub node_states: &'a [SriovNetworkNodeState],
+    pub node_states: &'a [Arc<SriovNetworkNodeState>],
     /// Every policy.
-    pub policies: &'a [SriovNetworkNodePolicy],
+    pub policies: &'a [Arc<SriovNetworkNodePolicy>],
     /// Every SriovNetwork.
-    pub sriov_networks: &'a [SriovNetwork],
+    pub sriov_networks: &'a [Arc<SriovNetwork>],
     /// Every SriovIBNetwork.
-    pub ib_networks: &'a [SriovIBNetwork],
+    pub ib_networks: &'a [Arc<SriovIBNetwork>],
     /// Every OVSNetwork.
-    pub ovs_networks: &'a [OVSNetwork],
+    pub ovs_networks: &'a [Arc<OVSNetwork>],
     /// Every pool config.
-    pub pool_configs: &'a [SriovNetworkPoolConfig],
+    pub pool_configs: &'a [Arc<SriovNetworkPoolConfig>],
     /// The `default` operator config, if any.
     pub operator_config: Option<&'a SriovOperatorConfig>,
     /// The supported-NIC table.
@@ -83,23 +84,23 @@ fn in_namespace<K: Resource>(object: &K, namespace: &str) -> bool {
 #[derive(Debug, Clone, Default)]
 pub struct Snapshot {
     /// Nodes.
-    pub nodes: Vec<Node>,
+    pub nodes: Vec<Arc<Node>>,
     /// Node states.
-    pub node_states: Vec<SriovNetworkNodeState>,
+    pub node_states: Vec<Arc<SriovNetworkNodeState>>,
     /// Policies.
-    pub policies: Vec<SriovNetworkNodePolicy>,
+    pub policies: Vec<Arc<SriovNetworkNodePolicy>>,
     /// SriovNetworks.
-    pub sriov_networks: Vec<SriovNetwork>,
+    pub sriov_networks: Vec<Arc<SriovNetwork>>,
     /// SriovIBNetworks.
-    pub ib_networks: Vec<SriovIBNetwork>,
+    pub ib_networks: Vec<Arc<SriovIBNetwork>>,
     /// OVSNetworks.
-    pub ovs_networks: Vec<OVSNetwork>,
+    pub ovs_networks: Vec<Arc<OVSNetwork>>,
     /// Pool configs.
-    pub pool_configs: Vec<SriovNetworkPoolConfig>,
+    pub pool_configs: Vec<Arc<SriovNetworkPoolConfig>>,
     /// Operator configs (only `default` in the operator namespace is used).
-    pub operator_configs: Vec<SriovOperatorConfig>,
+    pub operator_configs: Vec<Arc<SriovOperatorConfig>>,
     /// ConfigMaps (only `supported-nic-ids` in the operator namespace is used).
-    pub config_maps: Vec<ConfigMap>,
+    pub config_maps: Vec<Arc<ConfigMap>>,
 }
 
 impl Snapshot {
@@ -107,15 +108,15 @@ impl Snapshot {
     /// [`Object::Other`]) are dropped.
     pub fn add(&mut self, object: Object) {
         match object {
-            Object::Node(o) => self.nodes.push(*o),
-            Object::SriovNetworkNodeState(o) => self.node_states.push(*o),
-            Object::SriovNetworkNodePolicy(o) => self.policies.push(*o),
-            Object::SriovNetwork(o) => self.sriov_networks.push(*o),
-            Object::SriovIBNetwork(o) => self.ib_networks.push(*o),
-            Object::OVSNetwork(o) => self.ovs_networks.push(*o),
-            Object::SriovNetworkPoolConfig(o) => self.pool_configs.push(*o),
-            Object::SriovOperatorConfig(o) => self.operator_configs.push(*o),
-            Object::ConfigMap(o) => self.config_maps.push(*o),
+            Object::Node(o) => self.nodes.push(Arc::from(o)),
+            Object::SriovNetworkNodeState(o) => self.node_states.push(Arc::from(o)),
+            Object::SriovNetworkNodePolicy(o) => self.policies.push(Arc::from(o)),
+            Object::SriovNetwork(o) => self.sriov_networks.push(Arc::from(o)),
+            Object::SriovIBNetwork(o) => self.ib_networks.push(Arc::from(o)),
+            Object::OVSNetwork(o) => self.ovs_networks.push(Arc::from(o)),
+            Object::SriovNetworkPoolConfig(o) => self.pool_configs.push(Arc::from(o)),
+            Object::SriovOperatorConfig(o) => self.operator_configs.push(Arc::from(o)),
+            Object::ConfigMap(o) => self.config_maps.push(Arc::from(o)),
             Object::Pod(_) | Object::NetworkAttachmentDefinition(_) | Object::Other(_) => {}
         }
     }
@@ -124,11 +125,12 @@ impl Snapshot {
     /// before storing the objects, so files render as the cluster would.
     pub fn apply_admission_defaults(&mut self) {
         for policy in &mut self.policies {
+            let policy = Arc::make_mut(policy);
             admission::crd_defaults::policy(policy);
             admission::apply_policy_defaults(policy);
         }
         for network in &mut self.sriov_networks {
-            admission::crd_defaults::sriov_network(network);
+            admission::crd_defaults::sriov_network(Arc::make_mut(network));
         }
     }
 
@@ -146,7 +148,7 @@ impl Snapshot {
 
     /// The `default` operator config in `namespace`.
     pub fn operator_config(&self, namespace: &str) -> Option<&SriovOperatorConfig> {
-        self.operator_configs.iter().find(|c| {
+        self.operator_configs.iter().map(|c| &**c).find(|c| {
             c.metadata.name.as_deref() == Some(crate::api::OPERATOR_CONFIG_NAME)
                 && c.metadata.namespace.as_deref() == Some(namespace)
         })
@@ -202,6 +204,7 @@ pub fn desired(inputs: &ClusterInputs<'_>) -> Desired {
         inputs
             .policies
             .iter()
+            .map(|p| &**p)
             .filter(|p| in_namespace(*p, inputs.namespace)),
     );
     problems.extend(policies.rejected().iter().cloned());
@@ -221,6 +224,7 @@ pub fn desired(inputs: &ClusterInputs<'_>) -> Desired {
     let existing: BTreeMap<&str, &SriovNetworkNodeState> = inputs
         .node_states
         .iter()
+        .map(|s| &**s)
         .filter(|s| in_namespace(*s, inputs.namespace))
         .filter_map(|s| Some((s.metadata.name.as_deref()?, s)))
         .collect();
@@ -231,7 +235,7 @@ pub fn desired(inputs: &ClusterInputs<'_>) -> Desired {
         .filter(|n| {
             labels::matches_exact(&node_selector, n.metadata.labels.as_ref().unwrap_or(&empty))
         })
-        .filter_map(|n| Some((n.metadata.name.as_deref()?, n)))
+        .filter_map(|n| Some((n.metadata.name.as_deref()?, &**n)))
         .collect();
     managed.sort_by_key(|(name, _)| *name);
 
@@ -299,19 +303,19 @@ pub fn desired(inputs: &ClusterInputs<'_>) -> Desired {
         Ok(nad) => network_attachments.push(nad),
         Err(e) => problems.push(e),
     };
-    for net in inputs.sriov_networks {
+    for net in inputs.sriov_networks.iter().map(|n| &**n) {
         render_network(
             check_target(net, net.spec.network_namespace.as_deref(), inputs.namespace)
                 .and_then(|()| net_attach::sriov_network(net, inputs.resource_prefix)),
         );
     }
-    for net in inputs.ib_networks {
+    for net in inputs.ib_networks.iter().map(|n| &**n) {
         render_network(
             check_target(net, net.spec.network_namespace.as_deref(), inputs.namespace)
                 .and_then(|()| net_attach::sriov_ib_network(net, inputs.resource_prefix)),
         );
     }
-    for net in inputs.ovs_networks {
+    for net in inputs.ovs_networks.iter().map(|n| &**n) {
         render_network(
             check_target(net, net.spec.network_namespace.as_deref(), inputs.namespace)
                 .and_then(|()| net_attach::ovs_network(net, inputs.resource_prefix)),

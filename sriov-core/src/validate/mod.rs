@@ -101,15 +101,21 @@ pub fn cluster(
     nics: &SupportedNics,
     dev_mode: bool,
 ) -> Vec<Checked> {
-    let mut policies = snapshot.policies.clone();
+    // The offline path (sriovctl validate): owned copies are fine here.
+    fn owned<T: Clone>(v: &[std::sync::Arc<T>]) -> Vec<T> {
+        v.iter().map(|o| (**o).clone()).collect()
+    }
+    let mut policies: Vec<SriovNetworkNodePolicy> = owned(&snapshot.policies);
     for p in &mut policies {
         crate::admission::crd_defaults::policy(p);
         crate::admission::apply_policy_defaults(p);
     }
+    let nodes: Vec<Node> = owned(&snapshot.nodes);
+    let node_states: Vec<SriovNetworkNodeState> = owned(&snapshot.node_states);
     let ctx = Context {
         operator_namespace,
-        nodes: &snapshot.nodes,
-        node_states: &snapshot.node_states,
+        nodes: &nodes,
+        node_states: &node_states,
         policies: &policies,
         nics,
         dev_mode,

@@ -70,7 +70,7 @@ pub(super) fn doctor(root: &HostRoot, out: &mut dyn Write, err: &mut dyn Write) 
 
 /// The node state `plan` works on: the one named by `--node`, or the only one in the file.
 pub(super) fn pick_state<'a>(
-    states: &'a [sriov_core::api::SriovNetworkNodeState],
+    states: &'a [std::sync::Arc<sriov_core::api::SriovNetworkNodeState>],
     node: Option<&str>,
     file: &Path,
 ) -> Result<&'a sriov_core::api::SriovNetworkNodeState, String> {
@@ -92,6 +92,7 @@ pub(super) fn pick_state<'a>(
         )),
         (Some(node), _) => states
             .iter()
+            .map(|s| &**s)
             .find(|s| s.metadata.name.as_deref() == Some(node))
             .ok_or_else(|| {
                 format!(

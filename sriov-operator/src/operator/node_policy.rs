@@ -86,14 +86,6 @@ fn write_error(what: impl Into<String>) -> impl FnOnce(kube::Error) -> SyncError
     move |source| SyncError::Write { what, source }
 }
 
-/// The store's objects as owned values (the renderer takes slices of them).
-fn cloned<K>(store: &kube::runtime::reflector::Store<K>) -> Vec<K>
-where
-    K: kube::Resource<DynamicType = ()> + Clone + 'static,
-{
-    store.state().iter().map(|o| (**o).clone()).collect()
-}
-
 /// One sync at `now`.
 pub async fn sync(
     client: &Client,
@@ -103,16 +95,17 @@ pub async fn sync(
 ) -> Result<SyncReport, SyncError> {
     let mut report = SyncReport::default();
     let namespace = settings.namespace.as_str();
+    // The stores' objects, shared (no object is copied).
     let snapshot = Snapshot {
-        nodes: cloned(&inputs.nodes),
-        node_states: cloned(&inputs.node_states),
-        policies: cloned(&inputs.policies),
-        sriov_networks: cloned(&inputs.sriov_networks),
-        ib_networks: cloned(&inputs.ib_networks),
-        ovs_networks: cloned(&inputs.ovs_networks),
-        pool_configs: cloned(&inputs.pool_configs),
-        operator_configs: cloned(&inputs.operator_configs),
-        config_maps: cloned(&inputs.config_maps),
+        nodes: inputs.nodes.state(),
+        node_states: inputs.node_states.state(),
+        policies: inputs.policies.state(),
+        sriov_networks: inputs.sriov_networks.state(),
+        ib_networks: inputs.ib_networks.state(),
+        ovs_networks: inputs.ovs_networks.state(),
+        pool_configs: inputs.pool_configs.state(),
+        operator_configs: inputs.operator_configs.state(),
+        config_maps: inputs.config_maps.state(),
     };
     if snapshot.operator_config(namespace).is_none() {
         report.waiting_for_config = true;
