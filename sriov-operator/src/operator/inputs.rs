@@ -75,6 +75,26 @@ fn discovered(state: &SriovNetworkNodeState) -> u64 {
     ))
 }
 
+/// What is kept of a node: its metadata (without managed fields) and spec; the status
+/// (images, conditions, addresses) is the kubelet's and nothing here reads it.
+fn node_identity(node: &mut Node) {
+    node.status = None;
+    node.metadata.managed_fields = None;
+}
+
+/// What is kept of a node state: everything but the VFs the daemon lists under each PF
+/// (nothing the operator renders reads them, and they are most of the object).
+fn without_vfs(state: &mut SriovNetworkNodeState) {
+    for interface in state
+        .status
+        .iter_mut()
+        .flat_map(|s| s.interfaces.iter_mut().flatten())
+    {
+        interface.vfs = None;
+    }
+    state.metadata.managed_fields = None;
+}
+
 fn spec_and_deletion<K: Resource>(object: &K) -> u64 {
     let meta = object.meta();
     hash_of(&(
@@ -95,6 +115,7 @@ fn reflect<K>(
     api: Api<K>,
     config: watcher::Config,
     relevant: Relevant<K>,
+    trim: fn(&mut K),
     trigger: Arc<Notify>,
 ) -> (Store<K>, tokio::task::JoinHandle<()>)
 where
@@ -109,7 +130,8 @@ where
     let (reader, writer) = reflector::store();
     let task = tokio::spawn(async move {
         let mut seen: HashMap<(Option<String>, String), u64> = HashMap::new();
-        let events = reflector::reflector(writer, watcher(api, config)).default_backoff();
+        let events =
+            reflector::reflector(writer, watcher(api, config).modify(trim)).default_backoff();
         futures::pin_mut!(events);
         while let Some(event) = events.next().await {
             let changed = match event {
@@ -147,15 +169,22 @@ pub fn start(
     let mut tasks = Vec::new();
     let config = watcher::Config::default;
     macro_rules! store {
-        ($api:expr, $relevant:expr) => {{
-            let (store, task) = reflect($api, config(), $relevant, Arc::clone(&trigger));
+        ($api:expr, $relevant:expr) => {
+            store!($api, $relevant, |_| {})
+        };
+        ($api:expr, $relevant:expr, $trim:expr) => {{
+            let (store, task) = reflect($api, config(), $relevant, $trim, Arc::clone(&trigger));
             tasks.push(task);
             store
         }};
     }
     let inputs = Inputs {
-        nodes: store!(Api::all(client.clone()), node_labels),
-        node_states: store!(Api::namespaced(client.clone(), namespace), discovered),
+        nodes: store!(Api::all(client.clone()), node_labels, node_identity),
+        node_states: store!(
+            Api::namespaced(client.clone(), namespace),
+            discovered,
+            without_vfs
+        ),
         policies: store!(
             Api::namespaced(client.clone(), namespace),
             whole::<SriovNetworkNodePolicy>

@@ -1,0 +1,204 @@
+//! The operator's cold start: the built `sriov-network-operator` binary against a sandbox
+//! (over TCP, through a kubeconfig) holding N nodes with 4 PFs each, their daemons'
+//! node-state reports and P policies. Reports the time from the operator's start until
+//! every node state's spec and the device-plugin ConfigMap are written, the requests it
+//! sent, and the operator process's peak RSS; then the time one policy edit takes to reach
+//! the node states it affects.
+//!
+//! Usage: `operator-load [--nodes N] [--policies P]` (defaults 1,000 and 200), after
+//! `cargo build --release -p sriov-operator --bin sriov-network-operator -p sriov-benches
+//! --bin operator-load`; the operator binary is looked up next to this one.
+
+// A benchmark driver: setup failures end it with a message, by design.
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+use kube::api::{Api, ListParams, Patch, PatchParams, PostParams};
+use kube_sandbox::{Config, Sandbox};
+use serde_json::json;
+use sriov_core::api::{SriovNetworkNodePolicy, SriovNetworkNodeState};
+
+const NAMESPACE: &str = "sriov-network-operator";
+
+fn arg(args: &[String], name: &str, default: usize) -> usize {
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1))
+        .map_or(default, |v| v.parse().expect("a number"))
+}
+
+fn peak_rss_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+/// How many node states have a spec with interfaces.
+async fn rendered(states: &Api<SriovNetworkNodeState>) -> usize {
+    states
+        .list(&ListParams::default())
+        .await
+        .unwrap()
+        .items
+        .iter()
+        .filter(|s| s.spec.interfaces.as_ref().is_some_and(|i| !i.is_empty()))
+        .count()
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let nodes = arg(&args, "--nodes", 1_000);
+    let policies = arg(&args, "--policies", 200);
+    let operator_bin = std::env::current_exe()
+        .unwrap()
+        .with_file_name("sriov-network-operator");
+    assert!(
+        operator_bin.exists(),
+        "build it first: cargo build --release -p sriov-operator --bin sriov-network-operator"
+    );
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async move {
+        let snapshot = sriov_benches::cluster(nodes, policies);
+        let sandbox = Sandbox::new(Config {
+            history: nodes * 4 + 1_000,
+            controllers: false,
+        });
+        for crd in sriov_core::crd::operator_crds() {
+            sandbox.create(&serde_json::to_value(&crd).unwrap()).unwrap();
+        }
+        sandbox
+            .create(&json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NAMESPACE}}))
+            .unwrap();
+        sandbox
+            .create(&json!({"apiVersion": "sriovnetwork.openshift.io/v1", "kind": "SriovOperatorConfig",
+                "metadata": {"name": "default", "namespace": NAMESPACE}, "spec": {}}))
+            .unwrap();
+        for node in &snapshot.nodes {
+            sandbox.create(&serde_json::to_value(&**node).unwrap()).unwrap();
+        }
+        for policy in &snapshot.policies {
+            sandbox.create(&serde_json::to_value(&**policy).unwrap()).unwrap();
+        }
+        // The daemons' reports: each node state created, then its status written.
+        let client = kube::Client::new(sandbox.client_service(), NAMESPACE);
+        let states: Api<SriovNetworkNodeState> = Api::namespaced(client.clone(), NAMESPACE);
+        futures::stream::iter(snapshot.node_states.iter())
+            .for_each_concurrent(8, |state| {
+                let states = states.clone();
+                async move {
+                    let mut fresh = (**state).clone();
+                    let status = fresh.status.take();
+                    fresh.metadata.namespace = Some(NAMESPACE.into());
+                    let name = fresh.metadata.name.clone().unwrap();
+                    states.create(&PostParams::default(), &fresh).await.unwrap();
+                    states
+                        .patch_status(&name, &PatchParams::default(), &Patch::Merge(json!({"status": status})))
+                        .await
+                        .unwrap();
+                }
+            })
+            .await;
+        let (address, _) = sandbox.serve("127.0.0.1:0".parse().unwrap()).await.unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let kubeconfig = dir.path().join("kubeconfig");
+        kube_sandbox::kubeconfig(&kubeconfig, &format!("http://{address}")).unwrap();
+
+        let before = sandbox.write_requests();
+        let start = Instant::now();
+        let mut operator = Command::new(&operator_bin)
+            .arg("--kubeconfig")
+            .arg(&kubeconfig)
+            .args(["--log-level", "warn"])
+            .env("NAMESPACE", NAMESPACE)
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap();
+        while rendered(&states).await < nodes {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let maps: Api<k8s_openapi::api::core::v1::ConfigMap> = Api::namespaced(client.clone(), NAMESPACE);
+        while maps
+            .get_opt("device-plugin-config")
+            .await
+            .unwrap()
+            .and_then(|m| m.data)
+            .is_none_or(|d| d.len() < nodes)
+        {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let cold = start.elapsed();
+        // Let the labels land too, then count the requests.
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let writes = sandbox.write_requests() - before;
+
+        // One policy edit: the first policy asks one VF more.
+        let policies_api: Api<SriovNetworkNodePolicy> = Api::namespaced(client.clone(), NAMESPACE);
+        let first = snapshot.policies[0].metadata.name.clone().unwrap();
+        let vfs = snapshot.policies[0].spec.num_vfs + 1;
+        let before_edit = sandbox.write_requests();
+        let edit = Instant::now();
+        policies_api
+            .patch(&first, &PatchParams::default(), &Patch::Merge(json!({"spec": {"numVfs": vfs}})))
+            .await
+            .unwrap();
+        let affected = |s: &SriovNetworkNodeState| {
+            s.spec.interfaces.iter().flatten().any(|i| i.num_vfs == Some(vfs))
+        };
+        let expected = snapshot
+            .node_states
+            .iter()
+            .filter(|s| {
+                let labels = snapshot
+                    .nodes
+                    .iter()
+                    .find(|n| n.metadata.name == s.metadata.name)
+                    .and_then(|n| n.metadata.labels.clone())
+                    .unwrap_or_default();
+                snapshot.policies[0]
+                    .spec
+                    .node_selector
+                    .iter()
+                    .all(|(k, v)| labels.get(k) == Some(v))
+            })
+            .count();
+        loop {
+            let seen = states
+                .list(&ListParams::default())
+                .await
+                .unwrap()
+                .items
+                .iter()
+                .filter(|s| affected(s))
+                .count();
+            if seen >= expected {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let edit_time = edit.elapsed();
+        tokio::time::sleep(Duration::from_millis(1_500)).await;
+        let edit_writes = sandbox.write_requests() - before_edit - 1;
+        let rss = peak_rss_kib(operator.id());
+        let _ = Command::new("kill").args(["-TERM", &operator.id().to_string()]).status();
+        let _ = operator.wait();
+        println!("nodes: {nodes}, policies: {policies}, 4 PFs per node");
+        println!("cold start to every node state and the device-plugin config written: {:.0} ms", cold.as_secs_f64() * 1e3);
+        println!("requests the operator wrote in the cold start: {writes}");
+        println!("one policy edit ({expected} node states affected): {:.0} ms to the last, {edit_writes} write requests", edit_time.as_secs_f64() * 1e3);
+        println!("operator peak RSS: {} MiB", rss / 1024);
+    });
+}
