@@ -5,6 +5,20 @@
 
 use std::fmt::Write;
 
+/// The peak resident set size (`VmHWM`) of process `pid` (`"self"` for this one), in KiB;
+/// 0 when it cannot be read.
+pub fn peak_rss_kib(pid: &str) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
 /// A `SriovNetworkNodeState` manifest as the config daemon would report it: `pfs` Intel
 /// E810 ports with `vfs` VFs each, every VF with driver, MAC, MTU and netdev name.
 pub fn node_state_yaml(pfs: usize, vfs: usize) -> String {

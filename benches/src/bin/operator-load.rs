@@ -30,18 +30,6 @@ fn arg(args: &[String], name: &str, default: usize) -> usize {
         .map_or(default, |v| v.parse().expect("a number"))
 }
 
-fn peak_rss_kib(pid: u32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|v| v.parse().ok())
-        })
-        .unwrap_or(0)
-}
-
 /// How many node states have a spec with interfaces.
 async fn rendered(states: &Api<SriovNetworkNodeState>) -> usize {
     states
@@ -192,7 +180,7 @@ fn main() {
         let edit_time = edit.elapsed();
         tokio::time::sleep(Duration::from_millis(1_500)).await;
         let edit_writes = sandbox.write_requests() - before_edit - 1;
-        let rss = peak_rss_kib(operator.id());
+        let rss = sriov_benches::peak_rss_kib(&operator.id().to_string());
         let _ = Command::new("kill").args(["-TERM", &operator.id().to_string()]).status();
         let _ = operator.wait();
         println!("nodes: {nodes}, policies: {policies}, 4 PFs per node");

@@ -24,18 +24,6 @@ fn arg(args: &[String], name: &str, default: usize) -> usize {
         .map_or(default, |v| v.parse().expect("a number"))
 }
 
-fn peak_rss_kib() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|v| v.parse().ok())
-        })
-        .unwrap_or(0)
-}
-
 /// A sandbox with the operator's CRDs and namespace, its history sized for `objects`.
 fn prepared(objects: usize) -> Sandbox {
     let sandbox = Sandbox::new(Config {
@@ -65,7 +53,7 @@ fn main() {
         .build()
         .unwrap();
     runtime.block_on(async move {
-        let rss_start = peak_rss_kib();
+        let rss_start = sriov_benches::peak_rss_kib("self");
         let sandbox = prepared(objects);
         let client = kube::Client::new(sandbox.client_service(), "sriov-network-operator");
         let resource = ApiResource::from_gvk(&GroupVersionKind::gvk(
@@ -181,6 +169,6 @@ fn main() {
         println!("all writes seen by every watcher: {:.0} ms after the first create", delivered.as_secs_f64() * 1e3);
         println!("list all (one request, decoded by kube-rs): {:.0} ms", listed.as_secs_f64() * 1e3);
         println!("list all in pages of 500: {:.0} ms", paged_time.as_secs_f64() * 1e3);
-        println!("peak RSS: {} MiB (at start {} MiB)", peak_rss_kib() / 1024, rss_start / 1024);
+        println!("peak RSS: {} MiB (at start {} MiB)", sriov_benches::peak_rss_kib("self") / 1024, rss_start / 1024);
     });
 }

@@ -59,41 +59,32 @@ pub trait NetworkKind:
     fn status(&self) -> Option<&NetworkStatus>;
 }
 
-impl NetworkKind for SriovNetwork {
-    fn network_namespace(&self) -> Option<&str> {
-        self.spec.network_namespace.as_deref()
-    }
-    fn render(&self, prefix: &str) -> sriov_core::error::Result<NetworkAttachmentDefinition> {
-        sriov_core::render::net_attach::sriov_network(self, prefix)
-    }
-    fn status(&self) -> Option<&NetworkStatus> {
-        self.status.as_ref()
-    }
+/// The three kinds differ only in how they render.
+macro_rules! network_kind {
+    ($kind:ty, $render:path) => {
+        impl NetworkKind for $kind {
+            fn network_namespace(&self) -> Option<&str> {
+                self.spec.network_namespace.as_deref()
+            }
+            fn render(
+                &self,
+                prefix: &str,
+            ) -> sriov_core::error::Result<NetworkAttachmentDefinition> {
+                $render(self, prefix)
+            }
+            fn status(&self) -> Option<&NetworkStatus> {
+                self.status.as_ref()
+            }
+        }
+    };
 }
 
-impl NetworkKind for SriovIBNetwork {
-    fn network_namespace(&self) -> Option<&str> {
-        self.spec.network_namespace.as_deref()
-    }
-    fn render(&self, prefix: &str) -> sriov_core::error::Result<NetworkAttachmentDefinition> {
-        sriov_core::render::net_attach::sriov_ib_network(self, prefix)
-    }
-    fn status(&self) -> Option<&NetworkStatus> {
-        self.status.as_ref()
-    }
-}
-
-impl NetworkKind for OVSNetwork {
-    fn network_namespace(&self) -> Option<&str> {
-        self.spec.network_namespace.as_deref()
-    }
-    fn render(&self, prefix: &str) -> sriov_core::error::Result<NetworkAttachmentDefinition> {
-        sriov_core::render::net_attach::ovs_network(self, prefix)
-    }
-    fn status(&self) -> Option<&NetworkStatus> {
-        self.status.as_ref()
-    }
-}
+network_kind!(SriovNetwork, sriov_core::render::net_attach::sriov_network);
+network_kind!(
+    SriovIBNetwork,
+    sriov_core::render::net_attach::sriov_ib_network
+);
+network_kind!(OVSNetwork, sriov_core::render::net_attach::ovs_network);
 
 /// Why a reconcile failed (it is retried).
 #[derive(Debug, thiserror::Error)]
