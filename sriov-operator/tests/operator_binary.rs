@@ -103,7 +103,12 @@ fn the_operator_binary_syncs_a_cluster_through_a_kubeconfig_and_stops_on_sigterm
         }
         std::thread::sleep(Duration::from_millis(50));
     }
-    let exited = exited.expect("the operator stopped within 5 s of SIGTERM");
+    let Some(exited) = exited else {
+        // Leave nothing running behind a failed test.
+        let _ = operator.kill();
+        let _ = operator.wait();
+        panic!("the operator did not stop within 5 s of SIGTERM");
+    };
     let output = operator.wait_with_output().unwrap();
     assert!(
         exited.success(),
