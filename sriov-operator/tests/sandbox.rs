@@ -11,12 +11,19 @@ fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
-fn kubectl(kubeconfig: &Path, cache: &Path, args: &[&str]) -> String {
-    let output = Command::new("kubectl")
+/// kubectl with `args`, configured for the sandbox (its own discovery cache and HOME).
+fn kubectl_command(kubeconfig: &Path, cache: &Path, args: &[&str]) -> Command {
+    let mut command = Command::new("kubectl");
+    command
         .args(args)
         .env("KUBECONFIG", kubeconfig)
         .env("KUBECACHEDIR", cache)
-        .env("HOME", cache)
+        .env("HOME", cache);
+    command
+}
+
+fn kubectl(kubeconfig: &Path, cache: &Path, args: &[&str]) -> String {
+    let output = kubectl_command(kubeconfig, cache, args)
         .output()
         .expect("kubectl runs (it is on PATH on every machine here)");
     assert!(
@@ -162,15 +169,15 @@ fn the_sandbox_serves_the_crds_and_manifests_to_kubectl_until_sigterm() {
 #[test]
 fn sigterm_stops_the_sandbox_while_a_kubectl_watch_is_open() {
     let mut sandbox = Running::start(&[]);
-    let mut watch = Command::new("kubectl")
-        .args(["get", "configmaps", "-w"])
-        .env("KUBECONFIG", &sandbox.kubeconfig)
-        .env("KUBECACHEDIR", &sandbox.cache)
-        .env("HOME", &sandbox.cache)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut watch = kubectl_command(
+        &sandbox.kubeconfig,
+        &sandbox.cache,
+        &["get", "configmaps", "-w"],
+    )
+    .stdout(Stdio::piped())
+    .stderr(Stdio::null())
+    .spawn()
+    .unwrap();
     // The watch is open once kubectl has printed the (empty) list's outcome or waits; give
     // it a moment to connect.
     std::thread::sleep(std::time::Duration::from_millis(700));
@@ -297,11 +304,7 @@ fn webhook_services_are_called_where_route_service_points() {
         )
     };
     let run = |args: &[&str], stdin: &str| {
-        let mut child = Command::new("kubectl")
-            .args(args)
-            .env("KUBECONFIG", &sandbox.kubeconfig)
-            .env("KUBECACHEDIR", &sandbox.cache)
-            .env("HOME", &sandbox.cache)
+        let mut child = kubectl_command(&sandbox.kubeconfig, &sandbox.cache, args)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
