@@ -351,7 +351,8 @@ async fn a_node_that_leaves_keeps_its_state_for_the_delay_then_loses_it() {
 async fn a_zero_delay_deletes_a_stale_state_at_once_and_custom_delays_count() {
     let settings = Settings::from_env(|name| {
         (name == "STALE_NODE_STATE_CLEANUP_DELAY_MINUTES").then(|| "0".to_owned())
-    });
+    })
+    .unwrap();
     let c = cluster(settings).await;
     c.sync(now()).await;
     c.state_until("worker-1", |s| s.is_some()).await;
@@ -371,7 +372,8 @@ async fn a_zero_delay_deletes_a_stale_state_at_once_and_custom_delays_count() {
 
     let five = Settings::from_env(|name| {
         (name == "STALE_NODE_STATE_CLEANUP_DELAY_MINUTES").then(|| "5".to_owned())
-    });
+    })
+    .unwrap();
     let c = cluster(five).await;
     c.sync(now()).await;
     c.state_until("worker-0", |s| s.is_some()).await;

@@ -149,3 +149,95 @@ pub struct OvsInterfaceConfig {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mtu_request: Option<i32>,
 }
+
+impl Condition {
+    /// A condition of `type_` computed from `generation`, changed at `now`.
+    pub fn new(
+        type_: &str,
+        holds: bool,
+        reason: &str,
+        message: &str,
+        generation: Option<i64>,
+        now: Time,
+    ) -> Self {
+        Self {
+            type_: type_.to_owned(),
+            status: if holds {
+                ConditionStatus::True
+            } else {
+                ConditionStatus::False
+            },
+            observed_generation: generation,
+            last_transition_time: now,
+            reason: reason.to_owned(),
+            message: message.to_owned(),
+        }
+    }
+}
+
+/// `conditions` with `condition` set (replacing the one of its type), or `None` when the
+/// stored one already says the same (status, reason, message and generation), so callers
+/// write status only on change. The transition time moves only when the status does.
+pub fn set_condition(conditions: &[Condition], mut condition: Condition) -> Option<Vec<Condition>> {
+    let current = conditions.iter().find(|c| c.type_ == condition.type_);
+    if let Some(current) = current {
+        if current.status == condition.status
+            && current.reason == condition.reason
+            && current.message == condition.message
+            && current.observed_generation == condition.observed_generation
+        {
+            return None;
+        }
+        if current.status == condition.status {
+            condition.last_transition_time = current.last_transition_time.clone();
+        }
+    }
+    let mut out: Vec<Condition> = conditions
+        .iter()
+        .filter(|c| c.type_ != condition.type_)
+        .cloned()
+        .collect();
+    out.push(condition);
+    out.sort_by(|a, b| a.type_.cmp(&b.type_));
+    Some(out)
+}
+
+#[cfg(test)]
+mod condition_tests {
+    use super::*;
+
+    fn at(seconds: i64) -> Time {
+        Time(k8s_openapi::jiff::Timestamp::from_second(seconds).unwrap_or_default())
+    }
+
+    #[test]
+    fn set_condition_writes_only_changes_and_keeps_the_transition_time() {
+        let first = set_condition(
+            &[],
+            Condition::new("Ready", true, "Ok", "", Some(1), at(10)),
+        );
+        let first = first.unwrap_or_default();
+        assert_eq!(first.len(), 1);
+        let same = Condition::new("Ready", true, "Ok", "", Some(1), at(20));
+        assert_eq!(set_condition(&first, same), None);
+        let newer = set_condition(
+            &first,
+            Condition::new("Ready", true, "Ok", "", Some(2), at(30)),
+        )
+        .unwrap_or_default();
+        assert_eq!(newer[0].last_transition_time, at(10), "status unchanged");
+        let other = set_condition(
+            &newer,
+            Condition::new("Degraded", false, "No", "", None, at(40)),
+        )
+        .unwrap_or_default();
+        assert_eq!(other.len(), 2);
+        let flipped = set_condition(
+            &other,
+            Condition::new("Ready", false, "Bad", "x", Some(2), at(50)),
+        )
+        .unwrap_or_default();
+        assert_eq!(flipped[1].last_transition_time, at(50));
+        assert_eq!(flipped[0].type_, "Degraded");
+    }
+}

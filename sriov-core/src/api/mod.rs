@@ -31,6 +31,9 @@ pub use operator_config::*;
 pub use policy::*;
 pub use pool_config::*;
 
+/// The namespace the operator is installed in when `NAMESPACE` does not say otherwise.
+pub const DEFAULT_OPERATOR_NAMESPACE: &str = "sriov-network-operator";
+
 /// The API group of every SR-IOV operator kind.
 pub const GROUP: &str = "sriovnetwork.openshift.io";
 /// The only served and stored version.

@@ -109,3 +109,64 @@ pub struct SriovOperatorConfigStatus {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub operator_webhook: Option<String>,
 }
+
+/// Feature gates with upstream's names and defaults.
+pub mod gates {
+    /// Configure a node's PFs in parallel (config daemon flag `--parallel-nic-config`).
+    pub const PARALLEL_NIC_CONFIG: &str = "parallelNicConfig";
+    /// The injector's webhook fails closed, but only for pods naming networks.
+    pub const RESOURCE_INJECTOR_MATCH_CONDITION: &str = "resourceInjectorMatchCondition";
+    /// Deploy the metrics exporter.
+    pub const METRICS_EXPORTER: &str = "metricsExporter";
+    /// Manage OVS bridges from policies.
+    pub const MANAGE_SOFTWARE_BRIDGES: &str = "manageSoftwareBridges";
+    /// The device plugin waits for its node's configuration before it starts.
+    pub const BLOCK_DEVICE_PLUGIN_UNTIL_CONFIGURED: &str = "blockDevicePluginUntilConfigured";
+    /// Reset Mellanox firmware after changing it.
+    pub const MELLANOX_FIRMWARE_RESET: &str = "mellanoxFirmwareReset";
+
+    /// Every known gate with its default, as upstream sets them.
+    pub const DEFAULTS: [(&str, bool); 6] = [
+        (PARALLEL_NIC_CONFIG, false),
+        (RESOURCE_INJECTOR_MATCH_CONDITION, false),
+        (METRICS_EXPORTER, false),
+        (MANAGE_SOFTWARE_BRIDGES, false),
+        (BLOCK_DEVICE_PLUGIN_UNTIL_CONFIGURED, true),
+        (MELLANOX_FIRMWARE_RESET, true),
+    ];
+}
+
+/// The feature gates in effect: the user's values over [`gates::DEFAULTS`]. A gate nobody
+/// knows reads as off (upstream keeps it too, and it never turns anything on).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FeatureGates(BTreeMap<String, bool>);
+
+impl FeatureGates {
+    /// The gates of an operator config's `spec.featureGates`.
+    pub fn new(spec: Option<&BTreeMap<String, bool>>) -> Self {
+        let mut gates: BTreeMap<String, bool> = gates::DEFAULTS
+            .iter()
+            .map(|(name, on)| ((*name).to_owned(), *on))
+            .collect();
+        gates.extend(spec.into_iter().flatten().map(|(k, v)| (k.clone(), *v)));
+        Self(gates)
+    }
+
+    /// The gates an operator config sets (defaults when there is no config).
+    pub fn of(config: Option<&SriovOperatorConfig>) -> Self {
+        Self::new(config.and_then(|c| c.spec.feature_gates.as_ref()))
+    }
+
+    /// Whether `gate` is on.
+    pub fn enabled(&self, gate: &str) -> bool {
+        self.0.get(gate).copied().unwrap_or(false)
+    }
+
+    /// Gates set that no version of the operator knows (likely misspelt).
+    pub fn unknown(&self) -> impl Iterator<Item = &str> {
+        self.0
+            .keys()
+            .map(String::as_str)
+            .filter(|k| !gates::DEFAULTS.iter().any(|(name, _)| name == k))
+    }
+}

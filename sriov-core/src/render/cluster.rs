@@ -30,9 +30,6 @@ pub fn default_node_selector() -> Labels {
     ])
 }
 
-/// Feature gate that makes the operator manage OVS bridges from policies.
-pub const MANAGE_SOFTWARE_BRIDGES: &str = "manageSoftwareBridges";
-
 /// A snapshot of everything the operator reads.
 #[derive(Debug, Clone, Copy)]
 pub struct ClusterInputs<'a> {
@@ -214,11 +211,9 @@ pub fn desired(inputs: &ClusterInputs<'_>) -> Desired {
         .and_then(|c| c.config_daemon_node_selector.clone())
         .filter(|s| !s.is_empty())
         .unwrap_or_else(default_node_selector);
-    let manage_bridges = config
-        .and_then(|c| c.feature_gates.as_ref())
-        .and_then(|g| g.get(MANAGE_SOFTWARE_BRIDGES))
-        .copied()
-        .unwrap_or(false);
+    let manage_bridges =
+        crate::api::FeatureGates::new(config.and_then(|c| c.feature_gates.as_ref()))
+            .enabled(crate::api::gates::MANAGE_SOFTWARE_BRIDGES);
     let owner = inputs.operator_config.and_then(controller_reference);
 
     let existing: BTreeMap<&str, &SriovNetworkNodeState> = inputs
@@ -352,7 +347,7 @@ fn check_target<K: Resource<DynamicType = ()>>(
     }
 }
 
-fn controller_reference(config: &SriovOperatorConfig) -> Option<OwnerReference> {
+pub(crate) fn controller_reference(config: &SriovOperatorConfig) -> Option<OwnerReference> {
     Some(OwnerReference {
         api_version: crate::api::API_VERSION.to_owned(),
         kind: "SriovOperatorConfig".to_owned(),

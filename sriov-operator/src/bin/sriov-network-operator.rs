@@ -8,12 +8,10 @@ use sriov_hw::process::{self, LogFormat};
 use sriov_operator::operator::{self, Settings};
 
 /// The SR-IOV network operator: turns SriovNetworkNodePolicies into node states, the device
-/// plugin's configuration and node labels.
-///
-/// Environment: NAMESPACE (default sriov-network-operator), RESOURCE_PREFIX (default
-/// openshift.io), STALE_NODE_STATE_CLEANUP_DELAY_MINUTES (default 30; 0 deletes at once).
+/// plugin's configuration and node labels, networks into NetworkAttachmentDefinitions, and
+/// the SriovOperatorConfig into the node components and webhooks.
 #[derive(Debug, Parser)]
-#[command(version)]
+#[command(version, after_help = format!("Environment: {}", operator::settings::VARIABLES))]
 struct Args {
     /// A kubeconfig to use instead of the in-cluster configuration (or KUBECONFIG).
     #[arg(long, value_name = "FILE")]
@@ -45,7 +43,13 @@ async fn client(kubeconfig: Option<PathBuf>) -> Result<kube::Client, String> {
 fn main() {
     let args = Args::parse();
     process::init_logging(&args.log_level, args.log_format, None);
-    let settings = Settings::from_env(|name| std::env::var(name).ok());
+    let settings = match Settings::from_env(|name| std::env::var(name).ok()) {
+        Ok(settings) => settings,
+        Err(e) => {
+            eprintln!("sriov-network-operator: {e}");
+            std::process::exit(2);
+        }
+    };
     let status = process::run("sriov-network-operator", 2, |shutdown| async move {
         let client = client(args.kubeconfig).await?;
         tracing::info!(namespace = %settings.namespace, "starting");

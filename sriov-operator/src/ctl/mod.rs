@@ -134,7 +134,7 @@ enum Command {
 }
 
 /// Operator namespace assumed when none is given.
-pub const DEFAULT_NAMESPACE: &str = "sriov-network-operator";
+pub const DEFAULT_NAMESPACE: &str = sriov_core::api::DEFAULT_OPERATOR_NAMESPACE;
 /// Resource prefix assumed when none is given.
 pub const DEFAULT_RESOURCE_PREFIX: &str = "openshift.io";
 

@@ -6,7 +6,9 @@
 //!   device-plugin ConfigMap and the nodes' device-plugin label, with stale node states
 //!   kept for `STALE_NODE_STATE_CLEANUP_DELAY_MINUTES` and then deleted;
 //! - the network controllers ([`networks`]): each network → its
-//!   NetworkAttachmentDefinition.
+//!   NetworkAttachmentDefinition;
+//! - the operator-config controller ([`operator_config`]): the default SriovOperatorConfig →
+//!   the config daemon and device plugin DaemonSets and the webhooks.
 
 use std::sync::Arc;
 
@@ -15,6 +17,7 @@ use kube::Client;
 pub mod inputs;
 pub mod networks;
 pub mod node_policy;
+pub mod operator_config;
 pub mod settings;
 
 pub use settings::Settings;
@@ -39,13 +42,42 @@ pub async fn run(
         trigger,
         signal(stopped.clone()),
     );
-    let networks = networks::run(client, settings, signal(stopped));
+    let networks = networks::run(
+        client.clone(),
+        Arc::clone(&settings),
+        signal(stopped.clone()),
+    );
+    let config = operator_config::run(client, settings, stopped);
     let stopper = async move {
         shutdown.await;
         let _ = stop.send(true);
     };
-    futures::future::join3(policy, networks, stopper).await;
+    futures::future::join4(policy, networks, config, stopper).await;
     for task in tasks {
         task.abort();
+    }
+}
+
+/// Resolves once `rx` says the operator is stopping.
+pub(crate) async fn stopped(mut rx: tokio::sync::watch::Receiver<bool>) {
+    let _ = rx.wait_for(|s| *s).await;
+}
+
+/// How long running reconciles may take to finish once the operator is stopping.
+const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Drives a kube-runtime controller until it ends, or until `SHUTDOWN_GRACE` after the
+/// operator starts stopping: the controller stops its own watch at shutdown but not those
+/// of `.owns()`/`.watches()`, so its stream may not end by itself.
+pub(crate) async fn until_stopped(
+    run: impl std::future::Future<Output = ()>,
+    shutdown: tokio::sync::watch::Receiver<bool>,
+) {
+    tokio::select! {
+        () = run => {}
+        () = async {
+            stopped(shutdown).await;
+            tokio::time::sleep(SHUTDOWN_GRACE).await;
+        } => {}
     }
 }

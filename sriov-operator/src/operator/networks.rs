@@ -346,11 +346,7 @@ async fn run_kind<K: NetworkKind + Unpin>(
     settings: Arc<Settings>,
     shutdown: tokio::sync::watch::Receiver<bool>,
 ) {
-    let signal = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
-        let _ = rx.wait_for(|s| *s).await;
-    };
-    let stopping = signal(shutdown.clone());
-    let shutdown = signal(shutdown);
+    let stopping = super::stopped(shutdown.clone());
     let controller = Controller::new(Api::<K>::all(client.clone()), watcher::Config::default());
     let networks = controller.store();
     let by_target = networks.clone();
@@ -391,20 +387,8 @@ async fn run_kind<K: NetworkKind + Unpin>(
         .graceful_shutdown_on(stopping)
         .run(reconcile::<K>, error_policy::<K>, context)
         .for_each(|_| futures::future::ready(()));
-    // The controller stops its own watch at shutdown, not those of `.watches()`, so its
-    // stream may not end by itself: running reconciles get a grace period, then it is
-    // dropped.
-    tokio::select! {
-        () = run => {}
-        () = async {
-            shutdown.await;
-            tokio::time::sleep(SHUTDOWN_GRACE).await;
-        } => {}
-    }
+    super::until_stopped(run, shutdown).await;
 }
-
-/// How long running reconciles may take to finish once the operator is stopping.
-const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
 
 /// Runs the three network controllers until `shutdown` resolves.
 pub async fn run(
