@@ -1,13 +1,21 @@
-//! Drain scheduling as a pure decision, as upstream schedules drains: which pool a node is in, how
-//! many of the pool's nodes may be unavailable at once, and which of the nodes asking to
-//! drain may start now.
+//! Drain coordination as pure decisions, as upstream makes them: which pool a node is in,
+//! how many of the pool's nodes may be unavailable at once, which of the nodes asking to
+//! drain may start now ([`schedule`]), what the drain controller does for one node given
+//! its request and drain state ([`next_step`]), and which of its pods a drain evicts
+//! ([`pods_to_evict`]).
+//!
+//! The hand-shake, through annotations: the config daemon asks on its Node
+//! (`sriovnetwork.openshift.io/state`: `Idle`, `Drain_Required`, `Reboot_Required`, see
+//! [`Request`]) and mirrors the request on its node state (`desired-state`); the drain
+//! controller answers on the node state (`current-state`: `Idle`, `Draining`,
+//! `DrainComplete`, see [`CurrentState`]).
 //!
 //! Beyond upstream: a percentage that rounds down to zero for the pool's size (30 % of a
 //! 3-node pool) would block that pool forever; [`schedule`] reports it as a warning.
 
 use std::collections::BTreeMap;
 
-use k8s_openapi::api::core::v1::Node;
+use k8s_openapi::api::core::v1::{Node, Pod};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
 use crate::api::SriovNetworkPoolConfig;
@@ -58,6 +66,199 @@ pub enum CurrentState {
     Draining,
     /// Drained, being configured.
     DrainComplete,
+}
+
+impl CurrentState {
+    /// The annotation value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Idle => "Idle",
+            Self::Draining => "Draining",
+            Self::DrainComplete => "DrainComplete",
+        }
+    }
+
+    /// Reads the annotation value (`None` for anything else).
+    pub fn parse(text: &str) -> Option<Self> {
+        [Self::Idle, Self::Draining, Self::DrainComplete]
+            .into_iter()
+            .find(|s| s.as_str() == text)
+    }
+}
+
+/// Annotation on the Node where its config daemon asks for a drain.
+pub const NODE_STATE_ANNOTATION: &str = "sriovnetwork.openshift.io/state";
+
+/// What a node's config daemon asks for (the Node's `sriovnetwork.openshift.io/state`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Request {
+    /// Nothing: the node is not being reconfigured (or is done).
+    Idle,
+    /// Evict the pods using SR-IOV resources, then the daemon reconfigures.
+    DrainRequired,
+    /// Evict every pod: the daemon reboots the node.
+    RebootRequired,
+}
+
+impl Request {
+    /// The annotation value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Idle => "Idle",
+            Self::DrainRequired => "Drain_Required",
+            Self::RebootRequired => "Reboot_Required",
+        }
+    }
+
+    /// Reads the annotation value (`None` for anything else).
+    pub fn parse(text: &str) -> Option<Self> {
+        [Self::Idle, Self::DrainRequired, Self::RebootRequired]
+            .into_iter()
+            .find(|s| s.as_str() == text)
+    }
+}
+
+/// What the drain controller does next for one node.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Step {
+    /// Nothing: idle, or drained and waiting for the daemon.
+    Nothing,
+    /// Write `Idle` where an annotation is missing (the node's request, the node state's
+    /// current and desired state), then look again.
+    InitAnnotations {
+        /// The node lacks `sriovnetwork.openshift.io/state`.
+        node: bool,
+        /// The node state lacks `current-state`.
+        current: bool,
+        /// The node state lacks `desired-state`.
+        desired: bool,
+    },
+    /// The request was withdrawn: uncordon, then `current-state` back to `Idle`.
+    Complete,
+    /// Ask the node's pool for a slot, then set `Draining`.
+    Start,
+    /// Keep draining (cordon, evict; `full` evicts every pod, not only SR-IOV ones).
+    Drain {
+        /// `Reboot_Required`: every evictable pod goes.
+        full: bool,
+    },
+    /// The annotations hold values no version of the hand-shake writes.
+    Invalid(String),
+}
+
+/// The drain controller's decision for a node from its request (the Node's annotation) and
+/// its drain state (the node state's `current-state`), `None` where an annotation is
+/// missing.
+pub fn next_step(request: Option<&str>, current: Option<&str>, desired_present: bool) -> Step {
+    if request.is_none() || current.is_none() || !desired_present {
+        return Step::InitAnnotations {
+            node: request.is_none(),
+            current: current.is_none(),
+            desired: !desired_present,
+        };
+    }
+    let (Some(request_text), Some(current_text)) = (request, current) else {
+        return Step::Nothing;
+    };
+    let Some(request) = Request::parse(request_text) else {
+        return Step::Invalid(format!(
+            "node annotation {NODE_STATE_ANNOTATION}={request_text:?} is none of Idle, Drain_Required, Reboot_Required"
+        ));
+    };
+    let Some(current) = CurrentState::parse(current_text) else {
+        return Step::Invalid(format!(
+            "node state annotation {}={current_text:?} is none of Idle, Draining, DrainComplete",
+            crate::api::CURRENT_STATE_ANNOTATION
+        ));
+    };
+    match (request, current) {
+        (Request::Idle, CurrentState::Idle) => Step::Nothing,
+        (Request::Idle, _) => Step::Complete,
+        (_, CurrentState::DrainComplete) => Step::Nothing,
+        (_, CurrentState::Idle) => Step::Start,
+        (request, CurrentState::Draining) => Step::Drain {
+            full: request == Request::RebootRequired,
+        },
+    }
+}
+
+/// Why a pod stays on a draining node.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Skip {
+    /// Run by a DaemonSet (it would come back at once; kubectl drain ignores them too).
+    DaemonSet,
+    /// A static pod's mirror (the kubelet owns it; evicting it does nothing).
+    Mirror,
+    /// Already terminating: waited for, not evicted again.
+    Terminating,
+    /// A partial drain, and the pod uses no SR-IOV resource.
+    NoSriovResource,
+}
+
+fn uses_prefix(pod: &Pod, prefix: &str) -> bool {
+    let Some(spec) = &pod.spec else {
+        return false;
+    };
+    let wanted = format!("{prefix}/");
+    spec.containers
+        .iter()
+        .chain(spec.init_containers.iter().flatten())
+        .filter_map(|c| c.resources.as_ref())
+        .flat_map(|r| r.requests.iter().flatten().chain(r.limits.iter().flatten()))
+        .any(|(name, _)| name.starts_with(&wanted))
+}
+
+/// Whether a drain evicts `pod` (`Ok`), or why not. A partial drain (`full` false, for
+/// `Drain_Required`) evicts only pods whose containers (or init containers) request or
+/// limit a resource named `<resource_prefix>/…`; a full drain every pod but DaemonSet pods
+/// and mirror pods.
+pub fn eviction(pod: &Pod, resource_prefix: &str, full: bool) -> Result<(), Skip> {
+    let meta = &pod.metadata;
+    if meta
+        .owner_references
+        .iter()
+        .flatten()
+        .any(|o| o.kind == "DaemonSet" && o.controller == Some(true))
+    {
+        return Err(Skip::DaemonSet);
+    }
+    if meta
+        .annotations
+        .as_ref()
+        .is_some_and(|a| a.contains_key("kubernetes.io/config.mirror"))
+    {
+        return Err(Skip::Mirror);
+    }
+    if meta.deletion_timestamp.is_some() {
+        return Err(Skip::Terminating);
+    }
+    if !full && !uses_prefix(pod, resource_prefix) {
+        return Err(Skip::NoSriovResource);
+    }
+    Ok(())
+}
+
+/// The pods of `pods` a drain evicts (see [`eviction`]).
+pub fn pods_to_evict<'a>(pods: &'a [Pod], resource_prefix: &str, full: bool) -> Vec<&'a Pod> {
+    pods.iter()
+        .filter(|p| eviction(p, resource_prefix, full).is_ok())
+        .collect()
+}
+
+/// Whether the drain of a node is over: no pod the drain evicts is left, terminating ones
+/// included (a pod that is still shutting down may still hold its VF).
+pub fn drained(pods: &[Pod], resource_prefix: &str, full: bool) -> bool {
+    pods.iter()
+        .all(|p| match eviction(p, resource_prefix, full) {
+            Ok(()) => false,
+            Err(Skip::Terminating) => {
+                // Terminating pods count only if the drain would have evicted them.
+                let mut alive = p.clone();
+                alive.metadata.deletion_timestamp = None;
+                eviction(&alive, resource_prefix, full).is_err()
+            }
+            Err(_) => true,
+        })
 }
 
 /// One node's part in the decision.
@@ -152,6 +353,7 @@ pub fn schedule(nodes: &[NodeDrain<'_>], pools: &[SriovNetworkPoolConfig]) -> Dr
 #[cfg(test)]
 mod tests {
     use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
+    use serde_json::json;
 
     use super::*;
     use crate::api::SriovNetworkPoolConfigSpec;
@@ -244,5 +446,111 @@ mod tests {
                 "SriovNetworkPoolConfig small: maxUnavailable allows 0 of the 2 node(s) this pool selects to drain; none of them can ever be reconfigured"
             ]
         );
+    }
+
+    #[test]
+    fn next_step_follows_the_hand_shake() {
+        let step = |r: &str, c: &str| next_step(Some(r), Some(c), true);
+        assert_eq!(
+            next_step(None, Some("Idle"), false),
+            Step::InitAnnotations {
+                node: true,
+                current: false,
+                desired: true
+            }
+        );
+        assert_eq!(step("Idle", "Idle"), Step::Nothing);
+        assert_eq!(step("Idle", "Draining"), Step::Complete);
+        assert_eq!(step("Idle", "DrainComplete"), Step::Complete);
+        assert_eq!(step("Drain_Required", "Idle"), Step::Start);
+        assert_eq!(step("Reboot_Required", "Idle"), Step::Start);
+        assert_eq!(
+            step("Drain_Required", "Draining"),
+            Step::Drain { full: false }
+        );
+        assert_eq!(
+            step("Reboot_Required", "Draining"),
+            Step::Drain { full: true }
+        );
+        assert_eq!(step("Drain_Required", "DrainComplete"), Step::Nothing);
+        assert!(matches!(step("Drain", "Idle"), Step::Invalid(m) if m.contains("\"Drain\"")));
+        assert!(matches!(step("Idle", "Done"), Step::Invalid(m) if m.contains("current-state")));
+    }
+
+    fn pod(name: &str, extra: serde_json::Value) -> Pod {
+        let mut value = json!({"metadata": {"name": name, "namespace": "apps"},
+            "spec": {"containers": [{"name": "c"}]}});
+        if let (Some(base), Some(extra)) = (value.as_object_mut(), extra.as_object()) {
+            for (k, v) in extra {
+                if k == "metadata" {
+                    if let (Some(meta), Some(more)) =
+                        (base["metadata"].as_object_mut(), v.as_object())
+                    {
+                        meta.extend(more.clone());
+                    }
+                } else {
+                    base.insert(k.clone(), v.clone());
+                }
+            }
+        }
+        serde_json::from_value(value).unwrap_or_default()
+    }
+
+    #[test]
+    fn partial_drains_evict_only_sriov_pods_and_no_drain_evicts_daemon_or_mirror_pods() {
+        let sriov = pod(
+            "sriov",
+            json!({"spec": {"containers": [{"name": "c",
+            "resources": {"limits": {"openshift.io/intelnics": "1"}}}]}}),
+        );
+        let init = pod(
+            "init",
+            json!({"spec": {"containers": [{"name": "c"}],
+            "initContainers": [{"name": "i", "resources": {"requests": {"openshift.io/x": "1"}}}]}}),
+        );
+        let plain = pod("plain", json!({}));
+        let other_prefix = pod(
+            "other",
+            json!({"spec": {"containers": [{"name": "c",
+            "resources": {"requests": {"example.com/intelnics": "1"}}}]}}),
+        );
+        let daemon = pod(
+            "ds",
+            json!({"metadata": {"ownerReferences": [{"apiVersion": "apps/v1",
+            "kind": "DaemonSet", "name": "d", "uid": "u", "controller": true}]}}),
+        );
+        let mirror = pod(
+            "mirror",
+            json!({"metadata": {"annotations": {"kubernetes.io/config.mirror": "x"}}}),
+        );
+        let pods = vec![sriov, init, plain, other_prefix, daemon, mirror];
+        let names = |full| -> Vec<String> {
+            pods_to_evict(&pods, "openshift.io", full)
+                .iter()
+                .filter_map(|p| p.metadata.name.clone())
+                .collect()
+        };
+        assert_eq!(names(false), ["sriov", "init"]);
+        assert_eq!(names(true), ["sriov", "init", "plain", "other"]);
+        assert!(!drained(&pods, "openshift.io", false));
+
+        let mut gone = pods[2..].to_vec();
+        assert!(drained(&gone, "openshift.io", false));
+        let mut terminating = pods[0].clone();
+        terminating.metadata.deletion_timestamp = pods[0]
+            .metadata
+            .creation_timestamp
+            .clone()
+            .or_else(|| serde_json::from_value(json!("2026-01-01T00:00:00Z")).ok());
+        assert_eq!(
+            eviction(&terminating, "openshift.io", false),
+            Err(Skip::Terminating)
+        );
+        gone.push(terminating);
+        assert!(
+            !drained(&gone, "openshift.io", false),
+            "a terminating SR-IOV pod still counts"
+        );
+        assert!(!drained(&gone, "openshift.io", true));
     }
 }

@@ -4,7 +4,6 @@
 // Test set-up panics on failure by design: that is the test failing.
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use k8s_openapi::api::core::v1::{ConfigMap, Node};
@@ -82,8 +81,7 @@ async fn cluster(settings: Settings) -> Cluster {
         .create(&PostParams::default(), &policy)
         .await
         .unwrap();
-    let trigger = Arc::new(tokio::sync::Notify::new());
-    let (inputs, tasks) = inputs::start(&client, NAMESPACE, trigger);
+    let (inputs, tasks) = inputs::start(&client, NAMESPACE, &inputs::Triggers::default());
     assert!(inputs.ready().await);
     Cluster {
         sandbox,

@@ -187,6 +187,10 @@ pub struct SriovNetworkNodeStateStatus {
     /// Why the last sync failed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_sync_error: Option<String>,
+    /// Conditions, keyed by `type` (beyond upstream): the drain controller's `DrainBlocked`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["type"]))]
+    pub conditions: Option<Vec<super::Condition>>,
 }
 
 /// A discovered PF.

@@ -2,6 +2,7 @@
 //! library ([`sriov_operator::operator`]).
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::Parser;
 use sriov_hw::process::{self, LogFormat};
@@ -22,6 +23,14 @@ struct Args {
     /// Log level (an env-filter directive; RUST_LOG replaces it).
     #[arg(long, default_value = "info")]
     log_level: String,
+    /// Seconds a node's drain may take before it is reported as blocked (DrainBlocked on
+    /// its node state, and a Warning event naming the pods left); it keeps trying.
+    #[arg(long, value_name = "SECONDS", default_value_t = operator::settings::DRAIN_TIMEOUT.as_secs())]
+    drain_timeout: u64,
+    /// Seconds between attempts while a drain is in progress or waits for its pool.
+    #[arg(long, value_name = "SECONDS", default_value_t = operator::settings::DRAIN_RETRY.as_secs(),
+        value_parser = clap::value_parser!(u64).range(1..))]
+    drain_retry_interval: u64,
 }
 
 async fn client(kubeconfig: Option<PathBuf>) -> Result<kube::Client, String> {
@@ -44,7 +53,11 @@ fn main() {
     let args = Args::parse();
     process::init_logging(&args.log_level, args.log_format, None);
     let settings = match Settings::from_env(|name| std::env::var(name).ok()) {
-        Ok(settings) => settings,
+        Ok(settings) => Settings {
+            drain_timeout: Duration::from_secs(args.drain_timeout),
+            drain_retry: Duration::from_secs(args.drain_retry_interval),
+            ..settings
+        },
         Err(e) => {
             eprintln!("sriov-network-operator: {e}");
             std::process::exit(2);

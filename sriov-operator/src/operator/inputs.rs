@@ -1,6 +1,9 @@
-//! What the policy sync reads, kept current by reflectors: one store per kind, and a
-//! trigger fired when a change could alter what the operator writes (a node's labels, a
-//! node state's discovered interfaces or annotations, any policy, network, pool or config).
+//! What the policy sync and the drain controller read, kept current by reflectors: one
+//! store per kind, and two triggers: [`Triggers::render`] fires when a change could alter
+//! what the policy sync writes (a node's labels, a node state's discovered interfaces or
+//! annotations, any policy, network, pool or config), [`Triggers::drain`] when it could
+//! alter a drain decision (a node's drain request, labels or schedulability, a node
+//! state's annotations, a pool, a node or node state appearing or going).
 
 use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
@@ -52,8 +55,17 @@ impl std::fmt::Debug for Inputs {
     }
 }
 
-/// A fingerprint of the parts of an object that matter to the sync.
+/// A fingerprint of the parts of an object that matter to a consumer.
 type Relevant<K> = fn(&K) -> u64;
+
+/// Who is woken by which changes.
+#[derive(Debug, Clone, Default)]
+pub struct Triggers {
+    /// The policy sync.
+    pub render: Arc<Notify>,
+    /// The drain controller.
+    pub drain: Arc<Notify>,
+}
 
 fn hash_of(value: &impl serde::Serialize) -> u64 {
     let mut hasher = std::collections::hash_map::DefaultHasher::new();
@@ -65,6 +77,19 @@ fn hash_of(value: &impl serde::Serialize) -> u64 {
 
 fn node_labels(node: &Node) -> u64 {
     hash_of(&node.metadata.labels)
+}
+
+fn node_drain(node: &Node) -> u64 {
+    hash_of(&(
+        &node.metadata.labels,
+        node.annotations()
+            .get(sriov_core::drain::NODE_STATE_ANNOTATION),
+        node.spec.as_ref().and_then(|s| s.unschedulable),
+    ))
+}
+
+fn state_annotations(state: &SriovNetworkNodeState) -> u64 {
+    hash_of(&state.metadata.annotations)
 }
 
 fn discovered(state: &SriovNetworkNodeState) -> u64 {
@@ -109,14 +134,13 @@ fn whole<K: serde::Serialize>(object: &K) -> u64 {
     hash_of(object)
 }
 
-/// Runs a reflector for `api` into a store, firing `trigger` when an object appears,
-/// goes, or changes what `relevant` reads.
+/// Runs a reflector for `api` into a store, firing each trigger when an object appears,
+/// goes, or changes what its fingerprint reads.
 fn reflect<K>(
     api: Api<K>,
     config: watcher::Config,
-    relevant: Relevant<K>,
+    triggers: Vec<(Relevant<K>, Arc<Notify>)>,
     trim: fn(&mut K),
-    trigger: Arc<Notify>,
 ) -> (Store<K>, tokio::task::JoinHandle<()>)
 where
     K: Resource<DynamicType = ()>
@@ -129,83 +153,113 @@ where
 {
     let (reader, writer) = reflector::store();
     let task = tokio::spawn(async move {
-        let mut seen: HashMap<(Option<String>, String), u64> = HashMap::new();
+        let mut seen: HashMap<(Option<String>, String), Vec<u64>> = HashMap::new();
         let events =
             reflector::reflector(writer, watcher(api, config).modify(trim)).default_backoff();
         futures::pin_mut!(events);
         while let Some(event) = events.next().await {
+            let all = || vec![true; triggers.len()];
             let changed = match event {
                 Ok(watcher::Event::Apply(object) | watcher::Event::InitApply(object)) => {
                     let key = (object.namespace(), object.name_any());
-                    let print = relevant(&object);
-                    seen.insert(key, print) != Some(print)
+                    let prints: Vec<u64> = triggers.iter().map(|(f, _)| f(&object)).collect();
+                    let before = seen.insert(key, prints.clone());
+                    match before {
+                        Some(before) => before.iter().zip(&prints).map(|(a, b)| a != b).collect(),
+                        None => all(),
+                    }
                 }
                 Ok(watcher::Event::Delete(object)) => {
                     seen.remove(&(object.namespace(), object.name_any()));
-                    true
+                    all()
                 }
-                Ok(watcher::Event::Init) => false,
-                Ok(watcher::Event::InitDone) => true,
+                Ok(watcher::Event::Init) => vec![false; triggers.len()],
+                Ok(watcher::Event::InitDone) => all(),
                 Err(e) => {
                     tracing::warn!(kind = %K::kind(&()), error = %e, "watch failed; retrying");
-                    false
+                    vec![false; triggers.len()]
                 }
             };
-            if changed {
-                trigger.notify_one();
+            for ((_, trigger), changed) in triggers.iter().zip(changed) {
+                if changed {
+                    trigger.notify_one();
+                }
             }
         }
     });
     (reader, task)
 }
 
-/// Starts the reflectors; `trigger` fires on every relevant change. The tasks end when
-/// they are aborted (or the client's connection ends for good).
+/// Starts the reflectors, firing `triggers` on relevant changes. The tasks end when they
+/// are aborted (or the client's connection ends for good).
 pub fn start(
     client: &Client,
     namespace: &str,
-    trigger: Arc<Notify>,
+    triggers: &Triggers,
 ) -> (Inputs, Vec<tokio::task::JoinHandle<()>>) {
     let mut tasks = Vec::new();
     let config = watcher::Config::default;
-    macro_rules! store {
-        ($api:expr, $relevant:expr) => {
-            store!($api, $relevant, |_| {})
+    macro_rules! render {
+        ($f:expr) => {
+            ($f as Relevant<_>, Arc::clone(&triggers.render))
         };
-        ($api:expr, $relevant:expr, $trim:expr) => {{
-            let (store, task) = reflect($api, config(), $relevant, $trim, Arc::clone(&trigger));
+    }
+    macro_rules! drain {
+        ($f:expr) => {
+            ($f as Relevant<_>, Arc::clone(&triggers.drain))
+        };
+    }
+    macro_rules! store {
+        ($api:expr, [$($trigger:expr),*]) => {
+            store!($api, [$($trigger),*], |_| {})
+        };
+        ($api:expr, [$($trigger:expr),*], $trim:expr) => {{
+            let (store, task) = reflect($api, config(), vec![$($trigger),*], $trim);
             tasks.push(task);
             store
         }};
     }
     let inputs = Inputs {
-        nodes: store!(Api::all(client.clone()), node_labels, node_identity),
+        nodes: store!(
+            Api::all(client.clone()),
+            [render!(node_labels), drain!(node_drain)],
+            node_identity
+        ),
         node_states: store!(
             Api::namespaced(client.clone(), namespace),
-            discovered,
+            [render!(discovered), drain!(state_annotations)],
             without_vfs
         ),
         policies: store!(
             Api::namespaced(client.clone(), namespace),
-            whole::<SriovNetworkNodePolicy>
+            [render!(whole::<SriovNetworkNodePolicy>)]
         ),
-        sriov_networks: store!(Api::all(client.clone()), spec_and_deletion::<SriovNetwork>),
+        sriov_networks: store!(
+            Api::all(client.clone()),
+            [render!(spec_and_deletion::<SriovNetwork>)]
+        ),
         ib_networks: store!(
             Api::all(client.clone()),
-            spec_and_deletion::<SriovIBNetwork>
+            [render!(spec_and_deletion::<SriovIBNetwork>)]
         ),
-        ovs_networks: store!(Api::all(client.clone()), spec_and_deletion::<OVSNetwork>),
+        ovs_networks: store!(
+            Api::all(client.clone()),
+            [render!(spec_and_deletion::<OVSNetwork>)]
+        ),
         pool_configs: store!(
             Api::namespaced(client.clone(), namespace),
-            whole::<SriovNetworkPoolConfig>
+            [
+                render!(whole::<SriovNetworkPoolConfig>),
+                drain!(whole::<SriovNetworkPoolConfig>)
+            ]
         ),
         operator_configs: store!(
             Api::namespaced(client.clone(), namespace),
-            whole::<SriovOperatorConfig>
+            [render!(whole::<SriovOperatorConfig>)]
         ),
         config_maps: store!(
             Api::namespaced(client.clone(), namespace),
-            whole::<ConfigMap>
+            [render!(whole::<ConfigMap>)]
         ),
     };
     (inputs, tasks)

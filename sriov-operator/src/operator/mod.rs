@@ -7,6 +7,8 @@
 //!   kept for `STALE_NODE_STATE_CLEANUP_DELAY_MINUTES` and then deleted;
 //! - the network controllers ([`networks`]): each network → its
 //!   NetworkAttachmentDefinition;
+//! - the drain controller ([`drain`]): the daemons' drain requests → cordon, evictions,
+//!   uncordon, within each pool's `maxUnavailable`;
 //! - the operator-config controller ([`operator_config`]): the default SriovOperatorConfig →
 //!   the config daemon and device plugin DaemonSets and the webhooks.
 
@@ -14,6 +16,7 @@ use std::sync::Arc;
 
 use kube::Client;
 
+pub mod drain;
 pub mod inputs;
 pub mod networks;
 pub mod node_policy;
@@ -29,30 +32,34 @@ pub async fn run(
     shutdown: impl std::future::Future<Output = ()> + Send,
 ) {
     let settings = Arc::new(settings);
-    let trigger = Arc::new(tokio::sync::Notify::new());
-    let (inputs, tasks) = inputs::start(&client, &settings.namespace, Arc::clone(&trigger));
+    let triggers = inputs::Triggers::default();
+    let (inputs, tasks) = inputs::start(&client, &settings.namespace, &triggers);
     let (stop, stopped) = tokio::sync::watch::channel(false);
-    let signal = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
-        let _ = rx.wait_for(|s| *s).await;
-    };
     let policy = node_policy::run(
         client.clone(),
         Arc::clone(&settings),
+        inputs.clone(),
+        triggers.render,
+        stopped_signal(stopped.clone()),
+    );
+    let drains = drain::run(
+        client.clone(),
+        Arc::clone(&settings),
         inputs,
-        trigger,
-        signal(stopped.clone()),
+        triggers.drain,
+        stopped_signal(stopped.clone()),
     );
     let networks = networks::run(
         client.clone(),
         Arc::clone(&settings),
-        signal(stopped.clone()),
+        stopped_signal(stopped.clone()),
     );
     let config = operator_config::run(client, settings, stopped);
     let stopper = async move {
         shutdown.await;
         let _ = stop.send(true);
     };
-    futures::future::join4(policy, networks, config, stopper).await;
+    futures::future::join5(policy, drains, networks, config, stopper).await;
     for task in tasks {
         task.abort();
     }
@@ -61,6 +68,12 @@ pub async fn run(
 /// Resolves once `rx` says the operator is stopping.
 pub(crate) async fn stopped(mut rx: tokio::sync::watch::Receiver<bool>) {
     let _ = rx.wait_for(|s| *s).await;
+}
+
+fn stopped_signal(
+    rx: tokio::sync::watch::Receiver<bool>,
+) -> impl std::future::Future<Output = ()> + Send + 'static {
+    stopped(rx)
 }
 
 /// How long running reconciles may take to finish once the operator is stopping.

@@ -19,6 +19,12 @@ pub struct Settings {
     pub resync: Duration,
     /// The field manager of every write.
     pub field_manager: String,
+    /// How often the drain controller looks again while a drain is in progress or waits
+    /// for its pool (upstream: 5 s).
+    pub drain_retry: Duration,
+    /// How long a drain may take before it is reported as blocked (`DrainBlocked` on the
+    /// node state, and an event); it keeps trying (upstream's per-attempt timeout: 90 s).
+    pub drain_timeout: Duration,
     /// What the operator-config controller renders its DaemonSets and webhooks with
     /// (images, `CLUSTER_TYPE`, certificates); its namespace and resource prefix are the
     /// two above.
@@ -27,6 +33,11 @@ pub struct Settings {
 
 /// The field manager the operator's writes are recorded under.
 pub const FIELD_MANAGER: &str = "sriov-network-operator";
+
+/// Default of [`Settings::drain_retry`].
+pub const DRAIN_RETRY: Duration = Duration::from_secs(5);
+/// Default of [`Settings::drain_timeout`].
+pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(90);
 
 /// The environment variables the operator reads, for `--help`.
 pub const VARIABLES: &str = "\
@@ -127,6 +138,8 @@ impl Settings {
             debounce: Duration::from_secs(1),
             resync: Duration::from_secs(5 * 60),
             field_manager: FIELD_MANAGER.to_owned(),
+            drain_retry: DRAIN_RETRY,
+            drain_timeout: DRAIN_TIMEOUT,
             components,
         })
     }
@@ -144,6 +157,8 @@ impl Default for Settings {
             debounce: Duration::from_secs(1),
             resync: Duration::from_secs(5 * 60),
             field_manager: FIELD_MANAGER.to_owned(),
+            drain_retry: DRAIN_RETRY,
+            drain_timeout: DRAIN_TIMEOUT,
             components,
         }
     }
