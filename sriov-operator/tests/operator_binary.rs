@@ -1,11 +1,15 @@
 //! The built `sriov-network-operator` binary against the sandbox over TCP, through a
-//! kubeconfig, as it runs against a cluster: it writes the node states and the
-//! device-plugin configuration, and stops cleanly on SIGTERM.
+//! kubeconfig, as it runs against a cluster: it takes the leader lease, writes the node
+//! states and the device-plugin configuration, serves /metrics, /healthz and /readyz, and
+//! on SIGTERM stops cleanly and releases the lease.
 // Test set-up panics on failure by design: that is the test failing.
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
+use std::io::{Read, Write};
 use std::process::{Command, Stdio};
 use std::time::Duration;
+
+use k8s_openapi::api::coordination::v1::Lease;
 
 use k8s_openapi::api::core::v1::ConfigMap;
 use kube::Api;
@@ -13,6 +17,37 @@ use kube_sandbox::Sandbox;
 use serde_json::json;
 use sriov_core::api::SriovNetworkNodeState;
 use sriov_core::testing::{NAMESPACE, PolicyBuilder, worker};
+
+/// The operator process, killed if the test fails while it runs.
+struct Running(Option<std::process::Child>);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.0.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// `GET path` over plain HTTP/1.0: the status code and body.
+fn get(port: u16, path: &str) -> Option<(u16, String)> {
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    write!(stream, "GET {path} HTTP/1.0\r\nHost: localhost\r\n\r\n").ok()?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).ok()?;
+    let code = response.split(' ').nth(1)?.parse().ok()?;
+    let body = response.split_once("\r\n\r\n").map(|(_, b)| b.to_owned())?;
+    Some((code, body))
+}
 
 #[test]
 fn the_operator_binary_syncs_a_cluster_through_a_kubeconfig_and_stops_on_sigterm() {
@@ -53,20 +88,27 @@ fn the_operator_binary_syncs_a_cluster_through_a_kubeconfig_and_stops_on_sigterm
     let kubeconfig = dir.path().join("kubeconfig");
     kube_sandbox::kubeconfig(&kubeconfig, &format!("http://{address}")).unwrap();
 
-    let mut operator = Command::new(env!("CARGO_BIN_EXE_sriov-network-operator"))
+    let (metrics, health) = (free_port(), free_port());
+    let operator = Command::new(env!("CARGO_BIN_EXE_sriov-network-operator"))
         .arg("--kubeconfig")
         .arg(&kubeconfig)
+        .args(["--metrics-addr", &format!("127.0.0.1:{metrics}")])
+        .args(["--health-addr", &format!("127.0.0.1:{health}")])
+        .args(["--leader-elect-identity", "replica-a"])
         .env("NAMESPACE", NAMESPACE)
         .env_remove("KUBECONFIG")
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
+    let mut running = Running(Some(operator));
+    let operator = running.0.as_mut().unwrap();
 
     let _entered = runtime.enter();
     let client = kube::Client::new(sandbox.client_service(), NAMESPACE);
     let states: Api<SriovNetworkNodeState> = Api::namespaced(client.clone(), NAMESPACE);
-    let maps: Api<ConfigMap> = Api::namespaced(client, NAMESPACE);
+    let maps: Api<ConfigMap> = Api::namespaced(client.clone(), NAMESPACE);
+    let leases: Api<Lease> = Api::namespaced(client, NAMESPACE);
     let synced = runtime.block_on(async {
         for _ in 0..250 {
             let state = states.get_opt("worker-0").await.unwrap();
@@ -84,12 +126,44 @@ fn the_operator_binary_syncs_a_cluster_through_a_kubeconfig_and_stops_on_sigterm
     });
     if !synced {
         let _ = operator.kill();
-        let output = operator.wait_with_output().unwrap();
+        let output = running.0.take().unwrap().wait_with_output().unwrap();
         panic!(
             "the operator never wrote the node state and config: {}",
             String::from_utf8_lossy(&output.stderr)
         );
     }
+    let holder = || {
+        runtime
+            .block_on(leases.get_opt("a56def2a.openshift.io"))
+            .unwrap()
+            .and_then(|l| l.spec?.holder_identity)
+    };
+    assert_eq!(holder().as_deref(), Some("replica-a"), "it leads");
+    // The counters move just after the writes the test waited for.
+    let mut scrape = None;
+    for _ in 0..100 {
+        scrape = get(metrics, "/metrics");
+        if scrape.as_ref().is_some_and(|(_, b)| {
+            b.contains("controller=\"policy\"") && b.contains("sync_status=\"Unknown\"} 1")
+        }) {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let (code, body) = scrape.expect("metrics are served");
+    assert_eq!(code, 200);
+    assert!(
+        body.contains("sriov_operator_reconcile_total{controller=\"policy\"}"),
+        "{body}"
+    );
+    assert!(body.contains("sriov_operator_leader 1"), "{body}");
+    assert!(
+        body.contains("sriov_operator_nodes{sync_status=\"Unknown\"} 1"),
+        "{body}"
+    );
+    assert_eq!(get(health, "/healthz").map(|r| r.0), Some(200));
+    assert_eq!(get(health, "/readyz").map(|r| r.0), Some(200));
+
     let status = Command::new("kill")
         .args(["-TERM", &operator.id().to_string()])
         .status()
@@ -104,15 +178,14 @@ fn the_operator_binary_syncs_a_cluster_through_a_kubeconfig_and_stops_on_sigterm
         std::thread::sleep(Duration::from_millis(50));
     }
     let Some(exited) = exited else {
-        // Leave nothing running behind a failed test.
-        let _ = operator.kill();
-        let _ = operator.wait();
+        // `running` kills it on the way out.
         panic!("the operator did not stop within 5 s of SIGTERM");
     };
-    let output = operator.wait_with_output().unwrap();
+    let output = running.0.take().unwrap().wait_with_output().unwrap();
     assert!(
         exited.success(),
         "{exited}: {}",
         String::from_utf8_lossy(&output.stderr)
     );
+    assert_eq!(holder(), None, "the lease is released on the way out");
 }

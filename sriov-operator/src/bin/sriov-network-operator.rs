@@ -31,6 +31,51 @@ struct Args {
     #[arg(long, value_name = "SECONDS", default_value_t = operator::settings::DRAIN_RETRY.as_secs(),
         value_parser = clap::value_parser!(u64).range(1..))]
     drain_retry_interval: u64,
+    /// Where /metrics is served ("0" turns it off).
+    #[arg(long, value_name = "ADDR", default_value = "0.0.0.0:8080")]
+    metrics_addr: String,
+    /// Where /healthz and /readyz are served ("0" turns them off).
+    #[arg(long, value_name = "ADDR", default_value = "0.0.0.0:8081")]
+    health_addr: String,
+    /// Run the controllers only while holding the leader lease (a56def2a.openshift.io in
+    /// the operator namespace); needed with more than one replica.
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set, value_name = "BOOL")]
+    leader_elect: bool,
+    /// This replica's identity in the election (default: POD_NAME, else the host name).
+    #[arg(long, value_name = "NAME")]
+    leader_elect_identity: Option<String>,
+    /// Seconds a lease not renewed stays held.
+    #[arg(long, value_name = "SECONDS", default_value_t = 137)]
+    leader_elect_lease_duration: u64,
+    /// Seconds the leader keeps leading without a successful renewal.
+    #[arg(long, value_name = "SECONDS", default_value_t = 107)]
+    leader_elect_renew_deadline: u64,
+    /// Seconds between election attempts and renewals.
+    #[arg(long, value_name = "SECONDS", default_value_t = 26)]
+    leader_elect_retry_period: u64,
+}
+
+/// Binds an address flag ("0" turns the endpoint off).
+async fn bind(flag: &str, addr: &str) -> Result<Option<tokio::net::TcpListener>, String> {
+    if addr == "0" {
+        return Ok(None);
+    }
+    tokio::net::TcpListener::bind(addr)
+        .await
+        .map(Some)
+        .map_err(|e| format!("--{flag} {addr}: {e}"))
+}
+
+fn identity(flag: Option<String>) -> String {
+    flag.or_else(|| std::env::var("POD_NAME").ok())
+        .filter(|s| !s.is_empty())
+        .or_else(|| {
+            std::fs::read_to_string("/proc/sys/kernel/hostname")
+                .ok()
+                .map(|h| h.trim().to_owned())
+        })
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| format!("sriov-network-operator-{}", std::process::id()))
 }
 
 async fn client(kubeconfig: Option<PathBuf>) -> Result<kube::Client, String> {
@@ -63,12 +108,51 @@ fn main() {
             std::process::exit(2);
         }
     };
+    let election = args.leader_elect.then(|| operator::leader::LeaseConfig {
+        lease_duration: Duration::from_secs(args.leader_elect_lease_duration),
+        renew_deadline: Duration::from_secs(args.leader_elect_renew_deadline),
+        retry_period: Duration::from_secs(args.leader_elect_retry_period),
+        ..operator::leader::LeaseConfig::new(
+            &settings.namespace,
+            &identity(args.leader_elect_identity.clone()),
+        )
+    });
+    if let Some(Err(e)) = election.as_ref().map(operator::leader::LeaseConfig::check) {
+        eprintln!("sriov-network-operator: {e}");
+        std::process::exit(2);
+    }
     let status = process::run("sriov-network-operator", 2, |shutdown| async move {
+        let metrics = bind("metrics-addr", &args.metrics_addr).await?;
+        let health = bind("health-addr", &args.health_addr).await?;
         let client = client(args.kubeconfig).await?;
-        tracing::info!(namespace = %settings.namespace, "starting");
-        operator::run(client, settings, shutdown).await;
+        tracing::info!(namespace = %settings.namespace, leader_elect = election.is_some(), "starting");
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let mut servers = Vec::new();
+        for (listener, router) in [
+            (metrics, operator::metrics::metrics_router()),
+            (health, operator::metrics::health_router()),
+        ] {
+            if let Some(listener) = listener {
+                let mut stopped = stopped.clone();
+                servers.push(tokio::spawn(operator::metrics::serve(
+                    listener,
+                    router,
+                    async move {
+                        let _ = stopped.wait_for(|s| *s).await;
+                    },
+                )));
+            }
+        }
+        if election.is_none() {
+            operator::metrics::global().leader.set(1);
+        }
+        let outcome = operator::run(client, settings, election, shutdown).await;
+        let _ = stop.send(true);
+        for server in servers {
+            let _ = server.await;
+        }
         tracing::info!("stopped");
-        Ok::<(), String>(())
+        outcome.map_err(|e| e.to_string())
     });
     std::process::exit(status);
 }

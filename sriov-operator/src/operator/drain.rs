@@ -601,8 +601,17 @@ pub async fn run(
     let resync = settings.resync;
     let mut drainer = Drainer::new(client, settings, inputs);
     loop {
-        let wait = match drainer.pass().await {
+        let started = Instant::now();
+        let outcome = drainer.pass().await;
+        let metrics = super::metrics::global();
+        metrics.observe("drain", started, outcome.is_ok());
+        let wait = match outcome {
             Ok(report) => {
+                let count = |n: usize| i64::try_from(n).unwrap_or(i64::MAX);
+                metrics
+                    .drains_in_progress
+                    .set(count(report.in_progress.len()));
+                metrics.drains_waiting.set(count(report.waiting.len()));
                 if report.writes > 0 {
                     tracing::info!(
                         started = ?report.started,

@@ -18,6 +18,8 @@ use kube::Client;
 
 pub mod drain;
 pub mod inputs;
+pub mod leader;
+pub mod metrics;
 pub mod networks;
 pub mod node_policy;
 pub mod operator_config;
@@ -25,8 +27,82 @@ pub mod settings;
 
 pub use settings::Settings;
 
-/// Runs the controllers until `shutdown` resolves.
+/// Why the operator stopped before being asked to.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// Leadership was lost; the controllers stopped at once (the process should exit and
+    /// start over as a candidate, as controller-runtime's managers do).
+    #[error("lost the leader lease; stopped all controllers")]
+    LostLease,
+    /// The leader-election settings are inconsistent.
+    #[error("leader election: {0}")]
+    Election(String),
+}
+
+/// Tasks aborted when dropped: the reflectors must stop with the controllers, however
+/// those stop (a lost lease drops them mid-flight).
+struct AbortOnDrop(Vec<tokio::task::JoinHandle<()>>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        for task in &self.0 {
+            task.abort();
+        }
+    }
+}
+
+/// Runs the controllers until `shutdown` resolves. With `election`, they run only while
+/// this replica holds the lease: it waits to become the leader, and if leadership is lost
+/// every controller is dropped at once (no further write is started) and
+/// [`RunError::LostLease`] is returned. On shutdown the controllers finish their running
+/// reconciles, then the lease is released.
 pub async fn run(
+    client: Client,
+    settings: Settings,
+    election: Option<leader::LeaseConfig>,
+    shutdown: impl std::future::Future<Output = ()> + Send,
+) -> Result<(), RunError> {
+    futures::pin_mut!(shutdown);
+    let Some(config) = election else {
+        controllers(client, settings, shutdown).await;
+        return Ok(());
+    };
+    config.check().map_err(RunError::Election)?;
+    let mut elector = leader::Elector::new(client.clone(), config);
+    tokio::select! {
+        () = elector.acquire() => {}
+        () = &mut shutdown => return Ok(()),
+    }
+    metrics::global().leader.set(1);
+    let (stop, stopping) = tokio::sync::oneshot::channel::<()>();
+    let outcome = {
+        let running = controllers(client, settings, async move {
+            let _ = stopping.await;
+        });
+        futures::pin_mut!(running);
+        tokio::select! {
+            () = elector.hold() => Err(RunError::LostLease),
+            () = &mut shutdown => {
+                let _ = stop.send(());
+                // Still leading while the running reconciles finish.
+                tokio::select! {
+                    () = &mut running => {}
+                    () = elector.hold() => {}
+                }
+                Ok(())
+            }
+            () = &mut running => Ok(()),
+        }
+    };
+    metrics::global().leader.set(0);
+    if outcome.is_ok() {
+        elector.release().await;
+    }
+    outcome
+}
+
+/// Every controller, until `shutdown` resolves.
+async fn controllers(
     client: Client,
     settings: Settings,
     shutdown: impl std::future::Future<Output = ()> + Send,
@@ -34,6 +110,7 @@ pub async fn run(
     let settings = Arc::new(settings);
     let triggers = inputs::Triggers::default();
     let (inputs, tasks) = inputs::start(&client, &settings.namespace, &triggers);
+    let _tasks = AbortOnDrop(tasks);
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let policy = node_policy::run(
         client.clone(),
@@ -60,9 +137,6 @@ pub async fn run(
         let _ = stop.send(true);
     };
     futures::future::join5(policy, drains, networks, config, stopper).await;
-    for task in tasks {
-        task.abort();
-    }
 }
 
 /// Resolves once `rx` says the operator is stopping.

@@ -163,6 +163,16 @@ async fn reconcile<K: NetworkKind>(
     network: Arc<K>,
     ctx: Arc<Context>,
 ) -> Result<Action, ReconcileError> {
+    let started = std::time::Instant::now();
+    let outcome = reconcile_network(network, ctx).await;
+    super::metrics::global().observe(&K::kind(&()), started, outcome.is_ok());
+    outcome
+}
+
+async fn reconcile_network<K: NetworkKind>(
+    network: Arc<K>,
+    ctx: Arc<Context>,
+) -> Result<Action, ReconcileError> {
     let name = network.name_any();
     let namespace = network.namespace().unwrap_or_default();
     let operator_namespace = ctx.settings.namespace.as_str();

@@ -164,6 +164,13 @@ pub async fn sync(
         }
     }
 
+    // The managed nodes by what their daemons last reported (a state just created: none).
+    super::metrics::global().set_nodes(wanted.node_states.iter().map(|state| {
+        live.get(&state.name_any())
+            .and_then(|s| s.status.as_ref())
+            .and_then(|status| status.sync_status.as_deref())
+    }));
+
     // Node states of nodes no longer managed.
     let managed: BTreeSet<String> = wanted
         .node_states
@@ -283,8 +290,11 @@ pub async fn run(
         ready = inputs.ready() => if !ready { return; },
         () = &mut shutdown => return,
     }
+    super::metrics::global().set_ready();
     loop {
+        let started = std::time::Instant::now();
         let outcome = sync(&client, &settings, &inputs, Timestamp::now()).await;
+        super::metrics::global().observe("policy", started, outcome.is_ok());
         let retry = match &outcome {
             Ok(report) => {
                 tracing::debug!(writes = report.writes(), "policy sync done");

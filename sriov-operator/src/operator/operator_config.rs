@@ -311,7 +311,10 @@ async fn reconcile(
     if config.name_any() != OPERATOR_CONFIG_NAME {
         return Ok(Action::await_change());
     }
-    let report = reconcile_config(&ctx.client, &ctx.settings, &config).await?;
+    let started = std::time::Instant::now();
+    let outcome = reconcile_config(&ctx.client, &ctx.settings, &config).await;
+    super::metrics::global().observe("operator-config", started, outcome.is_ok());
+    let report = outcome?;
     if report.writes() > 0 {
         tracing::info!(
             applied = ?report.applied,
