@@ -60,6 +60,26 @@ pub(crate) mod table;
 pub use api::MAX_BODY;
 pub use status::ApiError;
 
+/// One resource request as kube-apiserver's authorizer sees it.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct AuditEvent {
+    /// `get`, `list`, `watch`, `create`, `update`, `patch`, `delete`, `deletecollection`.
+    pub verb: String,
+    /// The API group (`""` for the core group).
+    pub group: String,
+    /// The resource (plural).
+    pub resource: String,
+    /// The subresource (`status`, `eviction`, …).
+    pub subresource: Option<String>,
+    /// The namespace of a namespaced request.
+    pub namespace: Option<String>,
+    /// The object named, if any.
+    pub name: Option<String>,
+    /// The client's `User-Agent` (the sandbox authenticates no one: this tells clients
+    /// apart).
+    pub user_agent: Option<String>,
+}
+
 /// How the sandbox behaves.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -229,6 +249,24 @@ impl Sandbox {
     /// How many watches were answered 410 (too old) so far: what makes clients re-list.
     pub fn expired_watches(&self) -> u64 {
         self.shared.lock().expired_watches
+    }
+
+    /// Starts recording every resource request as authorization sees it (see
+    /// [`AuditEvent`]): what a test compares with a component's RBAC rules.
+    pub fn start_audit(&self) {
+        *self.shared.audit.lock().unwrap_or_else(|e| e.into_inner()) = Some(Vec::new());
+    }
+
+    /// The resource requests received since [`Sandbox::start_audit`], oldest first (empty
+    /// when recording is off). Discovery and OpenAPI reads are not resource requests and
+    /// are not recorded, as kube-apiserver's RBAC does not guard them per resource.
+    pub fn audit(&self) -> Vec<AuditEvent> {
+        self.shared
+            .audit
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+            .unwrap_or_default()
     }
 
     /// How many write requests (POST, PUT, PATCH, DELETE) clients have sent, answered or

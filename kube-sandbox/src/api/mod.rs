@@ -38,6 +38,8 @@ pub struct Shared {
     pub(crate) closing: tokio::sync::watch::Sender<bool>,
     /// Write requests received (POST, PUT, PATCH, DELETE), answered or not.
     pub(crate) write_requests: std::sync::atomic::AtomicU64,
+    /// The resource requests received, as authorization sees them, while recording.
+    pub(crate) audit: Mutex<Option<Vec<crate::AuditEvent>>>,
 }
 
 impl Shared {
@@ -50,6 +52,56 @@ impl Shared {
             routes: Mutex::default(),
             closing: tokio::sync::watch::Sender::new(false),
             write_requests: std::sync::atomic::AtomicU64::new(0),
+            audit: Mutex::new(None),
+        }
+    }
+
+    /// Records the request as kube-apiserver's authorizer sees it (verb, resource,
+    /// subresource, namespace, name), when recording is on. A server-side apply that
+    /// would create its object is authorized as `create` as well as `patch`.
+    fn audit(&self, method: &Method, call: &Call) {
+        let mut audit = self.audit.lock().unwrap_or_else(|e| e.into_inner());
+        let Some(log) = audit.as_mut() else {
+            return;
+        };
+        let target = &call.target;
+        let named = target.name.is_some();
+        let verb = match *method {
+            Method::GET | Method::HEAD if !named && meta::flag(&call.params, "watch") => "watch",
+            Method::GET | Method::HEAD if !named => "list",
+            Method::GET | Method::HEAD => "get",
+            Method::POST => "create",
+            Method::PUT => "update",
+            Method::PATCH => "patch",
+            Method::DELETE if named => "delete",
+            Method::DELETE => "deletecollection",
+            _ => "unknown",
+        };
+        let mut verbs = vec![verb];
+        if verb == "patch" && call.content_type == "application/apply-patch+yaml" {
+            let key = (
+                target.namespace.clone().unwrap_or_default(),
+                target.name.clone().unwrap_or_default(),
+            );
+            let exists = self
+                .lock()
+                .objects
+                .get(&call.resource.key())
+                .is_some_and(|objects| objects.contains_key(&key));
+            if !exists {
+                verbs.push("create");
+            }
+        }
+        for verb in verbs {
+            log.push(crate::AuditEvent {
+                verb: verb.to_owned(),
+                group: call.resource.group.clone(),
+                resource: call.resource.plural.clone(),
+                subresource: target.subresource.clone(),
+                namespace: target.namespace.clone(),
+                name: target.name.clone(),
+                user_agent: call.user_agent.clone(),
+            });
         }
     }
 
@@ -317,6 +369,7 @@ pub async fn handle(shared: Arc<Shared>, request: Request<Body>) -> Response<Bod
         warnings: Mutex::default(),
     };
     let writes = !matches!(parts.method, Method::GET | Method::HEAD);
+    shared.audit(&parts.method, &request);
     let mut response = answer(&shared, &parts.method, &request).await;
     let warnings = std::mem::take(&mut *request.warnings.lock().unwrap_or_else(|e| e.into_inner()));
     for warning in warnings {
