@@ -245,6 +245,29 @@ async fn policies_and_discovered_pfs_become_node_states_config_and_labels_then_n
         Some("Succeeded")
     );
 
+    // The daemon's Succeeded report shows as conditions on the state and on the policy
+    // (one node matched, one synced).
+    c.state_until("worker-0", |s| {
+        s.and_then(|s| s.status.as_ref())
+            .and_then(|s| s.conditions.as_ref())
+            .is_some_and(|c| c.iter().any(|c| c.type_ == "Ready" && c.reason == "Synced"))
+    })
+    .await;
+    let policy_synced = || {
+        c.inputs.policies.state().iter().any(|p| {
+            p.status
+                .as_ref()
+                .is_some_and(|s| s.matched_nodes == Some(1) && s.synced_nodes == Some(1))
+        })
+    };
+    for _ in 0..250 {
+        if policy_synced() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(policy_synced(), "the policy reports 1 of 1 node synced");
+
     let before = c.sandbox.write_requests();
     let idle = c.sync(now()).await;
     assert_eq!(idle.writes(), 0, "{idle:?}");

@@ -187,7 +187,12 @@ pub struct SriovNetworkNodeStateStatus {
     /// Why the last sync failed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_sync_error: Option<String>,
-    /// Conditions, keyed by `type` (beyond upstream): the drain controller's `DrainBlocked`.
+    /// The `metadata.generation` of the spec the daemon last acted on (beyond upstream; a
+    /// daemon that does not write it is taken at its `syncStatus` alone).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_generation: Option<i64>,
+    /// Conditions, keyed by `type` (beyond upstream): the operator's `Ready`, `Progressing`
+    /// and `Degraded`, and the drain controller's `DrainBlocked`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["type"]))]
     pub conditions: Option<Vec<super::Condition>>,

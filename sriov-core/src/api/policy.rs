@@ -72,9 +72,23 @@ pub struct SriovNetworkNodePolicySpec {
     pub bridge: Option<Bridge>,
 }
 
-/// Status of a policy: intentionally empty (per-node results are in SriovNetworkNodeState).
+/// Status of a policy (beyond upstream, whose policy status is empty): on how many nodes
+/// it configures VFs and how many of them have synced, with `Ready`, `Progressing` and
+/// `Degraded` conditions naming the nodes behind them. Written by the operator.
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
-pub struct SriovNetworkNodePolicyStatus {}
+#[serde(rename_all = "camelCase")]
+pub struct SriovNetworkNodePolicyStatus {
+    /// Nodes whose node state the policy contributes to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub matched_nodes: Option<i32>,
+    /// Of those, the nodes whose config daemon reports the state applied.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub synced_nodes: Option<i32>,
+    /// Current conditions, keyed by `type`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["type"]))]
+    pub conditions: Option<Vec<super::Condition>>,
+}
 
 /// Which PFs a policy selects. Every set criterion must match; an empty selector matches
 /// nothing.

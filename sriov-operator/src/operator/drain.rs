@@ -233,15 +233,26 @@ impl Drainer {
             state.metadata.generation,
             Time(k8s_openapi::jiff::Timestamp::now()),
         );
+        // Only this condition, under the drain controller's own field manager: the other
+        // conditions (the policy sync's) and the daemon's status stay as they are.
         let Some(conditions) = sriov_core::api::set_condition(current, condition) else {
             return Ok(());
         };
+        let ours: Vec<&Condition> = conditions
+            .iter()
+            .filter(|c| c.type_ == DRAIN_BLOCKED)
+            .collect();
         let name = state.name_any();
+        let intent = json!({
+            "apiVersion": sriov_core::api::API_VERSION, "kind": "SriovNetworkNodeState",
+            "metadata": {"name": name, "namespace": self.settings.namespace},
+            "status": {"conditions": ours},
+        });
         self.states()
             .patch_status(
                 &name,
-                &PatchParams::default(),
-                &Patch::Merge(&json!({"status": {"conditions": conditions}})),
+                &PatchParams::apply(&format!("{}-drain", self.settings.field_manager)).force(),
+                &Patch::Apply(&intent),
             )
             .await
             .map_err(failed(format!("status of node state {name}")))?;

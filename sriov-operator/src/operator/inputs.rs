@@ -93,8 +93,9 @@ fn state_annotations(state: &SriovNetworkNodeState) -> u64 {
 }
 
 fn discovered(state: &SriovNetworkNodeState) -> u64 {
+    let status = state.status.as_ref();
     hash_of(&(
-        state.status.as_ref().map(|s| &s.interfaces),
+        status.map(|s| (&s.interfaces, &s.sync_status, &s.last_sync_error)),
         &state.metadata.annotations,
         &state.spec,
     ))

@@ -18,7 +18,7 @@ use k8s_openapi::jiff::Timestamp;
 use kube::api::{DeleteParams, Patch, PatchParams};
 use kube::{Api, Client, ResourceExt};
 use serde_json::json;
-use sriov_core::api::{KEEP_STATE_UNTIL_ANNOTATION, SriovNetworkNodeState};
+use sriov_core::api::{KEEP_STATE_UNTIL_ANNOTATION, SriovNetworkNodePolicy, SriovNetworkNodeState};
 use sriov_core::render::cluster::Snapshot;
 use sriov_core::render::stale::{self, Stale};
 use sriov_core::render::{desired, device_plugin};
@@ -57,6 +57,10 @@ pub struct SyncReport {
     pub device_plugin_config_written: bool,
     /// Node labels changed.
     pub labels_written: usize,
+    /// Policy statuses written (matched and synced nodes, conditions).
+    pub policy_statuses_written: usize,
+    /// Node-state condition sets written.
+    pub node_conditions_written: usize,
     /// Rendering problems (each names its object and field), logged.
     pub problems: Vec<String>,
     /// Skipped: no `default` SriovOperatorConfig yet (upstream waits for it too).
@@ -72,6 +76,8 @@ impl SyncReport {
             + self.stale_withdrawn
             + usize::from(self.device_plugin_config_written)
             + self.labels_written
+            + self.policy_statuses_written
+            + self.node_conditions_written
     }
 }
 
@@ -170,6 +176,8 @@ pub async fn sync(
             .and_then(|s| s.status.as_ref())
             .and_then(|status| status.sync_status.as_deref())
     }));
+
+    write_statuses(client, settings, inputs, &wanted, &live, now, &mut report).await?;
 
     // Node states of nodes no longer managed.
     let managed: BTreeSet<String> = wanted
@@ -273,6 +281,95 @@ pub async fn sync(
         tracing::warn!(%problem, "policy sync");
     }
     Ok(report)
+}
+
+/// The field manager of the statuses the policy sync writes.
+fn status_manager(settings: &Settings) -> String {
+    format!("{}-status", settings.field_manager)
+}
+
+/// Policies' statuses and node states' conditions (`sriov_core::render::status`), each
+/// written by server-side apply of the status subresource, only when it changes.
+async fn write_statuses(
+    client: &Client,
+    settings: &Settings,
+    inputs: &Inputs,
+    wanted: &sriov_core::render::Desired,
+    live: &BTreeMap<String, Arc<SriovNetworkNodeState>>,
+    now: Timestamp,
+    report: &mut SyncReport,
+) -> Result<(), SyncError> {
+    use sriov_core::render::status;
+    let namespace = settings.namespace.as_str();
+    let now = k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(now);
+    let apply = PatchParams::apply(&status_manager(settings)).force();
+    let sync: BTreeMap<String, status::NodeSync> = wanted
+        .node_states
+        .iter()
+        .map(|s| {
+            let name = s.name_any();
+            let state = status::node_sync(live.get(&name).map(|l| &**l));
+            (name, state)
+        })
+        .collect();
+    let policies: Api<SriovNetworkNodePolicy> = Api::namespaced(client.clone(), namespace);
+    for policy in inputs.policies.state() {
+        if policy.namespace().as_deref() != Some(namespace) {
+            continue;
+        }
+        let next = status::policy_status(
+            &policy,
+            &wanted.node_states,
+            &sync,
+            &wanted.problems,
+            policy.status.as_ref(),
+            &now,
+        );
+        if policy.status.as_ref() == Some(&next) {
+            continue;
+        }
+        let name = policy.name_any();
+        let intent = json!({
+            "apiVersion": sriov_core::api::API_VERSION, "kind": "SriovNetworkNodePolicy",
+            "metadata": {"name": name, "namespace": namespace}, "status": next,
+        });
+        policies
+            .patch_status(&name, &apply, &Patch::Apply(&intent))
+            .await
+            .map_err(write_error(format!("status of policy {name}")))?;
+        report.policy_statuses_written += 1;
+    }
+    let states: Api<SriovNetworkNodeState> = Api::namespaced(client.clone(), namespace);
+    for state in &wanted.node_states {
+        let name = state.name_any();
+        let Some(current) = live.get(&name) else {
+            continue;
+        };
+        let Some(next) = status::node_state_conditions(current, &now) else {
+            continue;
+        };
+        let ours: Vec<_> = current
+            .status
+            .iter()
+            .flat_map(|s| s.conditions.iter().flatten())
+            .filter(|c| matches!(c.type_.as_str(), "Ready" | "Progressing" | "Degraded"))
+            .cloned()
+            .collect();
+        if ours == next {
+            continue;
+        }
+        let intent = json!({
+            "apiVersion": sriov_core::api::API_VERSION, "kind": "SriovNetworkNodeState",
+            "metadata": {"name": name, "namespace": namespace},
+            "status": {"conditions": next},
+        });
+        states
+            .patch_status(&name, &apply, &Patch::Apply(&intent))
+            .await
+            .map_err(write_error(format!("conditions of node state {name}")))?;
+        report.node_conditions_written += 1;
+    }
+    Ok(())
 }
 
 /// Runs the sync whenever `trigger` fires (after `settings.debounce`, so a burst of
