@@ -316,10 +316,6 @@ async fn scenario(sandbox: &Sandbox, client: &Client) {
             .map(|e| e.series.as_ref().map_or(1, |s| s.count))
             .sum::<i32>()
     };
-    eventually("annotations initialised", || async {
-        current().await == "Idle"
-    })
-    .await;
     request("Drain_Required").await;
     eventually("the blocked drain is reported", || async {
         blocked_events().await >= 1

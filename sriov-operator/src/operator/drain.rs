@@ -4,7 +4,8 @@
 //! (`sriov_core::drain::schedule`): cordon, evict through the Eviction API (only pods
 //! using `<RESOURCE_PREFIX>/…` resources for `Drain_Required`, every pod but DaemonSet and
 //! mirror pods for `Reboot_Required`), `DrainComplete` once they are gone, and uncordon
-//! and `Idle` when the request is withdrawn. A node whose state says
+//! and `Idle` when the request is withdrawn. A missing annotation reads as `Idle` and is
+//! not written (upstream first writes `Idle` into every node and node state). A node whose state says
 //! `use-external-drainer: "true"` is left to that drainer; a single-node cluster that
 //! must reboot is not drained (nothing could take its pods).
 //!
@@ -33,8 +34,7 @@ use kube::runtime::events::{Event, EventType, Recorder, Reporter};
 use kube::{Api, Client, Resource, ResourceExt};
 use serde_json::json;
 use sriov_core::api::{
-    CURRENT_STATE_ANNOTATION, Condition, DESIRED_STATE_ANNOTATION, SriovNetworkNodeState,
-    USE_EXTERNAL_DRAINER_ANNOTATION,
+    CURRENT_STATE_ANNOTATION, Condition, SriovNetworkNodeState, USE_EXTERNAL_DRAINER_ANNOTATION,
 };
 use sriov_core::drain::{self, CurrentState, NODE_STATE_ANNOTATION, NodeDrain, Step};
 
@@ -76,8 +76,6 @@ pub struct PassReport {
     pub in_progress: BTreeMap<String, Vec<String>>,
     /// Evictions the API server accepted.
     pub evicted: usize,
-    /// Annotations initialised to `Idle`.
-    pub initialised: usize,
     /// Problems (invalid annotations, pool errors), each also an event.
     pub problems: Vec<String>,
     /// Write requests made (patches, evictions, events, status).
@@ -310,46 +308,11 @@ impl Drainer {
                 .get(&name)
                 .map(|c| c.as_str().to_owned())
                 .or_else(|| state.annotations().get(CURRENT_STATE_ANNOTATION).cloned());
-            let desired = state.annotations().contains_key(DESIRED_STATE_ANNOTATION);
-            match drain::next_step(request.as_deref(), current.as_deref(), desired) {
+            match drain::next_step(request.as_deref(), current.as_deref()) {
                 Step::Nothing => {
                     if current.as_deref() == Some(CurrentState::DrainComplete.as_str()) {
                         self.since.remove(&name);
                         self.set_blocked(state, None, &mut report).await?;
-                    }
-                }
-                Step::InitAnnotations {
-                    node: node_missing,
-                    current,
-                    desired,
-                } => {
-                    if node_missing {
-                        Api::<Node>::all(self.client.clone())
-                            .patch(
-                                &name,
-                                &PatchParams::default(),
-                                &Patch::Merge(&json!({"metadata": {"annotations":
-                                    {NODE_STATE_ANNOTATION: "Idle"}}})),
-                            )
-                            .await
-                            .map_err(failed(format!("node {name}")))?;
-                        report.writes += 1;
-                        report.initialised += 1;
-                    }
-                    let mut annotations = serde_json::Map::new();
-                    if current {
-                        annotations.insert(CURRENT_STATE_ANNOTATION.into(), json!("Idle"));
-                    }
-                    if desired {
-                        annotations.insert(DESIRED_STATE_ANNOTATION.into(), json!("Idle"));
-                    }
-                    if !annotations.is_empty() {
-                        report.initialised += annotations.len();
-                        self.annotate_state(&name, annotations.into(), &mut report)
-                            .await?;
-                        if current {
-                            self.written.insert(name.clone(), CurrentState::Idle);
-                        }
                     }
                 }
                 Step::Complete => {
@@ -390,7 +353,8 @@ impl Drainer {
                         state
                             .annotations()
                             .get(CURRENT_STATE_ANNOTATION)
-                            .and_then(|c| CurrentState::parse(c))
+                            .map(|c| CurrentState::parse(c))
+                            .unwrap_or(Some(CurrentState::Idle))
                     })?;
                     Some(NodeDrain {
                         node,

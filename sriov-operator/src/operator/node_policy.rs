@@ -129,6 +129,8 @@ pub async fn sync(
         .map(|s| (s.name_any(), s))
         .collect();
     let apply = PatchParams::apply(&settings.field_manager).force();
+    let mut intents = Vec::new();
+    let mut withdrawn = Vec::new();
     for state in &wanted.node_states {
         let name = state.name_any();
         let current = live.get(&name);
@@ -143,32 +145,53 @@ pub async fn sync(
                     "ownerReferences": state.metadata.owner_references},
                 "spec": state.spec,
             });
-            states
-                .patch(&name, &apply, &Patch::Apply(&intent))
-                .await
-                .map_err(write_error(format!("node state {name}")))?;
-            report.node_states_written += 1;
+            intents.push((name.clone(), intent));
         }
         // The node is managed again: a pending deletion is withdrawn.
-        let marked =
-            current.is_some_and(|c| c.annotations().contains_key(KEEP_STATE_UNTIL_ANNOTATION));
-        if marked {
-            let empty = json!({
-                "apiVersion": sriov_core::api::API_VERSION,
-                "kind": "SriovNetworkNodeState",
-                "metadata": {"name": name, "namespace": namespace},
-            });
-            states
-                .patch(
-                    &name,
-                    &PatchParams::apply(&stale_manager(settings)).force(),
-                    &Patch::Apply(&empty),
-                )
-                .await
-                .map_err(write_error(format!("node state {name}")))?;
-            report.stale_withdrawn += 1;
+        if current.is_some_and(|c| c.annotations().contains_key(KEEP_STATE_UNTIL_ANNOTATION)) {
+            withdrawn.push(name);
         }
     }
+    report.node_states_written = parallel(
+        intents
+            .into_iter()
+            .map(|(name, intent)| {
+                let states = &states;
+                let apply = &apply;
+                async move {
+                    states
+                        .patch(&name, apply, &Patch::Apply(&intent))
+                        .await
+                        .map(drop)
+                        .map_err(write_error(format!("node state {name}")))
+                }
+            })
+            .collect::<Vec<_>>(),
+    )
+    .await?;
+    let stale_apply = PatchParams::apply(&stale_manager(settings)).force();
+    report.stale_withdrawn = parallel(
+        withdrawn
+            .into_iter()
+            .map(|name| {
+                let states = &states;
+                let stale_apply = &stale_apply;
+                async move {
+                    let empty = json!({
+                        "apiVersion": sriov_core::api::API_VERSION,
+                        "kind": "SriovNetworkNodeState",
+                        "metadata": {"name": name, "namespace": namespace},
+                    });
+                    states
+                        .patch(&name, stale_apply, &Patch::Apply(&empty))
+                        .await
+                        .map(drop)
+                        .map_err(write_error(format!("node state {name}")))
+                }
+            })
+            .collect::<Vec<_>>(),
+    )
+    .await?;
 
     // The managed nodes by what their daemons last reported (a state just created: none).
     super::metrics::global().set_nodes(wanted.node_states.iter().map(|state| {
@@ -261,6 +284,7 @@ pub async fn sync(
     }
 
     // Which nodes run the device plugin.
+    let mut labels: Vec<(String, &'static str)> = Vec::new();
     for (name, value) in &wanted.device_plugin_labels {
         let node = inputs
             .nodes
@@ -269,18 +293,54 @@ pub async fn sync(
             .as_ref()
             .and_then(|n| n.labels().get(device_plugin::NODE_LABEL).cloned());
         if node.is_some() && current.as_deref() != Some(*value) {
-            let patch = json!({"metadata": {"labels": {device_plugin::NODE_LABEL: value}}});
-            nodes
-                .patch(name, &PatchParams::default(), &Patch::Merge(&patch))
-                .await
-                .map_err(write_error(format!("node {name}")))?;
-            report.labels_written += 1;
+            labels.push((name.clone(), *value));
         }
     }
+    report.labels_written += parallel(
+        labels
+            .into_iter()
+            .map(|(name, value)| {
+                let nodes = &nodes;
+                async move {
+                    let patch = json!({"metadata": {"labels": {device_plugin::NODE_LABEL: value}}});
+                    nodes
+                        .patch(&name, &PatchParams::default(), &Patch::Merge(&patch))
+                        .await
+                        .map(drop)
+                        .map_err(write_error(format!("node {name}")))
+                }
+            })
+            .collect::<Vec<_>>(),
+    )
+    .await?;
     for problem in &report.problems {
         tracing::warn!(%problem, "policy sync");
     }
     Ok(report)
+}
+
+/// How many writes of one sync are in flight at once: enough to hide round trips, few
+/// enough not to flood the API server (client-go's default QPS is 5, burst 10; the
+/// operator's writes are already only the differences).
+const WRITE_CONCURRENCY: usize = 16;
+
+/// Runs `writes` with at most [`WRITE_CONCURRENCY`] in flight; the number done, or the
+/// first error (the others still finish).
+async fn parallel<F>(writes: impl IntoIterator<Item = F>) -> Result<usize, SyncError>
+where
+    F: std::future::Future<Output = Result<(), SyncError>>,
+{
+    use futures::StreamExt;
+    let results: Vec<Result<(), SyncError>> = futures::stream::iter(writes)
+        .buffer_unordered(WRITE_CONCURRENCY)
+        .collect()
+        .await;
+    let mut done = 0;
+    for result in results {
+        result?;
+        done += 1;
+    }
+    Ok(done)
 }
 
 /// The field manager of the statuses the policy sync writes.
@@ -340,6 +400,7 @@ async fn write_statuses(
         report.policy_statuses_written += 1;
     }
     let states: Api<SriovNetworkNodeState> = Api::namespaced(client.clone(), namespace);
+    let mut changed = Vec::new();
     for state in &wanted.node_states {
         let name = state.name_any();
         let Some(current) = live.get(&name) else {
@@ -355,20 +416,32 @@ async fn write_statuses(
             .filter(|c| matches!(c.type_.as_str(), "Ready" | "Progressing" | "Degraded"))
             .cloned()
             .collect();
-        if ours == next {
-            continue;
+        if ours != next {
+            changed.push((name, next));
         }
-        let intent = json!({
-            "apiVersion": sriov_core::api::API_VERSION, "kind": "SriovNetworkNodeState",
-            "metadata": {"name": name, "namespace": namespace},
-            "status": {"conditions": next},
-        });
-        states
-            .patch_status(&name, &apply, &Patch::Apply(&intent))
-            .await
-            .map_err(write_error(format!("conditions of node state {name}")))?;
-        report.node_conditions_written += 1;
     }
+    report.node_conditions_written += parallel(
+        changed
+            .into_iter()
+            .map(|(name, next)| {
+                let states = &states;
+                let apply = &apply;
+                async move {
+                    let intent = json!({
+                        "apiVersion": sriov_core::api::API_VERSION, "kind": "SriovNetworkNodeState",
+                        "metadata": {"name": name, "namespace": namespace},
+                        "status": {"conditions": next},
+                    });
+                    states
+                        .patch_status(&name, apply, &Patch::Apply(&intent))
+                        .await
+                        .map(drop)
+                        .map_err(write_error(format!("conditions of node state {name}")))
+                }
+            })
+            .collect::<Vec<_>>(),
+    )
+    .await?;
     Ok(())
 }
 
