@@ -176,7 +176,7 @@ async fn policies_and_discovered_pfs_become_node_states_config_and_labels_then_n
     // resource is configured by vendor already), disabled elsewhere.
     let first = c.sync(now()).await;
     assert_eq!(first.node_states_written, 2, "{first:?}");
-    assert!(first.device_plugin_config_written);
+    assert_eq!(first.device_plugin_configs_written, 1);
     assert_eq!(first.labels_written, 2);
     c.state_until("worker-0", |s| s.is_some()).await;
     c.state_until("worker-1", |s| s.is_some()).await;
@@ -215,10 +215,10 @@ async fn policies_and_discovered_pfs_become_node_states_config_and_labels_then_n
     assert_eq!(
         (
             second.node_states_written,
-            second.device_plugin_config_written,
+            second.device_plugin_configs_written,
             second.labels_written
         ),
-        (1, false, 0),
+        (1, 0, 0),
         "{second:?}"
     );
     c.state_until("worker-0", |s| {

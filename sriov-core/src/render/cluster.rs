@@ -62,8 +62,12 @@ pub struct ClusterInputs<'a> {
 pub struct Desired {
     /// One node state per managed node, sorted by name; status kept from the input.
     pub node_states: Vec<SriovNetworkNodeState>,
-    /// The `device-plugin-config` ConfigMap.
-    pub device_plugin_config: ConfigMap,
+    /// The device plugin's ConfigMaps: `device-plugin-config` holding every node's entry
+    /// while they fit in one, else shards of it (`device_plugin::shard_entries`). Only
+    /// shards with entries are here.
+    pub device_plugin_configs: Vec<ConfigMap>,
+    /// Shard ConfigMaps not in use, to delete if they exist.
+    pub device_plugin_unused: Vec<String>,
     /// Value of the `sriovnetwork.openshift.io/device-plugin` label per managed node.
     pub device_plugin_labels: BTreeMap<String, &'static str>,
     /// One NetworkAttachmentDefinition per renderable network, sorted by namespace and name.
@@ -186,7 +190,9 @@ impl Desired {
         for state in &self.node_states {
             items.push(serde_json::to_value(state).map_err(serialize)?);
         }
-        items.push(serde_json::to_value(&self.device_plugin_config).map_err(serialize)?);
+        for config in &self.device_plugin_configs {
+            items.push(serde_json::to_value(config).map_err(serialize)?);
+        }
         for nad in &self.network_attachments {
             items.push(serde_json::to_value(nad).map_err(serialize)?);
         }
@@ -282,16 +288,29 @@ pub fn desired(inputs: &ClusterInputs<'_>) -> Desired {
         dp_data.insert(name.to_owned(), list.to_json());
     }
 
-    let device_plugin_config = ConfigMap {
-        metadata: ObjectMeta {
-            name: Some(device_plugin::CONFIG_MAP_NAME.to_owned()),
-            namespace: Some(inputs.namespace.to_owned()),
-            owner_references: owner.map(|o| vec![o]),
+    let mut device_plugin_configs = Vec::new();
+    let mut device_plugin_unused = Vec::new();
+    for (index, data) in device_plugin::shard_entries(dp_data)
+        .into_iter()
+        .enumerate()
+    {
+        let name = device_plugin::shard_name(index);
+        // Shard 0 is upstream's ConfigMap: always written, empty or not.
+        if data.is_empty() && index > 0 {
+            device_plugin_unused.push(name);
+            continue;
+        }
+        device_plugin_configs.push(ConfigMap {
+            metadata: ObjectMeta {
+                name: Some(name),
+                namespace: Some(inputs.namespace.to_owned()),
+                owner_references: owner.clone().map(|o| vec![o]),
+                ..Default::default()
+            },
+            data: Some(data),
             ..Default::default()
-        },
-        data: Some(dp_data),
-        ..Default::default()
-    };
+        });
+    }
 
     let mut network_attachments = Vec::new();
     let mut render_network = |result: Result<NetworkAttachmentDefinition>| match result {
@@ -322,7 +341,8 @@ pub fn desired(inputs: &ClusterInputs<'_>) -> Desired {
 
     Desired {
         node_states,
-        device_plugin_config,
+        device_plugin_configs,
+        device_plugin_unused,
         device_plugin_labels: dp_labels,
         network_attachments,
         problems,

@@ -28,7 +28,7 @@ use serde_json::{Value, json};
 
 use crate::api::{ConfigurationMode, FeatureGates, SriovOperatorConfig, gates};
 use crate::labels::Labels;
-use crate::render::device_plugin::{CONFIG_MAP_NAME, NODE_LABEL};
+use crate::render::device_plugin::NODE_LABEL;
 
 /// The config daemon's DaemonSet (and its container and ServiceAccount).
 pub const CONFIG_DAEMON: &str = "sriov-network-config-daemon";
@@ -676,7 +676,15 @@ impl<'a> Context<'a> {
         ];
         let mut volumes = vec![
             host_path("devicesock", "/var/lib/kubelet/device-plugins", None),
-            json!({"name": "config-volume", "configMap": {"name": CONFIG_MAP_NAME}}),
+            // Every shard of the configuration in one directory: the pod's file is there
+            // whether the entries fit in one ConfigMap or are spread over several.
+            json!({"name": "config-volume", "projected": {"sources":
+                (0..crate::render::device_plugin::SHARDS)
+                    .map(|i| json!({"configMap": {
+                        "name": crate::render::device_plugin::shard_name(i),
+                        "optional": true,
+                    }}))
+                    .collect::<Vec<_>>()}}),
             host_path(
                 "device-info",
                 "/var/run/k8s.cni.cncf.io/devinfo/dp",

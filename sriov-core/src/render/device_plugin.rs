@@ -12,8 +12,55 @@ use crate::error::Error;
 use crate::nic::SupportedNics;
 use crate::policy::{Policy, net_filter_matches};
 
-/// Name of the ConfigMap holding every node's resource list.
+/// Name of the ConfigMap holding every node's resource list (while they fit in one).
 pub const CONFIG_MAP_NAME: &str = "device-plugin-config";
+
+/// How many ConfigMaps the node entries spread over once they no longer fit in one.
+pub const SHARDS: usize = 16;
+
+/// The most entry bytes one ConfigMap takes (the API server refuses more than 1 MiB of
+/// data; this leaves room for the rest of the object).
+pub const SHARD_BUDGET: usize = 900 * 1024;
+
+/// The name of shard `index`: shard 0 is [`CONFIG_MAP_NAME`] itself.
+pub fn shard_name(index: usize) -> String {
+    if index == 0 {
+        CONFIG_MAP_NAME.to_owned()
+    } else {
+        format!("{CONFIG_MAP_NAME}-{index}")
+    }
+}
+
+/// The shard a node's entry lives in once the entries are sharded: a stable hash of the
+/// node name (FNV-1a), so a node's entry never moves while the cluster grows.
+pub fn shard_of(node: &str) -> usize {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in node.bytes() {
+        hash ^= u64::from(byte);
+        hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    usize::try_from(hash % SHARDS as u64).unwrap_or(0)
+}
+
+/// Splits the per-node entries (node name → JSON) over ConfigMaps: all in
+/// [`CONFIG_MAP_NAME`] while they fit in [`SHARD_BUDGET`] (upstream's layout, for the
+/// clusters upstream can hold), else over [`SHARDS`] by [`shard_of`]. Index `i` of the
+/// result is the data of [`shard_name`]`(i)`; empty shards are to be removed. Every
+/// device-plugin pod mounts all shards in one directory, so its file is found either way.
+pub fn shard_entries(
+    entries: std::collections::BTreeMap<String, String>,
+) -> Vec<std::collections::BTreeMap<String, String>> {
+    let size: usize = entries.iter().map(|(k, v)| k.len() + v.len()).sum();
+    let mut shards = vec![std::collections::BTreeMap::new(); SHARDS];
+    if size <= SHARD_BUDGET {
+        shards[0] = entries;
+    } else {
+        for (node, entry) in entries {
+            shards[shard_of(&node)].insert(node, entry);
+        }
+    }
+    shards
+}
 /// Node label telling the device-plugin DaemonSet whether to run on the node.
 pub const NODE_LABEL: &str = "sriovnetwork.openshift.io/device-plugin";
 
@@ -243,6 +290,38 @@ mod tests {
             list.to_json(),
             errors.iter().map(ToString::to_string).collect(),
         )
+    }
+
+    #[test]
+    fn entries_stay_in_one_config_map_until_it_would_overflow_then_shard_stably() {
+        use std::collections::BTreeMap;
+        let small: BTreeMap<String, String> = (0..10)
+            .map(|i| (format!("node-{i}"), "{}".to_owned()))
+            .collect();
+        let shards = shard_entries(small.clone());
+        assert_eq!(shards.len(), SHARDS);
+        assert_eq!(shards[0], small, "all in device-plugin-config");
+        assert!(shards[1..].iter().all(BTreeMap::is_empty));
+
+        let entry = "x".repeat(400);
+        let big: BTreeMap<String, String> = (0..10_000)
+            .map(|i| (format!("node-{i:05}"), entry.clone()))
+            .collect();
+        let shards = shard_entries(big);
+        let sizes: Vec<usize> = shards
+            .iter()
+            .map(|s| s.iter().map(|(k, v)| k.len() + v.len()).sum())
+            .collect();
+        assert!(
+            sizes.iter().all(|s| *s > 0 && *s <= SHARD_BUDGET),
+            "{sizes:?}"
+        );
+        assert_eq!(shards.iter().map(BTreeMap::len).sum::<usize>(), 10_000);
+        for (i, shard) in shards.iter().enumerate() {
+            assert!(shard.keys().all(|node| shard_of(node) == i));
+        }
+        assert_eq!(shard_name(0), CONFIG_MAP_NAME);
+        assert_eq!(shard_name(3), "device-plugin-config-3");
     }
 
     #[test]

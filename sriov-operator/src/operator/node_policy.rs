@@ -53,8 +53,8 @@ pub struct SyncReport {
     pub stale_deleted: usize,
     /// Deletion marks withdrawn (the node is managed again).
     pub stale_withdrawn: usize,
-    /// Whether the device-plugin ConfigMap was written.
-    pub device_plugin_config_written: bool,
+    /// Device-plugin ConfigMaps (or shards) written or deleted.
+    pub device_plugin_configs_written: usize,
     /// Node labels changed.
     pub labels_written: usize,
     /// Policy statuses written (matched and synced nodes, conditions).
@@ -74,7 +74,7 @@ impl SyncReport {
             + self.stale_marked
             + self.stale_deleted
             + self.stale_withdrawn
-            + usize::from(self.device_plugin_config_written)
+            + self.device_plugin_configs_written
             + self.labels_written
             + self.policy_statuses_written
             + self.node_conditions_written
@@ -257,30 +257,47 @@ pub async fn sync(
         }
     }
 
-    // The device plugin's configuration.
-    let config = &wanted.device_plugin_config;
-    let current = inputs.config_maps.get(
-        &kube::runtime::reflector::ObjectRef::new(device_plugin::CONFIG_MAP_NAME).within(namespace),
-    );
-    let same = current.is_some_and(|c| {
-        c.data == config.data && c.metadata.owner_references == config.metadata.owner_references
-    });
-    if !same {
-        let maps: Api<ConfigMap> = Api::namespaced(client.clone(), namespace);
+    // The device plugin's configuration (one ConfigMap, or its shards at scale).
+    let maps: Api<ConfigMap> = Api::namespaced(client.clone(), namespace);
+    for config in &wanted.device_plugin_configs {
+        let name = config.name_any();
+        let current = inputs
+            .config_maps
+            .get(&kube::runtime::reflector::ObjectRef::new(&name).within(namespace));
+        let same = current.is_some_and(|c| {
+            c.data == config.data && c.metadata.owner_references == config.metadata.owner_references
+        });
+        if same {
+            continue;
+        }
         let intent = json!({
             "apiVersion": "v1", "kind": "ConfigMap",
-            "metadata": {"name": device_plugin::CONFIG_MAP_NAME, "namespace": namespace,
+            "metadata": {"name": name, "namespace": namespace,
                 "ownerReferences": config.metadata.owner_references},
             "data": config.data,
         });
-        maps.patch(
-            device_plugin::CONFIG_MAP_NAME,
-            &apply,
-            &Patch::Apply(&intent),
-        )
-        .await
-        .map_err(write_error("the device-plugin ConfigMap"))?;
-        report.device_plugin_config_written = true;
+        maps.patch(&name, &apply, &Patch::Apply(&intent))
+            .await
+            .map_err(write_error(format!("the device-plugin ConfigMap {name}")))?;
+        report.device_plugin_configs_written += 1;
+    }
+    for name in &wanted.device_plugin_unused {
+        let present = inputs
+            .config_maps
+            .get(&kube::runtime::reflector::ObjectRef::new(name).within(namespace))
+            .is_some();
+        if present {
+            match maps.delete(name, &DeleteParams::default()).await {
+                Ok(_) => {}
+                Err(kube::Error::Api(e)) if e.code == 404 => {}
+                Err(e) => {
+                    return Err(write_error(format!("the device-plugin ConfigMap {name}"))(
+                        e,
+                    ));
+                }
+            }
+            report.device_plugin_configs_written += 1;
+        }
     }
 
     // Which nodes run the device plugin.
