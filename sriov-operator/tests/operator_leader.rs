@@ -172,15 +172,22 @@ async fn only_the_lease_holder_writes() {
     assert_eq!(a.writes(), a_final, "a stopped replica writes nothing");
 
     // Another replica takes the lease (as one would after B failed to renew): B stops.
-    let mut lease = leases.get(LEASE_NAME).await.unwrap();
-    let spec = lease.spec.as_mut().unwrap();
-    spec.holder_identity = Some("replica-c".into());
-    spec.renew_time = Some(MicroTime(k8s_openapi::jiff::Timestamp::now()));
-    spec.lease_duration_seconds = Some(30);
-    leases
-        .replace(LEASE_NAME, &PostParams::default(), &lease)
-        .await
-        .unwrap();
+    // (B renews meanwhile, so the replace may meet a newer version: read and try again.)
+    for attempt in 0.. {
+        let mut lease = leases.get(LEASE_NAME).await.unwrap();
+        let spec = lease.spec.as_mut().unwrap();
+        spec.holder_identity = Some("replica-c".into());
+        spec.renew_time = Some(MicroTime(k8s_openapi::jiff::Timestamp::now()));
+        spec.lease_duration_seconds = Some(30);
+        match leases
+            .replace(LEASE_NAME, &PostParams::default(), &lease)
+            .await
+        {
+            Ok(_) => break,
+            Err(kube::Error::Api(e)) if e.code == 409 && attempt < 20 => continue,
+            Err(e) => panic!("taking the lease: {e}"),
+        }
+    }
     let outcome = tokio::time::timeout(Duration::from_secs(5), &mut b.task)
         .await
         .expect("replica-b notices within a renewal")

@@ -55,12 +55,17 @@ pub struct ClusterInputs<'a> {
     pub operator_config: Option<&'a SriovOperatorConfig>,
     /// The supported-NIC table.
     pub nics: &'a SupportedNics,
+    /// Copy each existing node state's status into the rendered one (what `sriovctl
+    /// render` shows); the operator, which writes only spec and owner, turns it off and
+    /// saves a copy of every status per sync.
+    pub keep_status: bool,
 }
 
 /// What the operator would write.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Desired {
-    /// One node state per managed node, sorted by name; status kept from the input.
+    /// One node state per managed node, sorted by name; status kept from the input (unless
+    /// [`ClusterInputs::keep_status`] is off).
     pub node_states: Vec<SriovNetworkNodeState>,
     /// The device plugin's ConfigMaps: `device-plugin-config` holding every node's entry
     /// while they fit in one, else shards of it (`device_plugin::shard_entries`). Only
@@ -174,6 +179,7 @@ impl Snapshot {
             pool_configs: &self.pool_configs,
             operator_config: self.operator_config(namespace),
             nics,
+            keep_status: true,
         }
     }
 }
@@ -280,6 +286,7 @@ pub fn desired(inputs: &ClusterInputs<'_>) -> Desired {
             state,
             spec,
             owner.clone(),
+            inputs.keep_status,
         ));
 
         let (list, errors) = device_plugin::render(interfaces, &selected, inputs.nics);
@@ -384,9 +391,15 @@ fn node_state_object(
     existing: Option<&SriovNetworkNodeState>,
     spec: SriovNetworkNodeStateSpec,
     owner: Option<OwnerReference>,
+    keep_status: bool,
 ) -> SriovNetworkNodeState {
     let mut state = match existing {
-        Some(existing) => existing.clone(),
+        Some(existing) if keep_status => existing.clone(),
+        Some(existing) => SriovNetworkNodeState {
+            metadata: existing.metadata.clone(),
+            spec: SriovNetworkNodeStateSpec::default(),
+            status: None,
+        },
         None => {
             let mut state = SriovNetworkNodeState::new(name, SriovNetworkNodeStateSpec::default());
             state.metadata.namespace = Some(namespace.to_owned());

@@ -4,7 +4,8 @@
 //!   how many of those have synced, and `Ready` / `Progressing` / `Degraded` naming the
 //!   nodes behind them (or the policy's own rendering problem);
 //! - on each node state ([`node_state_conditions`]): `Ready` / `Progressing` / `Degraded`
-//!   from the daemon's `syncStatus` and `lastSyncError`, once the daemon has reported.
+//!   from the daemon's `syncStatus` and `lastSyncError`, for the config daemon to write
+//!   with the status they derive from (the operator writing them would double its writes).
 //!
 //! A node counts as synced when its daemon reports `Succeeded` for the current spec: when
 //! the daemon records `status.observedGeneration`, a report older than the spec's
@@ -81,30 +82,39 @@ pub fn policies_of(state: &SriovNetworkNodeState) -> BTreeSet<&str> {
         .collect()
 }
 
-/// The status a policy should have. `rendered` are the node states the operator renders
-/// (their specs), `sync` each node's [`NodeSync`], `problems` the render's problems (the
-/// policy's own are reported as `Degraded`), `current` the stored status (transition
-/// times are kept where a condition's status does not change).
+/// For each policy name, the nodes whose rendered state uses it, in one pass over the
+/// states (what [`policy_status`] takes for every policy).
+pub fn nodes_by_policy(rendered: &[SriovNetworkNodeState]) -> BTreeMap<&str, Vec<&str>> {
+    let mut out: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    for state in rendered {
+        let Some(node) = state.metadata.name.as_deref() else {
+            continue;
+        };
+        for policy in policies_of(state) {
+            out.entry(policy).or_default().push(node);
+        }
+    }
+    out
+}
+
+/// The status a policy should have. `matched` are the nodes whose rendered state uses it
+/// ([`nodes_by_policy`]), `sync` each node's [`NodeSync`], `problems` the render's
+/// problems (the policy's own are reported as `Degraded`), `current` the stored status
+/// (transition times are kept where a condition's status does not change).
 pub fn policy_status(
     policy: &SriovNetworkNodePolicy,
-    rendered: &[SriovNetworkNodeState],
+    matched: &[&str],
     sync: &BTreeMap<String, NodeSync>,
     problems: &[Error],
     current: Option<&SriovNetworkNodePolicyStatus>,
     now: &Time,
 ) -> SriovNetworkNodePolicyStatus {
-    let name = policy.metadata.name.as_deref().unwrap_or_default();
     let id = crate::api::meta_name(&policy.metadata);
     let generation = policy.metadata.generation;
-    let matched: Vec<&str> = rendered
-        .iter()
-        .filter(|s| policies_of(s).contains(name))
-        .filter_map(|s| s.metadata.name.as_deref())
-        .collect();
     let mut synced = 0;
     let mut syncing = Vec::new();
     let mut failed = Vec::new();
-    for node in &matched {
+    for node in matched {
         match sync.get(*node).unwrap_or(&NodeSync::InProgress) {
             NodeSync::Synced => synced += 1,
             NodeSync::InProgress => syncing.push((*node).to_owned()),
@@ -284,7 +294,10 @@ mod tests {
             ("n-1".to_owned(), NodeSync::InProgress),
             ("n-2".to_owned(), NodeSync::Failed("no such PF".into())),
         ]);
-        let status = policy_status(&policy, &rendered, &sync, &[], None, &now());
+        let by_policy = nodes_by_policy(&rendered);
+        let matched = &by_policy["intel"];
+        assert_eq!(matched, &["n-0", "n-1", "n-2"]);
+        let status = policy_status(&policy, matched, &sync, &[], None, &now());
         assert_eq!(
             (status.matched_nodes, status.synced_nodes),
             (Some(3), Some(1))
@@ -308,14 +321,14 @@ mod tests {
             ("n-2".to_owned(), NodeSync::Synced),
         ]);
         let later = Time(k8s_openapi::jiff::Timestamp::from_second(2_000).unwrap_or_default());
-        let done = policy_status(&policy, &rendered, &all, &[], Some(&status), &later);
+        let done = policy_status(&policy, matched, &all, &[], Some(&status), &later);
         let ready = condition(&done, "Ready");
         assert_eq!(ready.reason, "AllNodesSynced");
         assert_eq!(
             ready.last_transition_time, later,
             "False → True moves the time"
         );
-        let again = policy_status(&policy, &rendered, &all, &[], Some(&done), &now());
+        let again = policy_status(&policy, matched, &all, &[], Some(&done), &now());
         assert_eq!(again, done, "nothing changed: the same status");
     }
 
