@@ -5,6 +5,8 @@
 // Test set-up panics on failure by design: that is the test failing.
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
+mod support;
+
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -15,44 +17,20 @@ use k8s_openapi::api::apps::v1::{DaemonSet, Deployment};
 use k8s_openapi::api::core::v1::Service;
 use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
 use kube::{Client, ResourceExt};
-use kube_sandbox::{Config, Sandbox};
+use kube_sandbox::Sandbox;
 use serde_json::{Value, json};
 use sriov_core::api::SriovOperatorConfig;
 use sriov_core::render::components::{
-    CONFIG_DAEMON, DEVICE_PLUGIN, INJECTOR, INJECTOR_CONFIG, INJECTOR_SERVICE, Images,
-    OPERATOR_WEBHOOK, OPERATOR_WEBHOOK_CONFIG, OPERATOR_WEBHOOK_SERVICE,
+    CONFIG_DAEMON, DEVICE_PLUGIN, INJECTOR, INJECTOR_CONFIG, INJECTOR_SERVICE, OPERATOR_WEBHOOK,
+    OPERATOR_WEBHOOK_CONFIG, OPERATOR_WEBHOOK_SERVICE,
 };
 use sriov_core::testing::NAMESPACE;
 use sriov_operator::operator::Settings;
 use sriov_operator::operator::operator_config::{self, FINALIZER, reconcile_config};
-
-fn settings() -> Settings {
-    let mut settings = Settings::default();
-    settings.components.images = Images {
-        config_daemon: Some("daemon:1".into()),
-        device_plugin: Some("dp:1".into()),
-        sriov_cni: Some("cni:1".into()),
-        ib_sriov_cni: Some("ib-cni:1".into()),
-        injector: Some("injector:1".into()),
-        webhook: Some("webhook:1".into()),
-        ..Images::default()
-    };
-    settings
-}
+use support::{eventually, settings};
 
 async fn sandbox() -> (Sandbox, Client) {
-    let sandbox = Sandbox::new(Config {
-        controllers: true,
-        ..Config::default()
-    });
-    for crd in sriov_core::crd::operator_crds() {
-        sandbox
-            .create(&serde_json::to_value(&crd).unwrap())
-            .unwrap();
-    }
-    sandbox
-        .create(&json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NAMESPACE}}))
-        .unwrap();
+    let sandbox = support::sandbox(true, &[]);
     let client = Client::new(sandbox.client_service(), NAMESPACE);
     (sandbox, client)
 }
@@ -98,21 +76,6 @@ fn ready_of(config: &SriovOperatorConfig) -> Option<(String, String, String)> {
         ready["reason"].as_str()?.to_owned(),
         ready["message"].as_str()?.to_owned(),
     ))
-}
-
-/// Polls `check` until it holds (a convergence deadline, not a performance bound).
-async fn eventually<F, Fut>(what: &str, mut check: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    for _ in 0..250 {
-        if check().await {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    panic!("never happened: {what}");
 }
 
 async fn names<K>(api: Api<K>) -> Vec<String>

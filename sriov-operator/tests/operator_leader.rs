@@ -5,6 +5,8 @@
 // Test set-up panics on failure by design: that is the test failing.
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
+mod support;
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
@@ -15,11 +17,11 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::MicroTime;
 use kube::Client;
 use kube::api::{Api, PostParams};
 use kube_sandbox::Sandbox;
-use serde_json::json;
 use sriov_core::api::SriovNetworkNodeState;
 use sriov_core::testing::{NAMESPACE, PolicyBuilder, worker};
 use sriov_operator::operator::leader::{LEASE_NAME, LeaseConfig};
 use sriov_operator::operator::{self, RunError, Settings};
+use support::eventually;
 
 /// A client whose write requests (except to the lease) are counted.
 fn counting_client(sandbox: &Sandbox, writes: Arc<AtomicUsize>) -> Client {
@@ -72,37 +74,10 @@ impl Replica {
     }
 }
 
-async fn eventually<F, Fut>(what: &str, mut check: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    for _ in 0..500 {
-        if check().await {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    panic!("never happened: {what}");
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn only_the_lease_holder_writes() {
-    let sandbox = Sandbox::default();
-    for crd in sriov_core::crd::operator_crds() {
-        sandbox
-            .create(&serde_json::to_value(&crd).unwrap())
-            .unwrap();
-    }
-    sandbox
-        .create(&json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NAMESPACE}}))
-        .unwrap();
-    sandbox
-        .create(
-            &json!({"apiVersion": "sriovnetwork.openshift.io/v1", "kind": "SriovOperatorConfig",
-            "metadata": {"name": "default", "namespace": NAMESPACE}, "spec": {}}),
-        )
-        .unwrap();
+    let sandbox = support::sandbox(false, &[]);
+    support::default_config(&sandbox);
     let policy = PolicyBuilder::new("intel")
         .vendor("8086")
         .resource("intelnics")

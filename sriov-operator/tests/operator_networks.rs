@@ -4,18 +4,19 @@
 // Test set-up panics on failure by design: that is the test failing.
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
+mod support;
+
 use std::sync::Arc;
-use std::time::Duration;
 
 use k8s_openapi::api::core::v1::Namespace;
 use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
 use kube::{Client, ResourceExt};
-use kube_sandbox::{Config, Sandbox};
 use serde_json::{Value, json};
 use sriov_core::api::{NetworkAttachmentDefinition, SriovNetwork};
 use sriov_core::testing::NAMESPACE;
 use sriov_operator::operator::Settings;
 use sriov_operator::operator::networks::{self, FINALIZER, LAST_NETWORK_NAMESPACE};
+use support::eventually;
 
 struct Cluster {
     client: Client,
@@ -33,23 +34,7 @@ impl Drop for Cluster {
 }
 
 async fn cluster() -> Cluster {
-    let sandbox = Sandbox::new(Config {
-        controllers: true,
-        ..Config::default()
-    });
-    for crd in sriov_core::crd::operator_crds()
-        .into_iter()
-        .chain([sriov_core::crd::network_attachment_definition_crd()])
-    {
-        sandbox
-            .create(&serde_json::to_value(&crd).unwrap())
-            .unwrap();
-    }
-    for ns in [NAMESPACE, "apps"] {
-        sandbox
-            .create(&json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}}))
-            .unwrap();
-    }
+    let sandbox = support::sandbox(true, &["apps"]);
     let client = Client::new(sandbox.client_service(), NAMESPACE);
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let task = tokio::spawn(networks::run(
@@ -74,21 +59,6 @@ fn network(name: &str, namespace: &str, spec: Value) -> SriovNetwork {
         "metadata": {"name": name, "namespace": namespace}, "spec": spec}),
     )
     .unwrap()
-}
-
-/// Polls `check` until it holds (a convergence deadline, not a performance bound).
-async fn eventually<F, Fut>(what: &str, mut check: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    for _ in 0..250 {
-        if check().await {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    panic!("never happened: {what}");
 }
 
 /// The CNI configuration of a NAD, parsed.

@@ -4,32 +4,20 @@
 // Test set-up panics on failure by design: that is the test failing.
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
+mod support;
+
 use std::time::Duration;
 
 use k8s_openapi::api::apps::v1::DaemonSet;
 use k8s_openapi::api::core::v1::ConfigMap;
 use kube::api::{Api, ListParams};
 use kube::{Client, ResourceExt};
-use kube_sandbox::{Config, Sandbox};
 use serde_json::json;
 use sriov_core::api::{NetworkAttachmentDefinition, SriovNetworkNodeState};
-use sriov_core::render::components::Images;
 use sriov_core::testing::{NAMESPACE, PolicyBuilder, worker};
-use sriov_operator::operator::{self, Settings};
+use sriov_operator::operator;
 
 const NODES: usize = 300;
-
-fn settings() -> Settings {
-    let mut settings = Settings::default();
-    settings.components.images = Images {
-        config_daemon: Some("daemon:1".into()),
-        device_plugin: Some("dp:1".into()),
-        sriov_cni: Some("cni:1".into()),
-        ib_sriov_cni: Some("ib-cni:1".into()),
-        ..Images::default()
-    };
-    settings
-}
 
 fn start(
     client: Client,
@@ -39,7 +27,7 @@ fn start(
 ) {
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let task = tokio::spawn(async move {
-        operator::run(client, settings(), None, async move {
+        operator::run(client, support::settings(), None, async move {
             let _ = stopped.await;
         })
         .await
@@ -50,29 +38,8 @@ fn start(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_restart_mid_sync_converges_without_duplicates() {
-    let sandbox = Sandbox::new(Config {
-        controllers: true,
-        ..Config::default()
-    });
-    for crd in sriov_core::crd::operator_crds()
-        .into_iter()
-        .chain([sriov_core::crd::network_attachment_definition_crd()])
-    {
-        sandbox
-            .create(&serde_json::to_value(&crd).unwrap())
-            .unwrap();
-    }
-    for ns in [NAMESPACE, "apps"] {
-        sandbox
-            .create(&json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}}))
-            .unwrap();
-    }
-    sandbox
-        .create(
-            &json!({"apiVersion": "sriovnetwork.openshift.io/v1", "kind": "SriovOperatorConfig",
-            "metadata": {"name": "default", "namespace": NAMESPACE}, "spec": {}}),
-        )
-        .unwrap();
+    let sandbox = support::sandbox(true, &["apps"]);
+    support::default_config(&sandbox);
     for i in 0..NODES {
         sandbox
             .create(&serde_json::to_value(worker(&format!("worker-{i:04}"))).unwrap())

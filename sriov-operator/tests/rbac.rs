@@ -7,6 +7,8 @@
 // Test set-up panics on failure by design: that is the test failing.
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
+mod support;
+
 use std::collections::BTreeSet;
 use std::path::Path;
 use std::process::Command;
@@ -15,13 +17,13 @@ use std::time::Duration;
 use k8s_openapi::api::core::v1::{Node, Pod};
 use kube::Client;
 use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
-use kube_sandbox::{AuditEvent, Config, Sandbox};
+use kube_sandbox::{AuditEvent, Sandbox};
 use serde_json::{Value, json};
 use sriov_core::api::SriovNetworkNodeState;
-use sriov_core::render::components::Images;
 use sriov_core::testing::{NAMESPACE, PolicyBuilder, worker};
 use sriov_operator::operator::leader::LeaseConfig;
 use sriov_operator::operator::{self, Settings};
+use support::eventually;
 
 /// The objects `kubectl kustomize deploy/` renders.
 fn deploy() -> Vec<Value> {
@@ -118,20 +120,6 @@ fn allowing<'a>(grants: &'a BTreeSet<Grant>, event: &AuditEvent) -> Option<&'a G
     })
 }
 
-async fn eventually<F, Fut>(what: &str, mut check: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    for _ in 0..500 {
-        if check().await {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    panic!("never happened: {what}");
-}
-
 fn settings() -> Settings {
     let mut settings = Settings::from_env(|name| {
         (name == "STALE_NODE_STATE_CLEANUP_DELAY_MINUTES").then(|| "0".to_owned())
@@ -139,15 +127,7 @@ fn settings() -> Settings {
     .unwrap();
     settings.drain_timeout = Duration::ZERO;
     settings.drain_retry = Duration::from_millis(200);
-    settings.components.images = Images {
-        config_daemon: Some("daemon:1".into()),
-        device_plugin: Some("dp:1".into()),
-        sriov_cni: Some("cni:1".into()),
-        ib_sriov_cni: Some("ib-cni:1".into()),
-        injector: Some("injector:1".into()),
-        webhook: Some("webhook:1".into()),
-        ..Images::default()
-    };
+    settings.components.images = support::images();
     settings
 }
 
@@ -393,21 +373,7 @@ async fn the_operators_rbac_allows_exactly_what_it_does() {
     let granted = grants(&objects, "sriov-network-operator");
     assert!(!granted.is_empty(), "the operator's account has rules");
 
-    let sandbox = Sandbox::new(Config {
-        controllers: true,
-        ..Config::default()
-    });
-    for crd in sriov_core::crd::operator_crds()
-        .into_iter()
-        .chain([sriov_core::crd::network_attachment_definition_crd()])
-    {
-        sandbox
-            .create(&serde_json::to_value(&crd).unwrap())
-            .unwrap();
-    }
-    sandbox
-        .create(&json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NAMESPACE}}))
-        .unwrap();
+    let sandbox = support::sandbox(true, &[]);
     sandbox.start_audit();
     // The operator's requests carry its own User-Agent, so the test's are told apart.
     let service = tower::ServiceBuilder::new()

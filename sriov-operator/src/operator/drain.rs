@@ -48,18 +48,9 @@ pub const DRAIN_BLOCKED: &str = "DrainBlocked";
 /// Event reason of the drain controller's events (upstream's).
 pub const EVENT_REASON: &str = "DrainController";
 
-/// A request the controller could not make.
-#[derive(Debug, thiserror::Error)]
-#[error("{what}: {source}")]
-pub struct DrainError {
-    what: String,
-    source: kube::Error,
-}
-
-fn failed(what: impl Into<String>) -> impl FnOnce(kube::Error) -> DrainError {
-    let what = what.into();
-    move |source| DrainError { what, source }
-}
+/// A request the controller could not make (the pass is retried).
+pub use super::RequestError as DrainError;
+use super::failed;
 
 /// What one pass did, for tests and logs.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]

@@ -27,6 +27,24 @@ pub mod settings;
 
 pub use settings::Settings;
 
+/// A request to the API server that failed, with what it was for (`node state
+/// worker-0`); controllers retry after it.
+#[derive(Debug, thiserror::Error)]
+#[error("{what}: {source}")]
+pub struct RequestError {
+    /// What the request was for.
+    pub what: String,
+    /// The client's error.
+    #[source]
+    pub source: kube::Error,
+}
+
+/// Wraps a client error with what the request was for.
+pub(crate) fn failed(what: impl Into<String>) -> impl FnOnce(kube::Error) -> RequestError {
+    let what = what.into();
+    move |source| RequestError { what, source }
+}
+
 /// Why the operator stopped before being asked to.
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {

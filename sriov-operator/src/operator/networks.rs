@@ -87,17 +87,8 @@ network_kind!(
 network_kind!(OVSNetwork, sriov_core::render::net_attach::ovs_network);
 
 /// Why a reconcile failed (it is retried).
-#[derive(Debug, thiserror::Error)]
-#[error("{what}: {source}")]
-pub struct ReconcileError {
-    what: String,
-    source: kube::Error,
-}
-
-fn failed(what: impl Into<String>) -> impl FnOnce(kube::Error) -> ReconcileError {
-    let what = what.into();
-    move |source| ReconcileError { what, source }
-}
+pub use super::RequestError as ReconcileError;
+use super::failed;
 
 struct Context {
     client: Client,

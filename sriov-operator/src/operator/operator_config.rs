@@ -39,18 +39,9 @@ pub const FINGERPRINT_ANNOTATION: &str = "sriovnetwork.openshift.io/rendered-fin
 /// How often a reconciled config is looked at again with no change (upstream: 5 min).
 pub const RESYNC: Duration = Duration::from_secs(5 * 60);
 
-/// A write the controller could not make.
-#[derive(Debug, thiserror::Error)]
-#[error("{what}: {source}")]
-pub struct ReconcileError {
-    what: String,
-    source: kube::Error,
-}
-
-fn failed(what: impl Into<String>) -> impl FnOnce(kube::Error) -> ReconcileError {
-    let what = what.into();
-    move |source| ReconcileError { what, source }
-}
+/// A request the controller could not make (the reconcile is retried).
+pub use super::RequestError as ReconcileError;
+use super::failed;
 
 /// What one reconcile wrote, for tests and logs.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
