@@ -513,6 +513,32 @@ fn tracked(object: &Value) -> Value {
     object
 }
 
+/// Whether two values are the same to the API server: JSON numbers compare by value
+/// (`0.0` and `0` are one float64 to kube-apiserver, so applying a CRD whose schema says
+/// `minimum: 0.0` over one stored as `0` changes nothing and conflicts with no one).
+fn same_json(a: Option<&Value>, b: Option<&Value>) -> bool {
+    match (a, b) {
+        (None, None) => true,
+        (Some(a), Some(b)) => same_value(a, b),
+        _ => false,
+    }
+}
+
+fn same_value(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Number(x), Value::Number(y)) => x == y || x.as_f64() == y.as_f64(),
+        (Value::Array(x), Value::Array(y)) => {
+            x.len() == y.len() && x.iter().zip(y).all(|(a, b)| same_value(a, b))
+        }
+        (Value::Object(x), Value::Object(y)) => {
+            x.len() == y.len()
+                && x.iter()
+                    .all(|(k, v)| y.get(k).is_some_and(|w| same_value(v, w)))
+        }
+        _ => a == b,
+    }
+}
+
 /// A failed apply: the conflicting fields, with their owners.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Conflicts(pub Vec<(String, String)>);
@@ -585,7 +611,7 @@ pub fn apply(
         let new_value = value_at(body, &path);
         let live_value = live.and_then(|l| value_at(l, &path));
         // An empty map sets nothing: it is a struct, not a value.
-        if new_value == live_value
+        if same_json(new_value, live_value)
             || new_value.is_some_and(|v| v.as_object().is_some_and(Map::is_empty))
         {
             continue;
@@ -694,7 +720,7 @@ pub fn update(
     let changed: Vec<Vec<String>> = now_fields
         .leaves()
         .into_iter()
-        .filter(|p| old.and_then(|o| value_at(o, p)) != value_at(&new, p))
+        .filter(|p| !same_json(old.and_then(|o| value_at(o, p)), value_at(&new, p)))
         .collect();
     // Fields removed by this write leave their owners.
     let gone: Vec<Vec<String>> = old

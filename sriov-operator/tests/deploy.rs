@@ -20,13 +20,48 @@ fn kubectl(kubeconfig: &Path, home: &Path, args: &[&str]) -> Output {
         .expect("kubectl (on every machine this project is tested on) runs")
 }
 
-#[test]
-fn kubectl_applies_deploy_to_a_fresh_cluster() {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
+        .unwrap()
+}
+
+/// Over CRDs installed by another manager (as `sriovctl sandbox` installs them), the apply
+/// takes them over without a conflict: the committed CRDs spell `minimum: 0.0` where the
+/// stored ones hold `0`, the same number to the API server.
+#[test]
+fn kubectl_applies_deploy_over_crds_another_manager_installed() {
+    let runtime = runtime();
+    let sandbox = Sandbox::default();
+    for crd in sriov_core::crd::operator_crds() {
+        sandbox
+            .create(&serde_json::to_value(&crd).unwrap())
+            .unwrap();
+    }
+    let (address, _) = runtime
+        .block_on(sandbox.serve("127.0.0.1:0".parse().unwrap()))
         .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let kubeconfig = dir.path().join("kubeconfig");
+    kube_sandbox::kubeconfig(&kubeconfig, &format!("http://{address}")).unwrap();
+    let deploy = Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy");
+    let applied = kubectl(
+        &kubeconfig,
+        dir.path(),
+        &["apply", "--server-side", "-k", deploy.to_str().unwrap()],
+    );
+    assert!(
+        applied.status.success(),
+        "{}",
+        String::from_utf8_lossy(&applied.stderr)
+    );
+}
+
+#[test]
+fn kubectl_applies_deploy_to_a_fresh_cluster() {
+    let runtime = runtime();
     let sandbox = Sandbox::default();
     let (address, _) = runtime
         .block_on(sandbox.serve("127.0.0.1:0".parse().unwrap()))

@@ -163,6 +163,14 @@ async fn webhooks_are_deployed_when_enabled_and_removed_when_disabled() {
         .unwrap();
     let hook = &hook.webhooks.unwrap()[0];
     assert_eq!(hook.failure_policy.as_deref(), Some("Ignore"));
+    // No CA given, none injected: the API server could not call the webhooks.
+    let (status, _, message) = ready_of(&config(&client).await).unwrap();
+    assert_eq!(status, "False");
+    assert!(
+        message.contains("ADMISSION_CONTROLLERS_CERTIFICATES_INJECTOR_CA_CRT")
+            && message.contains("ADMISSION_CONTROLLERS_CERTIFICATES_OPERATOR_CA_CRT"),
+        "{message}"
+    );
 
     // The match-condition gate makes the injector fail closed for pods naming networks.
     // (The validating configuration is removed first; see below.)
@@ -297,9 +305,12 @@ async fn missing_images_leave_the_config_not_ready_naming_the_variable() {
 async fn the_controller_follows_the_config_and_cleans_up_on_deletion() {
     let (_sandbox, client) = sandbox().await;
     let (stop, stopped) = tokio::sync::watch::channel(false);
+    // The injector's CA is given, so its webhook can be verified and the config is Ready.
+    let mut with_ca = settings();
+    with_ca.components.webhook_tls.injector_ca = Some(b"-----BEGIN CERTIFICATE-----\n".to_vec());
     let task = tokio::spawn(operator_config::run(
         client.clone(),
-        Arc::new(settings()),
+        Arc::new(with_ca),
         stopped,
     ));
     create_config(

@@ -26,6 +26,7 @@ use sriov_operator::operator::drain::{CORDONED_ANNOTATION, DRAIN_BLOCKED, Draine
 use sriov_operator::operator::inputs::{self, Inputs, Triggers};
 
 struct Cluster {
+    sandbox: Sandbox,
     client: Client,
     inputs: Inputs,
     drainer: Drainer,
@@ -72,6 +73,7 @@ async fn cluster(nodes: &[(&str, Value)], settings: Settings) -> Cluster {
     assert!(inputs.ready().await);
     let drainer = Drainer::new(client.clone(), Arc::new(settings), inputs.clone());
     Cluster {
+        sandbox,
         client,
         inputs,
         drainer,
@@ -555,7 +557,7 @@ async fn the_loop_answers_a_request_on_its_own() {
     let (inputs, tasks) = inputs::start(&c.client, NAMESPACE, &triggers);
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let task = tokio::spawn(sriov_operator::operator::drain::run(
-        c.client.clone(),
+        c.client.clone().into(),
         Arc::new(quick()),
         inputs,
         triggers.drain,
@@ -581,4 +583,52 @@ async fn the_loop_answers_a_request_on_its_own() {
     for task in tasks {
         task.abort();
     }
+}
+
+/// With kube-client's default retry on the main client (as the binary builds it), a
+/// budget's 429 still comes back at once through the eviction client: the pass reports the
+/// blocked pod instead of hanging in retries for minutes.
+#[tokio::test]
+async fn a_budgets_refusal_is_not_retried_by_the_client() {
+    let c = cluster(&[("worker-0", json!({})), ("worker-1", json!({}))], quick()).await;
+    c.pod("db-0", "worker-0", json!({"app": "db"}), true).await;
+    Api::<k8s_openapi::api::policy::v1::PodDisruptionBudget>::namespaced(c.client.clone(), "apps")
+        .create(
+            &PostParams::default(),
+            &serde_json::from_value(
+                json!({"apiVersion": "policy/v1", "kind": "PodDisruptionBudget",
+                "metadata": {"name": "db", "namespace": "apps"},
+                "spec": {"minAvailable": 1, "selector": {"matchLabels": {"app": "db"}}}}),
+            )
+            .unwrap(),
+        )
+        .await
+        .unwrap();
+    c.request("worker-0", "Drain_Required").await;
+    c.settle().await;
+    // Clients built as the binary builds them, over TCP: the main one with kube-client's
+    // default retry of 429s, the eviction one without.
+    let (address, _) = c
+        .sandbox
+        .serve("127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let config = || {
+        let mut config = kube::Config::new(format!("http://{address}").parse().unwrap());
+        config.default_namespace = NAMESPACE.into();
+        config
+    };
+    let mut plain = config();
+    plain.default_retry = false;
+    assert!(config().default_retry, "the default client retries");
+    let api = Client::try_from(config()).unwrap();
+    let evictions = Client::try_from(plain).unwrap();
+    let mut drainer =
+        Drainer::new(api, Arc::new(quick()), c.inputs.clone()).with_eviction_client(evictions);
+    let report = tokio::time::timeout(Duration::from_secs(10), drainer.pass())
+        .await
+        .expect("the pass does not hang in retries")
+        .unwrap();
+    let left = &report.in_progress["worker-0"];
+    assert!(left[0].contains("PodDisruptionBudget"), "{left:?}");
 }

@@ -17,7 +17,7 @@ struct Args {
     /// A kubeconfig to use instead of the in-cluster configuration (or KUBECONFIG).
     #[arg(long, value_name = "FILE")]
     kubeconfig: Option<PathBuf>,
-    /// Log line format.
+    /// Log line format: text or json.
     #[arg(long, default_value = "text", value_parser = clap::value_parser!(LogFormat))]
     log_format: LogFormat,
     /// Log level (an env-filter directive; RUST_LOG replaces it).
@@ -29,7 +29,7 @@ struct Args {
     drain_timeout: u64,
     /// Seconds between attempts while a drain is in progress or waits for its pool.
     #[arg(long, value_name = "SECONDS", default_value_t = operator::settings::DRAIN_RETRY.as_secs(),
-        value_parser = clap::value_parser!(u64).range(1..))]
+        value_parser = positive_seconds)]
     drain_retry_interval: u64,
     /// Where /metrics is served ("0" turns it off).
     #[arg(long, value_name = "ADDR", default_value = "0.0.0.0:8080")]
@@ -78,11 +78,14 @@ fn identity(flag: Option<String>) -> String {
         .unwrap_or_else(|| format!("sriov-network-operator-{}", std::process::id()))
 }
 
-async fn client(kubeconfig: Option<PathBuf>) -> Result<kube::Client, String> {
+/// The clients from `--kubeconfig`, else the in-cluster configuration or `KUBECONFIG`: one
+/// with kube-client's retry of 429/503/504, and one without for evictions (whose 429 is a
+/// PodDisruptionBudget's refusal, to be reported, not retried for minutes).
+async fn clients(kubeconfig: Option<PathBuf>) -> Result<operator::Clients, String> {
     let config = match kubeconfig {
         Some(path) => {
             let file = kube::config::Kubeconfig::read_from(&path)
-                .map_err(|e| format!("reading {}: {e}", path.display()))?;
+                .map_err(|e| format!("--kubeconfig: {e}"))?;
             kube::Config::from_custom_kubeconfig(file, &kube::config::KubeConfigOptions::default())
                 .await
                 .map_err(|e| format!("{}: {e}", path.display()))?
@@ -91,7 +94,34 @@ async fn client(kubeconfig: Option<PathBuf>) -> Result<kube::Client, String> {
             .await
             .map_err(|e| format!("no cluster configuration: {e}"))?,
     };
-    kube::Client::try_from(config).map_err(|e| format!("building the client: {e}"))
+    let mut no_retry = config.clone();
+    no_retry.default_retry = false;
+    let build =
+        |config| kube::Client::try_from(config).map_err(|e| format!("building the client: {e}"));
+    Ok(operator::Clients {
+        api: build(config)?,
+        evictions: build(no_retry)?,
+    })
+}
+
+/// A whole number of seconds above zero.
+fn positive_seconds(text: &str) -> Result<u64, String> {
+    match text.parse::<u64>() {
+        Ok(0) => Err("must be at least 1 second".into()),
+        Ok(n) => Ok(n),
+        Err(_) => Err(format!("{text:?} is not a whole number of seconds")),
+    }
+}
+
+/// Checks an address flag before anything starts ("0" turns the endpoint off).
+fn check_addr(flag: &str, addr: &str) -> Result<(), String> {
+    use std::net::ToSocketAddrs;
+    if addr == "0" {
+        return Ok(());
+    }
+    addr.to_socket_addrs()
+        .map(drop)
+        .map_err(|e| format!("--{flag} {addr:?} is not an address to listen on ({e}); give HOST:PORT, or 0 to turn it off"))
 }
 
 fn main() {
@@ -108,6 +138,15 @@ fn main() {
             std::process::exit(2);
         }
     };
+    for (flag, addr) in [
+        ("metrics-addr", &args.metrics_addr),
+        ("health-addr", &args.health_addr),
+    ] {
+        if let Err(e) = check_addr(flag, addr) {
+            eprintln!("sriov-network-operator: {e}");
+            std::process::exit(2);
+        }
+    }
     let election = args.leader_elect.then(|| operator::leader::LeaseConfig {
         lease_duration: Duration::from_secs(args.leader_elect_lease_duration),
         renew_deadline: Duration::from_secs(args.leader_elect_renew_deadline),
@@ -124,7 +163,7 @@ fn main() {
     let status = process::run("sriov-network-operator", 2, |shutdown| async move {
         let metrics = bind("metrics-addr", &args.metrics_addr).await?;
         let health = bind("health-addr", &args.health_addr).await?;
-        let client = client(args.kubeconfig).await?;
+        let clients = clients(args.kubeconfig).await?;
         tracing::info!(namespace = %settings.namespace, leader_elect = election.is_some(), "starting");
         let (stop, stopped) = tokio::sync::watch::channel(false);
         let mut servers = Vec::new();
@@ -146,7 +185,7 @@ fn main() {
         if election.is_none() {
             operator::metrics::global().leader.set(1);
         }
-        let outcome = operator::run(client, settings, election, shutdown).await;
+        let outcome = operator::run(clients, settings, election, shutdown).await;
         let _ = stop.send(true);
         for server in servers {
             let _ = server.await;

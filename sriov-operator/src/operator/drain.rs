@@ -100,6 +100,10 @@ enum Outcome {
 /// The drain controller's memory between passes.
 pub struct Drainer {
     client: Client,
+    /// Evictions go through a client that does not retry 429s: for an eviction a 429 is a
+    /// PodDisruptionBudget's answer, not an overloaded server, and kube-client's default
+    /// retry (15 times, backing off up to minutes) would hold the whole pass.
+    evictions: Client,
     settings: Arc<Settings>,
     inputs: Inputs,
     recorder: Recorder,
@@ -120,6 +124,7 @@ impl Drainer {
         };
         Self {
             recorder: Recorder::new(client.clone(), reporter),
+            evictions: client.clone(),
             client,
             settings,
             inputs,
@@ -127,6 +132,12 @@ impl Drainer {
             since: HashMap::new(),
             published: HashMap::new(),
         }
+    }
+
+    /// Sends evictions through `client` (one without kube-client's retry of 429s).
+    pub fn with_eviction_client(mut self, client: Client) -> Self {
+        self.evictions = client;
+        self
     }
 
     fn states(&self) -> Api<SriovNetworkNodeState> {
@@ -320,6 +331,9 @@ impl Drainer {
                 }
                 Step::Drain { full } => to_drain.push((Arc::clone(state), Arc::clone(node), full)),
                 Step::Invalid(problem) => {
+                    if self.published.get(&name) != Some(&problem) {
+                        tracing::warn!(node = %name, %problem, "drain request not understood");
+                    }
                     self.warn(state, "DrainNode", problem.clone(), &mut report)
                         .await;
                     report.problems.push(format!("{name}: {problem}"));
@@ -514,7 +528,7 @@ impl Drainer {
                 Err(_) => continue,
             }
             let api: Api<Pod> =
-                Api::namespaced(self.client.clone(), &pod.namespace().unwrap_or_default());
+                Api::namespaced(self.evictions.clone(), &pod.namespace().unwrap_or_default());
             match api.evict(&pod.name_any(), &EvictParams::default()).await {
                 Ok(_) => {
                     writes += 1;
@@ -524,8 +538,21 @@ impl Drainer {
                 Err(kube::Error::Api(e)) if e.code == 404 => {}
                 Err(kube::Error::Api(e)) => {
                     writes += 1;
+                    // The budget's own words (kube-apiserver names it in the causes).
+                    let causes: Vec<String> = e
+                        .details
+                        .iter()
+                        .flat_map(|d| d.causes.iter())
+                        .map(|c| c.message.clone())
+                        .filter(|m| !m.is_empty())
+                        .collect();
                     let why = if e.code == 429 {
-                        format!("eviction refused by a PodDisruptionBudget ({})", e.message)
+                        let detail = if causes.is_empty() {
+                            e.message.clone()
+                        } else {
+                            causes.join("; ")
+                        };
+                        format!("eviction refused by a PodDisruptionBudget ({detail})")
                     } else {
                         format!("eviction failed: {} ({})", e.message, e.code)
                     };
@@ -552,7 +579,7 @@ fn node_cordoned(node: &Node) -> bool {
 /// Runs passes on every drain trigger, every `drain_retry` while something is draining or
 /// waiting, and every resync otherwise, until `shutdown` resolves.
 pub async fn run(
-    client: Client,
+    clients: super::Clients,
     settings: Arc<Settings>,
     inputs: Inputs,
     trigger: Arc<tokio::sync::Notify>,
@@ -565,10 +592,15 @@ pub async fn run(
     }
     let retry = settings.drain_retry;
     let resync = settings.resync;
-    let mut drainer = Drainer::new(client, settings, inputs);
+    let mut drainer =
+        Drainer::new(clients.api, settings, inputs).with_eviction_client(clients.evictions);
     loop {
         let started = Instant::now();
-        let outcome = drainer.pass().await;
+        // A pass in flight ends with the operator (its writes are each whole).
+        let outcome = tokio::select! {
+            outcome = drainer.pass() => outcome,
+            () = &mut shutdown => return,
+        };
         let metrics = super::metrics::global();
         metrics.observe("drain", started, outcome.is_ok());
         let wait = match outcome {

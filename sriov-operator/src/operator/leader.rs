@@ -58,16 +58,19 @@ impl LeaseConfig {
         if self.identity.is_empty() {
             return Err("the leader-election identity is empty".into());
         }
+        let secs = |d: Duration| format!("{} s", d.as_secs_f64());
         if self.retry_period.is_zero() || self.retry_period >= self.renew_deadline {
             return Err(format!(
-                "the retry period ({:?}) must be above zero and below the renew deadline ({:?})",
-                self.retry_period, self.renew_deadline
+                "the retry period ({}) must be above zero and below the renew deadline ({})",
+                secs(self.retry_period),
+                secs(self.renew_deadline)
             ));
         }
         if self.renew_deadline >= self.lease_duration {
             return Err(format!(
-                "the renew deadline ({:?}) must be below the lease duration ({:?})",
-                self.renew_deadline, self.lease_duration
+                "the renew deadline ({}) must be below the lease duration ({})",
+                secs(self.renew_deadline),
+                secs(self.lease_duration)
             ));
         }
         Ok(())
@@ -184,6 +187,7 @@ impl Elector {
 
     /// Waits until this replica holds the lease.
     pub async fn acquire(&mut self) {
+        let mut told = false;
         loop {
             let started = Instant::now();
             let attempt = self.try_acquire_or_renew().await;
@@ -197,7 +201,17 @@ impl Elector {
                     tracing::info!(identity = %self.config.identity, lease = %self.config.name, "became the leader");
                     return;
                 }
-                Ok(false) => {}
+                Ok(false) => {
+                    if !told {
+                        let holder = self
+                            .observed
+                            .as_ref()
+                            .and_then(|(r, _)| r.holder.clone())
+                            .unwrap_or_default();
+                        tracing::info!(%holder, lease = %self.config.name, "waiting for the leader lease");
+                        told = true;
+                    }
+                }
                 Err(e) => tracing::warn!(error = %e, "leader election: trying the lease failed"),
             }
             tokio::time::sleep(self.config.retry_period).await;

@@ -45,6 +45,26 @@ pub(crate) fn failed(what: impl Into<String>) -> impl FnOnce(kube::Error) -> Req
     move |source| RequestError { what, source }
 }
 
+/// The clients the controllers use: one for everything, and one for evictions that does
+/// not retry 429 answers (built with `default_retry` off). In-process tests pass one
+/// client for both.
+#[derive(Clone)]
+pub struct Clients {
+    /// Every request but evictions.
+    pub api: Client,
+    /// Evictions.
+    pub evictions: Client,
+}
+
+impl From<Client> for Clients {
+    fn from(client: Client) -> Self {
+        Self {
+            evictions: client.clone(),
+            api: client,
+        }
+    }
+}
+
 /// Why the operator stopped before being asked to.
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
@@ -75,14 +95,16 @@ impl Drop for AbortOnDrop {
 /// [`RunError::LostLease`] is returned. On shutdown the controllers finish their running
 /// reconciles, then the lease is released.
 pub async fn run(
-    client: Client,
+    clients: impl Into<Clients>,
     settings: Settings,
     election: Option<leader::LeaseConfig>,
     shutdown: impl std::future::Future<Output = ()> + Send,
 ) -> Result<(), RunError> {
+    let clients = clients.into();
+    let client = clients.api.clone();
     futures::pin_mut!(shutdown);
     let Some(config) = election else {
-        controllers(client, settings, shutdown).await;
+        controllers(clients, settings, shutdown).await;
         return Ok(());
     };
     config.check().map_err(RunError::Election)?;
@@ -94,7 +116,7 @@ pub async fn run(
     metrics::global().leader.set(1);
     let (stop, stopping) = tokio::sync::oneshot::channel::<()>();
     let outcome = {
-        let running = controllers(client, settings, async move {
+        let running = controllers(clients, settings, async move {
             let _ = stopping.await;
         });
         futures::pin_mut!(running);
@@ -121,10 +143,11 @@ pub async fn run(
 
 /// Every controller, until `shutdown` resolves.
 async fn controllers(
-    client: Client,
+    clients: Clients,
     settings: Settings,
     shutdown: impl std::future::Future<Output = ()> + Send,
 ) {
+    let client = clients.api.clone();
     let settings = Arc::new(settings);
     let triggers = inputs::Triggers::default();
     let (inputs, tasks) = inputs::start(&client, &settings.namespace, &triggers);
@@ -138,7 +161,7 @@ async fn controllers(
         stopped_signal(stopped.clone()),
     );
     let drains = drain::run(
-        client.clone(),
+        clients,
         Arc::clone(&settings),
         inputs,
         triggers.drain,

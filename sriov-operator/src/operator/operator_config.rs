@@ -96,7 +96,7 @@ async fn apply(
     kind: Kind,
     name: &str,
     mut object: Value,
-) -> Result<bool, ReconcileError> {
+) -> Result<Applied, ReconcileError> {
     let what = || format!("{kind} {name}");
     let api = dynamic_api(client, &settings.namespace, kind);
     let live = api
@@ -113,23 +113,41 @@ async fn apply(
     ) {
         components::keep_ca_bundles(&mut object, live);
     }
+    let unverifiable = object["webhooks"].as_array().is_some_and(|hooks| {
+        hooks.iter().any(|h| {
+            h["clientConfig"]["caBundle"]
+                .as_str()
+                .is_none_or(str::is_empty)
+        })
+    });
     let print = components::fingerprint(&object);
     object["metadata"]["annotations"][FINGERPRINT_ANNOTATION] = json!(print);
     let same = live.as_ref().is_some_and(|live| {
         live["metadata"]["annotations"][FINGERPRINT_ANNOTATION] == json!(print)
             && components::derived_from(&object, live)
     });
-    if same {
-        return Ok(false);
+    if !same {
+        api.patch(
+            name,
+            &PatchParams::apply(&settings.field_manager).force(),
+            &Patch::Apply(&object),
+        )
+        .await
+        .map_err(failed(what()))?;
     }
-    api.patch(
-        name,
-        &PatchParams::apply(&settings.field_manager).force(),
-        &Patch::Apply(&object),
-    )
-    .await
-    .map_err(failed(what()))?;
-    Ok(true)
+    Ok(Applied {
+        written: !same,
+        unverifiable,
+    })
+}
+
+/// What applying one object did.
+struct Applied {
+    /// A write was made.
+    written: bool,
+    /// A webhook configuration whose webhooks have no CA bundle (yet): the API server
+    /// cannot verify the webhook's certificate, so every call to it fails.
+    unverifiable: bool,
 }
 
 /// Deletes an object if it exists.
@@ -246,20 +264,28 @@ pub async fn reconcile_config(
     }
 
     let rendered = components::render(config, &settings.components);
+    let mut errors = rendered.errors.clone();
+    let injected_elsewhere = settings.components.webhook_tls.cert_manager
+        || settings.components.cluster_type == components::ClusterType::OpenShift;
     let outcome = async {
         for manifest in rendered.apply {
-            if apply(
-                client,
-                settings,
-                manifest.kind,
-                &manifest.name,
-                manifest.object,
-            )
-            .await?
-            {
+            let applied =
+                apply(client, settings, manifest.kind, &manifest.name, manifest.object).await?;
+            if applied.written {
                 report
                     .applied
                     .push(format!("{}/{}", manifest.kind, manifest.name));
+            }
+            if applied.unverifiable && !injected_elsewhere {
+                let which = if manifest.name == components::INJECTOR_CONFIG {
+                    "INJECTOR"
+                } else {
+                    "OPERATOR"
+                };
+                errors.push(format!(
+                    "{} {} has no caBundle, so the API server cannot call its webhook: set ADMISSION_CONTROLLERS_CERTIFICATES_{which}_CA_CRT (and the serving certificate's Secret), enable cert-manager, or inject the bundle",
+                    manifest.kind, manifest.name
+                ));
             }
         }
         for (kind, name) in &rendered.remove {
@@ -273,13 +299,12 @@ pub async fn reconcile_config(
     for warning in &rendered.warnings {
         tracing::warn!(%warning, "operator config");
     }
-    let (ready, reason, message) = match (&outcome, rendered.errors.is_empty()) {
+    for error in &errors {
+        tracing::warn!(%error, "operator config");
+    }
+    let (ready, reason, message) = match (&outcome, errors.is_empty()) {
         (Err(e), _) => (false, "OperatorConfigSyncFailed", e.to_string()),
-        (Ok(()), false) => (
-            false,
-            "OperatorConfigSyncFailed",
-            rendered.errors.join("; "),
-        ),
+        (Ok(()), false) => (false, "OperatorConfigSyncFailed", errors.join("; ")),
         (Ok(()), true) => (
             true,
             "OperatorConfigReady",
