@@ -138,6 +138,9 @@ fn main() {
             std::process::exit(2);
         }
     };
+    for warning in operator::settings::env_warnings(|name| std::env::var(name).ok()) {
+        tracing::warn!(%warning, "environment");
+    }
     for (flag, addr) in [
         ("metrics-addr", &args.metrics_addr),
         ("health-addr", &args.health_addr),

@@ -145,6 +145,52 @@ impl Settings {
     }
 }
 
+/// Values of the environment that are accepted but probably not what was meant, one
+/// message each naming the variable (the binary logs them at start): a cleanup delay that
+/// is not a whole number of minutes (30 is used, as upstream does), a `DEV_MODE` or
+/// `USE_EXTERNAL_DRAINER` that is neither true nor false (read as false), and a
+/// `RESOURCE_PREFIX` that is not a DNS subdomain (the device plugin's resources would be
+/// refused by the kubelet).
+pub fn env_warnings(var: impl Fn(&str) -> Option<String>) -> Vec<String> {
+    let mut out = Vec::new();
+    if let Some(delay) =
+        var("STALE_NODE_STATE_CLEANUP_DELAY_MINUTES").filter(|v| !v.trim().is_empty())
+        && delay.trim().parse::<u64>().is_err()
+    {
+        out.push(format!(
+            "STALE_NODE_STATE_CLEANUP_DELAY_MINUTES={delay:?} is not a whole number of minutes; using 30"
+        ));
+    }
+    for name in ["DEV_MODE", "USE_EXTERNAL_DRAINER"] {
+        if let Some(value) = var(name).filter(|v| !v.trim().is_empty()) {
+            let known = ["true", "false"]
+                .iter()
+                .any(|k| value.trim().eq_ignore_ascii_case(k));
+            if !known {
+                out.push(format!(
+                    "{name}={value:?} is neither true nor false; read as false"
+                ));
+            }
+        }
+    }
+    if let Some(prefix) = var("RESOURCE_PREFIX").filter(|v| !v.trim().is_empty()) {
+        let label_ok = |l: &str| {
+            !l.is_empty()
+                && l.len() <= 63
+                && l.bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+                && !l.starts_with('-')
+                && !l.ends_with('-')
+        };
+        if prefix.len() > 253 || !prefix.split('.').all(label_ok) {
+            out.push(format!(
+                "RESOURCE_PREFIX={prefix:?} is not a DNS subdomain (lower-case letters, digits, '-' and '.'); the kubelet will refuse the device plugin's resource names"
+            ));
+        }
+    }
+    out
+}
+
 impl Default for Settings {
     /// Upstream's defaults, with no images (the operator config then reports which image
     /// variables are missing instead of deploying components).
@@ -195,6 +241,26 @@ mod tests {
             custom.components.webhook_tls.operator_ca.as_deref(),
             Some(&b"ca\n"[..])
         );
+    }
+
+    #[test]
+    fn doubtful_values_are_warned_about() {
+        let warnings = env_warnings(|name| match name {
+            "STALE_NODE_STATE_CLEANUP_DELAY_MINUTES" => Some("abc".into()),
+            "DEV_MODE" => Some("maybe".into()),
+            "USE_EXTERNAL_DRAINER" => Some("TRUE".into()),
+            "RESOURCE_PREFIX" => Some("bad prefix!".into()),
+            _ => None,
+        });
+        assert_eq!(warnings.len(), 3, "{warnings:?}");
+        assert!(warnings[0].starts_with("STALE_NODE_STATE_CLEANUP_DELAY_MINUTES=\"abc\""));
+        assert!(warnings[1].starts_with("DEV_MODE=\"maybe\""));
+        assert!(warnings[2].starts_with("RESOURCE_PREFIX=\"bad prefix!\""));
+        assert!(
+            env_warnings(|name| (name == "RESOURCE_PREFIX").then(|| "example.com".into()))
+                .is_empty()
+        );
+        assert!(env_warnings(|_| None).is_empty());
     }
 
     #[test]
