@@ -172,7 +172,7 @@ pub enum Skip {
     DaemonSet,
     /// A static pod's mirror (the kubelet owns it; evicting it does nothing).
     Mirror,
-    /// Already terminating: waited for, not evicted again.
+    /// One the drain would evict, already terminating: waited for, not evicted again.
     Terminating,
     /// A partial drain, and the pod uses no SR-IOV resource.
     NoSriovResource,
@@ -212,11 +212,12 @@ pub fn eviction(pod: &Pod, resource_prefix: &str, full: bool) -> Result<(), Skip
     {
         return Err(Skip::Mirror);
     }
-    if meta.deletion_timestamp.is_some() {
-        return Err(Skip::Terminating);
-    }
     if !full && !uses_prefix(pod, resource_prefix) {
         return Err(Skip::NoSriovResource);
+    }
+    // Last, so `Terminating` means: the drain would evict it, and it is already going.
+    if meta.deletion_timestamp.is_some() {
+        return Err(Skip::Terminating);
     }
     Ok(())
 }
@@ -231,17 +232,12 @@ pub fn pods_to_evict<'a>(pods: &'a [Pod], resource_prefix: &str, full: bool) -> 
 /// Whether the drain of a node is over: no pod the drain evicts is left, terminating ones
 /// included (a pod that is still shutting down may still hold its VF).
 pub fn drained(pods: &[Pod], resource_prefix: &str, full: bool) -> bool {
-    pods.iter()
-        .all(|p| match eviction(p, resource_prefix, full) {
-            Ok(()) => false,
-            Err(Skip::Terminating) => {
-                // Terminating pods count only if the drain would have evicted them.
-                let mut alive = p.clone();
-                alive.metadata.deletion_timestamp = None;
-                eviction(&alive, resource_prefix, full).is_err()
-            }
-            Err(_) => true,
-        })
+    pods.iter().all(|p| {
+        !matches!(
+            eviction(p, resource_prefix, full),
+            Ok(()) | Err(Skip::Terminating)
+        )
+    })
 }
 
 /// One node's part in the decision.

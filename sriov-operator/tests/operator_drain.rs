@@ -10,6 +10,8 @@
 // Test set-up panics on failure by design: that is the test failing.
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
+mod support;
+
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -451,19 +453,7 @@ async fn a_drain_blocked_by_a_disruption_budget_is_reported_and_recovers() {
     let mut c = cluster(&[("worker-0", json!({})), ("worker-1", json!({}))], quick()).await;
     c.pass().await;
     c.pod("db-0", "worker-0", json!({"app": "db"}), true).await;
-    let pdbs: Api<k8s_openapi::api::policy::v1::PodDisruptionBudget> =
-        Api::namespaced(c.client.clone(), "apps");
-    pdbs.create(
-        &PostParams::default(),
-        &serde_json::from_value(
-            json!({"apiVersion": "policy/v1", "kind": "PodDisruptionBudget",
-            "metadata": {"name": "db", "namespace": "apps"},
-            "spec": {"minAvailable": 1, "selector": {"matchLabels": {"app": "db"}}}}),
-        )
-        .unwrap(),
-    )
-    .await
-    .unwrap();
+    let pdbs = support::db_budget(&c.client).await;
     c.request("worker-0", "Drain_Required").await;
     let report = c.pass().await;
     assert_eq!(report.evicted, 0, "{report:?}");
@@ -592,18 +582,7 @@ async fn the_loop_answers_a_request_on_its_own() {
 async fn a_budgets_refusal_is_not_retried_by_the_client() {
     let c = cluster(&[("worker-0", json!({})), ("worker-1", json!({}))], quick()).await;
     c.pod("db-0", "worker-0", json!({"app": "db"}), true).await;
-    Api::<k8s_openapi::api::policy::v1::PodDisruptionBudget>::namespaced(c.client.clone(), "apps")
-        .create(
-            &PostParams::default(),
-            &serde_json::from_value(
-                json!({"apiVersion": "policy/v1", "kind": "PodDisruptionBudget",
-                "metadata": {"name": "db", "namespace": "apps"},
-                "spec": {"minAvailable": 1, "selector": {"matchLabels": {"app": "db"}}}}),
-            )
-            .unwrap(),
-        )
-        .await
-        .unwrap();
+    support::db_budget(&c.client).await;
     c.request("worker-0", "Drain_Required").await;
     c.settle().await;
     // Clients built as the binary builds them, over TCP: the main one with kube-client's

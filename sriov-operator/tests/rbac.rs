@@ -236,19 +236,7 @@ async fn scenario(sandbox: &Sandbox, client: &Client) {
     )
     .await
     .unwrap();
-    let pdbs: Api<k8s_openapi::api::policy::v1::PodDisruptionBudget> =
-        Api::namespaced(client.clone(), "apps");
-    pdbs.create(
-        &PostParams::default(),
-        &serde_json::from_value(
-            json!({"apiVersion": "policy/v1", "kind": "PodDisruptionBudget",
-            "metadata": {"name": "db", "namespace": "apps"},
-            "spec": {"minAvailable": 1, "selector": {"matchLabels": {"app": "db"}}}}),
-        )
-        .unwrap(),
-    )
-    .await
-    .unwrap();
+    let pdbs = support::db_budget(client).await;
     let request = |value: &'static str| {
         let nodes = nodes.clone();
         let states = states.clone();

@@ -1012,12 +1012,7 @@ pub fn keep_ca_bundles(rendered: &mut Value, live: &Value) {
 /// A stable 64-bit FNV-1a hash of a manifest, as 16 hex digits: recorded on each applied
 /// object so a later render that only *removes* fields is still seen as a change.
 pub fn fingerprint(object: &Value) -> String {
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for byte in object.to_string().bytes() {
-        hash ^= u64::from(byte);
-        hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
-    }
-    format!("{hash:016x}")
+    format!("{:016x}", super::fnv1a(object.to_string().bytes()))
 }
 
 #[cfg(test)]

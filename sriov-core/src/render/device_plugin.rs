@@ -34,12 +34,7 @@ pub fn shard_name(index: usize) -> String {
 /// The shard a node's entry lives in once the entries are sharded: a stable hash of the
 /// node name (FNV-1a), so a node's entry never moves while the cluster grows.
 pub fn shard_of(node: &str) -> usize {
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for byte in node.bytes() {
-        hash ^= u64::from(byte);
-        hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
-    }
-    usize::try_from(hash % SHARDS as u64).unwrap_or(0)
+    usize::try_from(super::fnv1a(node.bytes()) % SHARDS as u64).unwrap_or(0)
 }
 
 /// Splits the per-node entries (node name → JSON) over ConfigMaps: all in

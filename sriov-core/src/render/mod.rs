@@ -19,3 +19,11 @@ pub mod node_state;
 pub mod stale;
 pub mod status;
 pub mod udev;
+
+/// 64-bit FNV-1a: a hash that stays the same across builds and Rust versions (std's
+/// `DefaultHasher` does not promise that), for names and fingerprints written to the API.
+pub(crate) fn fnv1a(bytes: impl IntoIterator<Item = u8>) -> u64 {
+    bytes.into_iter().fold(0xcbf2_9ce4_8422_2325, |hash, byte| {
+        (hash ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3)
+    })
+}

@@ -278,6 +278,10 @@ impl Drainer {
             .filter(|s| s.namespace().as_deref() == Some(self.settings.namespace.as_str()))
             .collect();
         states.sort_by_key(|s| s.name_any());
+        let state_of: HashMap<String, Arc<SriovNetworkNodeState>> = states
+            .iter()
+            .map(|s| (s.name_any(), Arc::clone(s)))
+            .collect();
         // The store catches up with what this controller wrote: forget the override.
         for state in &states {
             let name = state.name_any();
@@ -377,7 +381,7 @@ impl Drainer {
             // A node that is neither started nor waiting was refused (in two pools).
             for name in &to_start {
                 let scheduled = decision.start.contains(name) || report.waiting.contains_key(name);
-                let state = states.iter().find(|s| s.name_any() == *name);
+                let state = state_of.get(name);
                 if let (false, Some(state)) = (scheduled, state) {
                     let why = decision
                         .warnings
@@ -393,10 +397,7 @@ impl Drainer {
                 self.set_current(&name, CurrentState::Draining, &mut report)
                     .await?;
                 self.since.insert(name.clone(), Instant::now());
-                if let (Some(state), Some(node)) = (
-                    states.iter().find(|s| s.name_any() == name),
-                    nodes.get(&name),
-                ) {
+                if let (Some(state), Some(node)) = (state_of.get(&name), nodes.get(&name)) {
                     let full = node
                         .annotations()
                         .get(NODE_STATE_ANNOTATION)
@@ -518,11 +519,7 @@ impl Drainer {
             match drain::eviction(pod, prefix, full) {
                 Ok(()) => {}
                 Err(drain::Skip::Terminating) => {
-                    let mut alive = pod.clone();
-                    alive.metadata.deletion_timestamp = None;
-                    if drain::eviction(&alive, prefix, full).is_ok() {
-                        left.push(format!("{id}: terminating"));
-                    }
+                    left.push(format!("{id}: terminating"));
                     continue;
                 }
                 Err(_) => continue,

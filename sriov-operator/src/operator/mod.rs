@@ -158,19 +158,19 @@ async fn controllers(
         Arc::clone(&settings),
         inputs.clone(),
         triggers.render,
-        stopped_signal(stopped.clone()),
+        self::stopped(stopped.clone()),
     );
     let drains = drain::run(
         clients,
         Arc::clone(&settings),
         inputs,
         triggers.drain,
-        stopped_signal(stopped.clone()),
+        self::stopped(stopped.clone()),
     );
     let networks = networks::run(
         client.clone(),
         Arc::clone(&settings),
-        stopped_signal(stopped.clone()),
+        self::stopped(stopped.clone()),
     );
     let config = operator_config::run(client, settings, stopped);
     let stopper = async move {
@@ -183,12 +183,6 @@ async fn controllers(
 /// Resolves once `rx` says the operator is stopping.
 pub(crate) async fn stopped(mut rx: tokio::sync::watch::Receiver<bool>) {
     let _ = rx.wait_for(|s| *s).await;
-}
-
-fn stopped_signal(
-    rx: tokio::sync::watch::Receiver<bool>,
-) -> impl std::future::Future<Output = ()> + Send + 'static {
-    stopped(rx)
 }
 
 /// How long running reconciles may take to finish once the operator is stopping.

@@ -16,6 +16,7 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::Namespace;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::api::{DeleteParams, Patch, PatchParams};
 use kube::runtime::controller::{Action, Controller};
 use kube::runtime::reflector::ObjectRef;
@@ -25,8 +26,8 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::json;
 use sriov_core::api::{
-    NetworkAttachmentDefinition, NetworkStatus, OVSNetwork, OWNER_REF_ANNOTATION, SriovIBNetwork,
-    SriovNetwork,
+    Condition, NetworkAttachmentDefinition, NetworkStatus, OVSNetwork, OWNER_REF_ANNOTATION,
+    SriovIBNetwork, SriovNetwork, set_condition,
 };
 
 use super::settings::Settings;
@@ -103,7 +104,8 @@ fn target<K: NetworkKind>(network: &K) -> String {
         .map_or_else(|| network.namespace().unwrap_or_default(), str::to_owned)
 }
 
-/// Writes the `Ready` condition when it differs from the stored one.
+/// Writes the `Ready` condition when it differs from the stored one
+/// (`sriov_core::api::set_condition` decides, and keeps the transition time).
 async fn set_ready<K: NetworkKind>(
     api: &Api<K>,
     network: &K,
@@ -111,39 +113,25 @@ async fn set_ready<K: NetworkKind>(
     reason: &str,
     message: &str,
 ) -> Result<(), ReconcileError> {
-    let generation = network.meta().generation;
-    let status = if ready { "True" } else { "False" };
     let current = network
         .status()
-        .and_then(|s| s.conditions.as_ref())
-        .and_then(|c| c.iter().find(|c| c.type_ == "Ready"));
-    let same = current.is_some_and(|c| {
-        serde_json::to_value(c.status).ok() == Some(json!(status))
-            && c.reason == reason
-            && c.message == message
-            && c.observed_generation == generation
-    });
-    if same {
+        .and_then(|s| s.conditions.as_deref())
+        .unwrap_or_default();
+    let condition = Condition::new(
+        "Ready",
+        ready,
+        reason,
+        message,
+        network.meta().generation,
+        Time(k8s_openapi::jiff::Timestamp::now()),
+    );
+    let Some(conditions) = set_condition(current, condition) else {
         return Ok(());
-    }
-    let changed =
-        current.is_none_or(|c| serde_json::to_value(c.status).ok() != Some(json!(status)));
-    let since = match current {
-        Some(c) if !changed => serde_json::to_value(&c.last_transition_time).unwrap_or_default(),
-        _ => json!(
-            k8s_openapi::jiff::Timestamp::now()
-                .strftime("%Y-%m-%dT%H:%M:%SZ")
-                .to_string()
-        ),
     };
-    let patch = json!({"status": {"conditions": [{
-        "type": "Ready", "status": status, "reason": reason, "message": message,
-        "observedGeneration": generation, "lastTransitionTime": since,
-    }]}});
     api.patch_status(
         &network.name_any(),
         &PatchParams::default(),
-        &Patch::Merge(&patch),
+        &Patch::Merge(&json!({"status": {"conditions": conditions}})),
     )
     .await
     .map_err(failed(format!("status of {}", network.name_any())))?;

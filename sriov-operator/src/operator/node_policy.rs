@@ -30,13 +30,8 @@ use super::settings::Settings;
 #[derive(Debug, thiserror::Error)]
 pub enum SyncError {
     /// A write was refused or the server could not be reached.
-    #[error("{what}: {source}")]
-    Write {
-        /// What was being written (`node state worker-0`).
-        what: String,
-        /// The client's error.
-        source: kube::Error,
-    },
+    #[error(transparent)]
+    Write(#[from] super::RequestError),
     /// The supported-NIC ConfigMap cannot be read.
     #[error("{0}")]
     Render(#[from] sriov_core::error::Error),
@@ -82,11 +77,6 @@ impl SyncReport {
 /// an empty intent under it removes the annotation and nothing else.
 fn stale_manager(settings: &Settings) -> String {
     format!("{}-stale-state", settings.field_manager)
-}
-
-fn write_error(what: impl Into<String>) -> impl FnOnce(kube::Error) -> SyncError {
-    let what = what.into();
-    move |source| SyncError::Write { what, source }
 }
 
 /// One sync at `now`.
@@ -166,7 +156,7 @@ pub async fn sync(
                         .patch(&name, apply, &Patch::Apply(&intent))
                         .await
                         .map(drop)
-                        .map_err(write_error(format!("node state {name}")))
+                        .map_err(|e| super::failed(format!("node state {name}"))(e).into())
                 }
             })
             .collect::<Vec<_>>(),
@@ -189,7 +179,7 @@ pub async fn sync(
                         .patch(&name, stale_apply, &Patch::Apply(&empty))
                         .await
                         .map(drop)
-                        .map_err(write_error(format!("node state {name}")))
+                        .map_err(|e| super::failed(format!("node state {name}"))(e).into())
                 }
             })
             .collect::<Vec<_>>(),
@@ -227,7 +217,7 @@ pub async fn sync(
             nodes
                 .patch(name, &PatchParams::default(), &Patch::Merge(&patch))
                 .await
-                .map_err(write_error(format!("node {name}")))?;
+                .map_err(super::failed(format!("node {name}")))?;
             report.labels_written += 1;
         }
         match stale::decide(state, now, settings.stale_delay) {
@@ -246,14 +236,14 @@ pub async fn sync(
                         &Patch::Apply(&intent),
                     )
                     .await
-                    .map_err(write_error(format!("node state {name}")))?;
+                    .map_err(super::failed(format!("node state {name}")))?;
                 report.stale_marked += 1;
             }
             Stale::Delete => {
                 match states.delete(name, &DeleteParams::default()).await {
                     Ok(_) => {}
                     Err(kube::Error::Api(e)) if e.code == 404 => {}
-                    Err(e) => return Err(write_error(format!("node state {name}"))(e)),
+                    Err(e) => return Err(super::failed(format!("node state {name}"))(e).into()),
                 }
                 report.stale_deleted += 1;
             }
@@ -281,7 +271,7 @@ pub async fn sync(
         });
         maps.patch(&name, &apply, &Patch::Apply(&intent))
             .await
-            .map_err(write_error(format!("the device-plugin ConfigMap {name}")))?;
+            .map_err(super::failed(format!("the device-plugin ConfigMap {name}")))?;
         report.device_plugin_configs_written += 1;
     }
     for name in &wanted.device_plugin_unused {
@@ -294,9 +284,9 @@ pub async fn sync(
                 Ok(_) => {}
                 Err(kube::Error::Api(e)) if e.code == 404 => {}
                 Err(e) => {
-                    return Err(write_error(format!("the device-plugin ConfigMap {name}"))(
-                        e,
-                    ));
+                    return Err(
+                        super::failed(format!("the device-plugin ConfigMap {name}"))(e).into(),
+                    );
                 }
             }
             report.device_plugin_configs_written += 1;
@@ -327,7 +317,7 @@ pub async fn sync(
                         .patch(&name, &PatchParams::default(), &Patch::Merge(&patch))
                         .await
                         .map(drop)
-                        .map_err(write_error(format!("node {name}")))
+                        .map_err(|e| super::failed(format!("node {name}"))(e).into())
                 }
             })
             .collect::<Vec<_>>(),
@@ -423,7 +413,7 @@ async fn write_statuses(
         policies
             .patch_status(&name, &apply, &Patch::Apply(&intent))
             .await
-            .map_err(write_error(format!("status of policy {name}")))?;
+            .map_err(super::failed(format!("status of policy {name}")))?;
         report.policy_statuses_written += 1;
     }
     Ok(())

@@ -64,6 +64,26 @@ pub(crate) fn settings() -> Settings {
     settings
 }
 
+/// Creates the PodDisruptionBudget `db` in `apps` (at least one `app: db` pod available,
+/// so evicting the only one is refused); returns its API for the test to relax it.
+pub(crate) async fn db_budget(
+    client: &kube::Client,
+) -> kube::Api<k8s_openapi::api::policy::v1::PodDisruptionBudget> {
+    let pdbs = kube::Api::namespaced(client.clone(), "apps");
+    pdbs.create(
+        &kube::api::PostParams::default(),
+        &serde_json::from_value(
+            json!({"apiVersion": "policy/v1", "kind": "PodDisruptionBudget",
+            "metadata": {"name": "db", "namespace": "apps"},
+            "spec": {"minAvailable": 1, "selector": {"matchLabels": {"app": "db"}}}}),
+        )
+        .unwrap(),
+    )
+    .await
+    .unwrap();
+    pdbs
+}
+
 /// Polls `check` until it holds (a convergence deadline of 10 s, not a performance bound).
 pub(crate) async fn eventually<F, Fut>(what: &str, mut check: F)
 where
