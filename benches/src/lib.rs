@@ -19,6 +19,25 @@ pub fn peak_rss_kib(pid: &str) -> u64 {
         .unwrap_or(0)
 }
 
+/// The CPU time (user and system, all threads) process `pid` has used so far, from
+/// `/proc/<pid>/stat` (`"self"` for this process); zero when it cannot be read.
+pub fn cpu_time(pid: &str) -> std::time::Duration {
+    let ticks = std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|s| {
+            // The fields after the command (which may hold spaces) in parentheses.
+            let rest = s.rsplit_once(')')?.1;
+            let fields: Vec<&str> = rest.split_whitespace().collect();
+            // utime and stime are fields 14 and 15 of the line, 12 and 13 after ')'.
+            let user: u64 = fields.get(11)?.parse().ok()?;
+            let system: u64 = fields.get(12)?.parse().ok()?;
+            Some(user + system)
+        })
+        .unwrap_or(0);
+    // USER_HZ is 100 on every Linux this runs on.
+    std::time::Duration::from_millis(ticks * 10)
+}
+
 /// A `SriovNetworkNodeState` manifest as the config daemon would report it: `pfs` Intel
 /// E810 ports with `vfs` VFs each, every VF with driver, MAC, MTU and netdev name.
 pub fn node_state_yaml(pfs: usize, vfs: usize) -> String {

@@ -269,6 +269,18 @@ impl Sandbox {
             .unwrap_or_default()
     }
 
+    /// The resource requests recorded after the first `skip` (what a poller that has seen
+    /// `skip` of them asks for, without copying the whole log each time).
+    pub fn audit_since(&self, skip: usize) -> Vec<AuditEvent> {
+        self.shared
+            .audit
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_ref()
+            .map(|log| log.get(skip..).unwrap_or_default().to_vec())
+            .unwrap_or_default()
+    }
+
     /// How many write requests (POST, PUT, PATCH, DELETE) clients have sent, answered or
     /// refused: what a test counts to prove a controller wrote nothing.
     pub fn write_requests(&self) -> u64 {

@@ -9,6 +9,7 @@
 
 use std::future::Future;
 use std::io::IsTerminal;
+use std::sync::{Arc, Mutex};
 
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::Layer;
@@ -42,11 +43,77 @@ impl std::str::FromStr for LogFormat {
 /// HTTP/2 resets, say), with its own filter.
 pub type ExtraLayer = Box<dyn Layer<tracing_subscriber::Registry> + Send + Sync>;
 
+/// The level of the logger [`init_logging`] installed, changeable while the program runs
+/// (the operator applies its config's `logLevel` through it). Cloning shares the logger.
+#[derive(Clone, Default)]
+pub struct LogLevel {
+    /// The filter's reload handle and the directive in force; `None` when `RUST_LOG` chose
+    /// the level or another logger was installed first.
+    inner: Option<Arc<(FilterHandle, Mutex<String>)>>,
+}
+
+type FilterHandle = tracing_subscriber::reload::Handle<EnvFilter, tracing_subscriber::Registry>;
+
+impl std::fmt::Debug for LogLevel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LogLevel")
+            .field("current", &self.current())
+            .finish()
+    }
+}
+
+/// Two handles are equal when they change the same logger.
+impl PartialEq for LogLevel {
+    fn eq(&self, other: &Self) -> bool {
+        match (&self.inner, &other.inner) {
+            (Some(a), Some(b)) => Arc::ptr_eq(a, b),
+            (None, None) => true,
+            _ => false,
+        }
+    }
+}
+
+impl Eq for LogLevel {}
+
+impl LogLevel {
+    /// The directive in force, when this handle can change it.
+    pub fn current(&self) -> Option<String> {
+        let inner = self.inner.as_ref()?;
+        Some(inner.1.lock().unwrap_or_else(|e| e.into_inner()).clone())
+    }
+
+    /// Replaces the level with `directive` (an `EnvFilter` directive, as for
+    /// [`init_logging`]). `Ok(true)` when it changed; `Ok(false)` when it was already in
+    /// force or the level is not this handle's to change (`RUST_LOG` set, or another
+    /// logger installed); an invalid directive is an error naming it, and the level stays.
+    pub fn set(&self, directive: &str) -> Result<bool, String> {
+        let Some(inner) = &self.inner else {
+            return Ok(false);
+        };
+        let mut current = inner.1.lock().unwrap_or_else(|e| e.into_inner());
+        if *current == directive {
+            return Ok(false);
+        }
+        let filter =
+            EnvFilter::try_new(directive).map_err(|e| format!("log level {directive:?}: {e}"))?;
+        inner
+            .0
+            .reload(filter)
+            .map_err(|e| format!("log level {directive:?}: {e}"))?;
+        directive.clone_into(&mut current);
+        Ok(true)
+    }
+}
+
 /// Installs the global logger: `level` is an `EnvFilter` directive (`info`, `debug`,
 /// `sriov=debug,kube=info`), replaced by `RUST_LOG` when that is set and valid. A second
-/// call does nothing (the first logger stays).
-pub fn init_logging(level: &str, format: LogFormat, extra: Option<ExtraLayer>) {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(level));
+/// call does nothing (the first logger stays). The handle returned changes the level
+/// later, unless `RUST_LOG` chose it (an operator's explicit override wins).
+pub fn init_logging(level: &str, format: LogFormat, extra: Option<ExtraLayer>) -> LogLevel {
+    let from_env = EnvFilter::try_from_default_env().ok();
+    let pinned = from_env.is_some();
+    let filter = from_env.unwrap_or_else(|| EnvFilter::new(level));
+    let (filter, handle) = tracing_subscriber::reload::Layer::new(filter);
     let ansi = std::io::stderr().is_terminal();
     let output: ExtraLayer = match format {
         LogFormat::Text => Box::new(
@@ -64,7 +131,13 @@ pub fn init_logging(level: &str, format: LogFormat, extra: Option<ExtraLayer>) {
     };
     let mut layers = vec![output];
     layers.extend(extra);
-    let _ = tracing_subscriber::registry().with(layers).try_init();
+    let installed = tracing_subscriber::registry()
+        .with(layers)
+        .try_init()
+        .is_ok();
+    LogLevel {
+        inner: (installed && !pinned).then(|| Arc::new((handle, Mutex::new(level.to_owned())))),
+    }
 }
 
 /// Resolves when the process gets SIGTERM (what the kubelet sends) or SIGINT (Ctrl-C).

@@ -5,8 +5,9 @@
 // Test set-up panics on failure by design: that is the test failing.
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
-use std::io::{Read, Write};
+use std::io::{BufRead, Read, Write};
 use std::process::{Command, Stdio};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use k8s_openapi::api::coordination::v1::Lease;
@@ -27,6 +28,47 @@ impl Drop for Running {
             let _ = child.kill();
             let _ = child.wait();
         }
+    }
+}
+
+/// The operator's stderr, read as it arrives (JSON lines).
+#[derive(Clone, Default)]
+struct Log(Arc<Mutex<Vec<String>>>);
+
+impl Log {
+    fn follow(stderr: std::process::ChildStderr) -> Self {
+        let log = Self::default();
+        let lines = Arc::clone(&log.0);
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stderr)
+                .lines()
+                .map_while(Result::ok)
+            {
+                lines.lock().unwrap().push(line);
+            }
+        });
+        log
+    }
+
+    fn text(&self) -> String {
+        self.0.lock().unwrap().join("\n")
+    }
+
+    /// Whether some line, read as JSON, satisfies `test`.
+    fn any(&self, test: impl Fn(&serde_json::Value) -> bool) -> bool {
+        self.0
+            .lock()
+            .unwrap()
+            .iter()
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .any(|l| test(&l))
+    }
+
+    /// Whether some line is at `level` from a target starting with `target`.
+    fn at(&self, level: &str, target: &str) -> bool {
+        self.any(|l| {
+            l["level"] == level && l["target"].as_str().is_some_and(|t| t.starts_with(target))
+        })
     }
 }
 
@@ -68,7 +110,7 @@ fn the_operator_binary_syncs_a_cluster_through_a_kubeconfig_and_stops_on_sigterm
     sandbox
         .create(
             &json!({"apiVersion": "sriovnetwork.openshift.io/v1", "kind": "SriovOperatorConfig",
-            "metadata": {"name": "default", "namespace": NAMESPACE}, "spec": {}}),
+            "metadata": {"name": "default", "namespace": NAMESPACE}, "spec": {"logLevel": 1}}),
         )
         .unwrap();
     sandbox
@@ -95,14 +137,18 @@ fn the_operator_binary_syncs_a_cluster_through_a_kubeconfig_and_stops_on_sigterm
         .args(["--metrics-addr", &format!("127.0.0.1:{metrics}")])
         .args(["--health-addr", &format!("127.0.0.1:{health}")])
         .args(["--leader-elect-identity", "replica-a"])
+        // Quiet at start; the config's logLevel 1 turns on the operator's debug logs.
+        .args(["--log-level", "warn", "--log-format", "json"])
         .env("NAMESPACE", NAMESPACE)
         .env_remove("KUBECONFIG")
+        .env_remove("RUST_LOG")
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
     let mut running = Running(Some(operator));
     let operator = running.0.as_mut().unwrap();
+    let log = Log::follow(operator.stderr.take().unwrap());
 
     let _entered = runtime.enter();
     let client = kube::Client::new(sandbox.client_service(), NAMESPACE);
@@ -126,10 +172,9 @@ fn the_operator_binary_syncs_a_cluster_through_a_kubeconfig_and_stops_on_sigterm
     });
     if !synced {
         let _ = operator.kill();
-        let output = running.0.take().unwrap().wait_with_output().unwrap();
         panic!(
             "the operator never wrote the node state and config: {}",
-            String::from_utf8_lossy(&output.stderr)
+            log.text()
         );
     }
     let holder = || {
@@ -164,6 +209,29 @@ fn the_operator_binary_syncs_a_cluster_through_a_kubeconfig_and_stops_on_sigterm
     assert_eq!(get(health, "/healthz").map(|r| r.0), Some(200));
     assert_eq!(get(health, "/readyz").map(|r| r.0), Some(200));
 
+    // The operator config's logLevel 1 replaced --log-level warn: the operator's own debug
+    // lines appear (the config controller's second reconcile, after its own writes, logs
+    // one), the libraries' do not.
+    let mut debug = false;
+    for _ in 0..250 {
+        debug = log.at("DEBUG", "sriov_operator");
+        if debug {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(debug, "no debug line after logLevel 1: {}", log.text());
+    assert!(
+        log.any(
+            |l| l["fields"]["message"] == "log level from the operator config"
+                && l["fields"]["log_level"] == 1
+        ),
+        "{}",
+        log.text()
+    );
+    assert!(!log.at("DEBUG", "kube"), "{}", log.text());
+    assert!(!log.at("DEBUG", "hyper"), "{}", log.text());
+
     let status = Command::new("kill")
         .args(["-TERM", &operator.id().to_string()])
         .status()
@@ -181,11 +249,7 @@ fn the_operator_binary_syncs_a_cluster_through_a_kubeconfig_and_stops_on_sigterm
         // `running` kills it on the way out.
         panic!("the operator did not stop within 5 s of SIGTERM");
     };
-    let output = running.0.take().unwrap().wait_with_output().unwrap();
-    assert!(
-        exited.success(),
-        "{exited}: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    running.0.take();
+    assert!(exited.success(), "{exited}: {}", log.text());
     assert_eq!(holder(), None, "the lease is released on the way out");
 }

@@ -479,6 +479,53 @@ async fn a_drain_blocked_by_a_disruption_budget_is_reported_and_recovers() {
     assert_eq!(blocked_of(&state).map(|b| b.0), Some("False".into()));
 }
 
+/// With a drain timeout, a refused eviction is only retried at first; the drain is
+/// reported blocked once it has lasted the timeout.
+#[tokio::test]
+async fn a_drain_is_reported_blocked_only_after_the_drain_timeout() {
+    let timeout = Duration::from_secs(1);
+    let settings = Settings {
+        drain_timeout: timeout,
+        ..Settings::default()
+    };
+    let mut c = cluster(
+        &[("worker-0", json!({})), ("worker-1", json!({}))],
+        settings,
+    )
+    .await;
+    c.pass().await;
+    c.pod("db-0", "worker-0", json!({"app": "db"}), true).await;
+    let _pdbs = support::db_budget(&c.client).await;
+    c.request("worker-0", "Drain_Required").await;
+    let started = std::time::Instant::now();
+    let first = c.pass().await;
+    assert_eq!(first.evicted, 0, "{first:?}");
+    assert!(
+        first.in_progress["worker-0"][0].contains("PodDisruptionBudget"),
+        "{first:?}"
+    );
+    let state = c.states().get("worker-0").await.unwrap();
+    assert_eq!(blocked_of(&state), None, "not yet: {state:?}");
+    assert!(
+        !c.warnings().await.iter().any(|w| w.contains("apps/db-0")),
+        "no warning before the timeout"
+    );
+
+    tokio::time::sleep(timeout.saturating_sub(started.elapsed()) + Duration::from_millis(50)).await;
+    let later = c.pass().await;
+    assert_eq!(later.evicted, 0, "{later:?}");
+    let state = c.states().get("worker-0").await.unwrap();
+    let (status, message) = blocked_of(&state).expect("DrainBlocked after the timeout");
+    assert_eq!(status, "True");
+    assert!(message.contains("after 1s"), "{message}");
+    assert!(message.contains("apps/db-0"), "{message}");
+    assert!(c.warnings().await.iter().any(|w| w.contains("apps/db-0")));
+    assert!(
+        c.cordoned("worker-0").await,
+        "still cordoned while it keeps trying"
+    );
+}
+
 #[tokio::test]
 async fn a_withdrawn_request_uncordons_and_an_admins_cordon_is_kept() {
     let mut c = cluster(&[("worker-0", json!({})), ("worker-1", json!({}))], quick()).await;

@@ -20,7 +20,8 @@ struct Args {
     /// Log line format: text or json.
     #[arg(long, default_value = "text", value_parser = clap::value_parser!(LogFormat))]
     log_format: LogFormat,
-    /// Log level (an env-filter directive; RUST_LOG replaces it).
+    /// Log level at start (an env-filter directive). The default SriovOperatorConfig's
+    /// logLevel replaces it once read; RUST_LOG replaces both.
     #[arg(long, default_value = "info")]
     log_level: String,
     /// Seconds a node's drain may take before it is reported as blocked (DrainBlocked on
@@ -126,11 +127,12 @@ fn check_addr(flag: &str, addr: &str) -> Result<(), String> {
 
 fn main() {
     let args = Args::parse();
-    process::init_logging(&args.log_level, args.log_format, None);
+    let log_level = process::init_logging(&args.log_level, args.log_format, None);
     let settings = match Settings::from_env(|name| std::env::var(name).ok()) {
         Ok(settings) => Settings {
             drain_timeout: Duration::from_secs(args.drain_timeout),
             drain_retry: Duration::from_secs(args.drain_retry_interval),
+            log_level,
             ..settings
         },
         Err(e) => {

@@ -2,8 +2,9 @@
 //! store per kind, and two triggers: [`Triggers::render`] fires when a change could alter
 //! what the policy sync writes (a node's labels, a node state's discovered interfaces or
 //! annotations, any policy, network, pool or config), [`Triggers::drain`] when it could
-//! alter a drain decision (a node's drain request, labels or schedulability, a node
-//! state's annotations, a pool, a node or node state appearing or going).
+//! alter a drain decision (a node's drain request, its schedulability and, while it asks
+//! for a drain, its labels; a node state's annotations, a pool, a node or node state
+//! appearing or going).
 
 use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
@@ -79,11 +80,18 @@ fn node_labels(node: &Node) -> u64 {
     hash_of(&node.metadata.labels)
 }
 
+/// A node's drain request and schedulability, and its labels while it asks for a drain
+/// (they place it in a pool). The labels of a node that asks for nothing change no drain
+/// decision: leaving them out keeps the operator's own device-plugin labelling of every
+/// node from waking the drain controller once per node.
 fn node_drain(node: &Node) -> u64 {
+    let request = node
+        .annotations()
+        .get(sriov_core::drain::NODE_STATE_ANNOTATION);
+    let asking = request.is_some_and(|r| r != sriov_core::drain::Request::Idle.as_str());
     hash_of(&(
-        &node.metadata.labels,
-        node.annotations()
-            .get(sriov_core::drain::NODE_STATE_ANNOTATION),
+        asking.then_some(&node.metadata.labels),
+        request,
         node.spec.as_ref().and_then(|s| s.unschedulable),
     ))
 }

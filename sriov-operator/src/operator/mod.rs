@@ -45,6 +45,24 @@ pub(crate) fn failed(what: impl Into<String>) -> impl FnOnce(kube::Error) -> Req
     move |source| RequestError { what, source }
 }
 
+/// Sends a patch to `K`'s object `name` and reads the answer only for its status: the
+/// controllers see the result through their watches, and decoding every answer into its
+/// type was a sixth of the operator's CPU time in a 10,000-node cold start.
+pub(crate) async fn patch_unread<K: kube::Resource<DynamicType = ()>>(
+    client: &Client,
+    namespace: Option<&str>,
+    name: &str,
+    params: &kube::api::PatchParams,
+    patch: &kube::api::Patch<impl serde::Serialize + std::fmt::Debug>,
+) -> Result<(), kube::Error> {
+    let mut request = kube::core::Request::new(K::url_path(&(), namespace))
+        .patch(name, params, patch)
+        .map_err(kube::Error::BuildRequest)?;
+    // What kube's own `Api::patch` tags its requests with (the span name of its traces).
+    request.extensions_mut().insert("patch");
+    client.request_text(request).await.map(drop)
+}
+
 /// The clients the controllers use: one for everything, and one for evictions that does
 /// not retry 429 answers (built with `default_retry` off). In-process tests pass one
 /// client for both.

@@ -137,11 +137,52 @@ pub async fn sync(
             withdrawn.push(name);
         }
     }
+    // The managed nodes by what their daemons last reported (a state just created: none).
+    super::metrics::global().set_nodes(wanted.node_states.iter().map(|state| {
+        live.get(state.metadata.name.as_deref().unwrap_or_default())
+            .and_then(|s| s.status.as_ref())
+            .and_then(|status| status.sync_status.as_deref())
+    }));
+    let sync_of: BTreeMap<String, sriov_core::render::status::NodeSync> = wanted
+        .node_states
+        .iter()
+        .map(|s| {
+            let name = s.name_any();
+            let state = sriov_core::render::status::node_sync(live.get(&name).map(|l| &**l));
+            (name, state)
+        })
+        .collect();
+    // Node states of nodes no longer managed: what to do with each.
+    let managed: BTreeSet<&str> = wanted
+        .node_states
+        .iter()
+        .filter_map(|s| s.metadata.name.as_deref())
+        .collect();
+    let unmanaged: Vec<(String, bool, Stale)> = live
+        .iter()
+        .filter(|(name, _)| !managed.contains(name.as_str()))
+        .map(|(name, state)| {
+            let labelled = inputs
+                .nodes
+                .get(&kube::runtime::reflector::ObjectRef::new(name))
+                .is_some_and(|n| n.labels().contains_key(device_plugin::NODE_LABEL));
+            (
+                name.clone(),
+                labelled,
+                stale::decide(state, now, settings.stale_delay),
+            )
+        })
+        .collect();
+    // The stores' objects are let go before writing: each write replaces its object in the
+    // store, and holding the old ones through the writes doubled the operator's memory at
+    // 10,000 nodes.
+    drop(live);
+    drop(snapshot);
+
     report.node_states_written = parallel(
         changed
             .into_iter()
             .map(|state| {
-                let states = &states;
                 let apply = &apply;
                 async move {
                     let name = state.name_any();
@@ -152,11 +193,15 @@ pub async fn sync(
                             "ownerReferences": state.metadata.owner_references},
                         "spec": state.spec,
                     });
-                    states
-                        .patch(&name, apply, &Patch::Apply(&intent))
-                        .await
-                        .map(drop)
-                        .map_err(|e| super::failed(format!("node state {name}"))(e).into())
+                    super::patch_unread::<SriovNetworkNodeState>(
+                        client,
+                        Some(namespace),
+                        &name,
+                        apply,
+                        &Patch::Apply(&intent),
+                    )
+                    .await
+                    .map_err(|e| super::failed(format!("node state {name}"))(e).into())
                 }
             })
             .collect::<Vec<_>>(),
@@ -186,33 +231,20 @@ pub async fn sync(
     )
     .await?;
 
-    // The managed nodes by what their daemons last reported (a state just created: none).
-    super::metrics::global().set_nodes(wanted.node_states.iter().map(|state| {
-        live.get(&state.name_any())
-            .and_then(|s| s.status.as_ref())
-            .and_then(|status| status.sync_status.as_deref())
-    }));
+    write_statuses(
+        client,
+        settings,
+        inputs,
+        &wanted,
+        &sync_of,
+        now,
+        &mut report,
+    )
+    .await?;
 
-    write_statuses(client, settings, inputs, &wanted, &live, now, &mut report).await?;
-
-    // Node states of nodes no longer managed.
-    let managed: BTreeSet<String> = wanted
-        .node_states
-        .iter()
-        .map(ResourceExt::name_any)
-        .collect();
     let nodes: Api<Node> = Api::all(client.clone());
-    for (name, state) in &live {
-        if managed.contains(name) {
-            continue;
-        }
-        let node = inputs
-            .nodes
-            .get(&kube::runtime::reflector::ObjectRef::new(name));
-        if node
-            .as_ref()
-            .is_some_and(|n| n.labels().contains_key(device_plugin::NODE_LABEL))
-        {
+    for (name, labelled, decision) in &unmanaged {
+        if *labelled {
             let patch = json!({"metadata": {"labels": {device_plugin::NODE_LABEL: null}}});
             nodes
                 .patch(name, &PatchParams::default(), &Patch::Merge(&patch))
@@ -220,7 +252,7 @@ pub async fn sync(
                 .map_err(super::failed(format!("node {name}")))?;
             report.labels_written += 1;
         }
-        match stale::decide(state, now, settings.stale_delay) {
+        match decision {
             Stale::Wait => {}
             Stale::KeepUntil(until) => {
                 let intent = json!({
@@ -309,16 +341,17 @@ pub async fn sync(
     report.labels_written += parallel(
         labels
             .into_iter()
-            .map(|(name, value)| {
-                let nodes = &nodes;
-                async move {
-                    let patch = json!({"metadata": {"labels": {device_plugin::NODE_LABEL: value}}});
-                    nodes
-                        .patch(&name, &PatchParams::default(), &Patch::Merge(&patch))
-                        .await
-                        .map(drop)
-                        .map_err(|e| super::failed(format!("node {name}"))(e).into())
-                }
+            .map(|(name, value)| async move {
+                let patch = json!({"metadata": {"labels": {device_plugin::NODE_LABEL: value}}});
+                super::patch_unread::<Node>(
+                    client,
+                    None,
+                    &name,
+                    &PatchParams::default(),
+                    &Patch::Merge(&patch),
+                )
+                .await
+                .map_err(|e| super::failed(format!("node {name}"))(e).into())
             })
             .collect::<Vec<_>>(),
     )
@@ -368,7 +401,7 @@ async fn write_statuses(
     settings: &Settings,
     inputs: &Inputs,
     wanted: &sriov_core::render::Desired,
-    live: &BTreeMap<String, Arc<SriovNetworkNodeState>>,
+    sync: &BTreeMap<String, sriov_core::render::status::NodeSync>,
     now: Timestamp,
     report: &mut SyncReport,
 ) -> Result<(), SyncError> {
@@ -376,15 +409,6 @@ async fn write_statuses(
     let namespace = settings.namespace.as_str();
     let now = k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(now);
     let apply = PatchParams::apply(&status_manager(settings)).force();
-    let sync: BTreeMap<String, status::NodeSync> = wanted
-        .node_states
-        .iter()
-        .map(|s| {
-            let name = s.name_any();
-            let state = status::node_sync(live.get(&name).map(|l| &**l));
-            (name, state)
-        })
-        .collect();
     let by_policy = status::nodes_by_policy(&wanted.node_states);
     let policies: Api<SriovNetworkNodePolicy> = Api::namespaced(client.clone(), namespace);
     for policy in inputs.policies.state() {
@@ -397,7 +421,7 @@ async fn write_statuses(
         let next = status::policy_status(
             &policy,
             matched,
-            &sync,
+            sync,
             &wanted.problems,
             policy.status.as_ref(),
             &now,

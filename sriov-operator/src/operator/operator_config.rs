@@ -315,6 +315,36 @@ pub async fn reconcile_config(
     outcome.map(|()| report)
 }
 
+/// The log directive an operator config's `logLevel` stands for (upstream: 0 the basic
+/// logs, 2 all of them): 0 `info`; 1 the stack's own debug logs; 2 its trace logs too.
+/// Libraries (kube, hyper) stay at `info` either way. Out-of-range values (the CRD allows
+/// 0 to 2) are taken as the nearest.
+pub fn log_directive(level: i32) -> &'static str {
+    match level {
+        ..=0 => "info",
+        1 => "info,sriov_operator=debug,sriov_core=debug,sriov_hw=debug",
+        _ => "info,sriov_operator=trace,sriov_core=trace,sriov_hw=trace",
+    }
+}
+
+/// Applies the config's `logLevel` to the operator's logger (an unset one leaves the
+/// level the operator started with).
+fn apply_log_level(settings: &Settings, config: &SriovOperatorConfig) {
+    let Some(level) = config.spec.log_level else {
+        return;
+    };
+    let directive = log_directive(level);
+    match settings.log_level.set(directive) {
+        Ok(true) => tracing::info!(
+            log_level = level,
+            directive,
+            "log level from the operator config"
+        ),
+        Ok(false) => {}
+        Err(e) => tracing::warn!(error = %e, "operator config logLevel"),
+    }
+}
+
 struct Context {
     client: Client,
     settings: Arc<Settings>,
@@ -327,6 +357,9 @@ async fn reconcile(
     if config.name_any() != OPERATOR_CONFIG_NAME {
         return Ok(Action::await_change());
     }
+    if config.metadata.deletion_timestamp.is_none() {
+        apply_log_level(&ctx.settings, &config);
+    }
     let started = std::time::Instant::now();
     let outcome = reconcile_config(&ctx.client, &ctx.settings, &config).await;
     super::metrics::global().observe("operator-config", started, outcome.is_ok());
@@ -337,6 +370,8 @@ async fn reconcile(
             removed = ?report.removed,
             "operator config reconciled"
         );
+    } else {
+        tracing::debug!("operator config unchanged");
     }
     Ok(Action::requeue(RESYNC))
 }

@@ -29,6 +29,9 @@ pub struct Settings {
     /// (images, `CLUSTER_TYPE`, certificates); its namespace and resource prefix are the
     /// two above.
     pub components: ComponentSettings,
+    /// The logger the operator config's `logLevel` is applied to (the binary passes its
+    /// own; none by default, and then `logLevel` changes nothing).
+    pub log_level: sriov_hw::process::LogLevel,
 }
 
 /// The field manager the operator's writes are recorded under.
@@ -141,6 +144,7 @@ impl Settings {
             drain_retry: DRAIN_RETRY,
             drain_timeout: DRAIN_TIMEOUT,
             components,
+            log_level: sriov_hw::process::LogLevel::default(),
         })
     }
 }
@@ -206,6 +210,7 @@ impl Default for Settings {
             drain_retry: DRAIN_RETRY,
             drain_timeout: DRAIN_TIMEOUT,
             components,
+            log_level: sriov_hw::process::LogLevel::default(),
         }
     }
 }
