@@ -105,6 +105,30 @@ impl LogLevel {
     }
 }
 
+/// Checks a level directive as a user means it: it must parse as an `EnvFilter`
+/// directive, and a part without `=` must be a level (`notalevel` would otherwise be read
+/// as a target's name, silencing every other line, the fatal ones included).
+pub fn check_level(directive: &str) -> Result<(), String> {
+    // The names, and the numbers 0 (off) to 5 (trace) the filter also reads.
+    const LEVELS: [&str; 12] = [
+        "trace", "debug", "info", "warn", "error", "off", "0", "1", "2", "3", "4", "5",
+    ];
+    for part in directive
+        .split(',')
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+    {
+        if !part.contains('=') && !LEVELS.iter().any(|l| part.eq_ignore_ascii_case(l)) {
+            return Err(format!(
+                "{part:?} is not a level: give one of trace, debug, info, warn, error, off, or target=level"
+            ));
+        }
+    }
+    EnvFilter::try_new(directive)
+        .map(drop)
+        .map_err(|e| format!("{directive:?}: {e}"))
+}
+
 /// Installs the global logger: `level` is an `EnvFilter` directive (`info`, `debug`,
 /// `sriov=debug,kube=info`), replaced by `RUST_LOG` when that is set and valid. A second
 /// call does nothing (the first logger stays). The handle returned changes the level
@@ -200,7 +224,13 @@ where
     match outcome {
         Ok(()) => 0,
         Err(e) => {
-            tracing::error!(error = %e, "{what} stopped");
+            // The error is the last word of the process: when the level in force would hide
+            // it, it goes to stderr as is.
+            if tracing::enabled!(tracing::Level::ERROR) {
+                tracing::error!(error = %e, "{what} stopped");
+            } else {
+                eprintln!("{what} stopped: {e}");
+            }
             1
         }
     }
@@ -209,6 +239,18 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn level_directives_are_checked_as_meant() {
+        assert_eq!(check_level("info"), Ok(()));
+        assert_eq!(check_level("warn,sriov_operator=debug"), Ok(()));
+        assert_eq!(check_level("DEBUG"), Ok(()));
+        assert_eq!(check_level("3"), Ok(()));
+        let bare = check_level("notalevel").unwrap_err();
+        assert!(bare.contains("\"notalevel\" is not a level"), "{bare}");
+        let bad = check_level("foo=bar=baz").unwrap_err();
+        assert!(bad.contains("foo=bar=baz"), "{bad}");
+    }
 
     #[test]
     fn log_formats_parse_and_name_the_bad_one() {

@@ -22,7 +22,7 @@ struct Args {
     log_format: LogFormat,
     /// Log level at start (an env-filter directive). The default SriovOperatorConfig's
     /// logLevel replaces it once read; RUST_LOG replaces both.
-    #[arg(long, default_value = "info")]
+    #[arg(long, default_value = "info", value_parser = level_directive)]
     log_level: String,
     /// Seconds a node's drain may take before it is reported as blocked (DrainBlocked on
     /// its node state, and a Warning event naming the pods left); it keeps trying.
@@ -42,7 +42,7 @@ struct Args {
     /// the operator namespace); needed with more than one replica.
     #[arg(long, default_value_t = true, action = clap::ArgAction::Set, value_name = "BOOL")]
     leader_elect: bool,
-    /// This replica's identity in the election (default: POD_NAME, else the host name).
+    /// This replica's identity in the election (default: POD_NAME, else HOST_PID).
     #[arg(long, value_name = "NAME")]
     leader_elect_identity: Option<String>,
     /// Seconds a lease not renewed stays held.
@@ -71,11 +71,14 @@ fn identity(flag: Option<String>) -> String {
     flag.or_else(|| std::env::var("POD_NAME").ok())
         .filter(|s| !s.is_empty())
         .or_else(|| {
+            // The process id keeps two replicas on one host (a local run) from sharing an
+            // identity, which would let both believe they lead.
             std::fs::read_to_string("/proc/sys/kernel/hostname")
                 .ok()
                 .map(|h| h.trim().to_owned())
+                .filter(|h| !h.is_empty())
+                .map(|h| format!("{h}_{}", std::process::id()))
         })
-        .filter(|s| !s.is_empty())
         .unwrap_or_else(|| format!("sriov-network-operator-{}", std::process::id()))
 }
 
@@ -103,6 +106,11 @@ async fn clients(kubeconfig: Option<PathBuf>) -> Result<operator::Clients, Strin
         api: build(config)?,
         evictions: build(no_retry)?,
     })
+}
+
+/// A `--log-level` the logger will read as meant ([`process::check_level`]).
+fn level_directive(text: &str) -> Result<String, String> {
+    process::check_level(text).map(|()| text.to_owned())
 }
 
 /// A whole number of seconds above zero.

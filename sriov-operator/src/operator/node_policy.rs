@@ -242,14 +242,18 @@ pub async fn sync(
     )
     .await?;
 
-    let nodes: Api<Node> = Api::all(client.clone());
     for (name, labelled, decision) in &unmanaged {
         if *labelled {
             let patch = json!({"metadata": {"labels": {device_plugin::NODE_LABEL: null}}});
-            nodes
-                .patch(name, &PatchParams::default(), &Patch::Merge(&patch))
-                .await
-                .map_err(super::failed(format!("node {name}")))?;
+            super::patch_unread::<Node>(
+                client,
+                None,
+                name,
+                &PatchParams::default(),
+                &Patch::Merge(&patch),
+            )
+            .await
+            .map_err(super::failed(format!("node {name}")))?;
             report.labels_written += 1;
         }
         match decision {
