@@ -72,14 +72,6 @@ impl Log {
     }
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 /// `GET path` over plain HTTP/1.0: the status code and body.
 fn get(port: u16, path: &str) -> Option<(u16, String)> {
     let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
@@ -130,15 +122,15 @@ fn the_operator_binary_syncs_a_cluster_through_a_kubeconfig_and_stops_on_sigterm
     let kubeconfig = dir.path().join("kubeconfig");
     kube_sandbox::kubeconfig(&kubeconfig, &format!("http://{address}")).unwrap();
 
-    let (metrics, health) = (free_port(), free_port());
     let operator = Command::new(env!("CARGO_BIN_EXE_sriov-network-operator"))
         .arg("--kubeconfig")
         .arg(&kubeconfig)
-        .args(["--metrics-addr", &format!("127.0.0.1:{metrics}")])
-        .args(["--health-addr", &format!("127.0.0.1:{health}")])
+        // Port 0: the kernel picks, and the "starting" line says which.
+        .args(["--metrics-addr", "127.0.0.1:0"])
+        .args(["--health-addr", "127.0.0.1:0"])
         .args(["--leader-elect-identity", "replica-a"])
-        // Quiet at start; the config's logLevel 1 turns on the operator's debug logs.
-        .args(["--log-level", "warn", "--log-format", "json"])
+        // No debug lines at start; the config's logLevel 1 turns on the operator's.
+        .args(["--log-level", "info", "--log-format", "json"])
         .env("NAMESPACE", NAMESPACE)
         .env_remove("KUBECONFIG")
         .env_remove("RUST_LOG")
@@ -149,6 +141,30 @@ fn the_operator_binary_syncs_a_cluster_through_a_kubeconfig_and_stops_on_sigterm
     let mut running = Running(Some(operator));
     let operator = running.0.as_mut().unwrap();
     let log = Log::follow(operator.stderr.take().unwrap());
+
+    // The bound addresses are logged, so port 0 is usable.
+    let port = |field: &str| {
+        for _ in 0..250 {
+            let found = log.0.lock().unwrap().iter().find_map(|l| {
+                let l: serde_json::Value = serde_json::from_str(l).ok()?;
+                (l["fields"]["message"] == "starting").then(|| {
+                    l["fields"][field]
+                        .as_str()?
+                        .rsplit_once(':')?
+                        .1
+                        .parse()
+                        .ok()
+                })?
+            });
+            if let Some(port) = found {
+                return port;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        panic!("no {field} address in the starting line: {}", log.text());
+    };
+    let (metrics, health): (u16, u16) = (port("metrics"), port("health"));
+    assert_ne!(metrics, 0);
 
     let _entered = runtime.enter();
     let client = kube::Client::new(sandbox.client_service(), NAMESPACE);
@@ -209,7 +225,7 @@ fn the_operator_binary_syncs_a_cluster_through_a_kubeconfig_and_stops_on_sigterm
     assert_eq!(get(health, "/healthz").map(|r| r.0), Some(200));
     assert_eq!(get(health, "/readyz").map(|r| r.0), Some(200));
 
-    // The operator config's logLevel 1 replaced --log-level warn: the operator's own debug
+    // The operator config's logLevel 1 replaced --log-level info: the operator's own debug
     // lines appear (the config controller's second reconcile, after its own writes, logs
     // one), the libraries' do not.
     let mut debug = false;

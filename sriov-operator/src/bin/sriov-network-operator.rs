@@ -177,7 +177,20 @@ fn main() {
         let metrics = bind("metrics-addr", &args.metrics_addr).await?;
         let health = bind("health-addr", &args.health_addr).await?;
         let clients = clients(args.kubeconfig).await?;
-        tracing::info!(namespace = %settings.namespace, leader_elect = election.is_some(), "starting");
+        // The bound addresses, not the flags: with port 0 the kernel picks the port.
+        let bound = |listener: &Option<tokio::net::TcpListener>| {
+            listener
+                .as_ref()
+                .and_then(|l| l.local_addr().ok())
+                .map_or_else(|| "off".to_owned(), |a| a.to_string())
+        };
+        tracing::info!(
+            namespace = %settings.namespace,
+            leader_elect = election.is_some(),
+            metrics = %bound(&metrics),
+            health = %bound(&health),
+            "starting"
+        );
         let (stop, stopped) = tokio::sync::watch::channel(false);
         let mut servers = Vec::new();
         for (listener, router) in [

@@ -30,13 +30,53 @@ pub use settings::Settings;
 /// A request to the API server that failed, with what it was for (`node state
 /// worker-0`); controllers retry after it.
 #[derive(Debug, thiserror::Error)]
-#[error("{what}: {source}")]
 pub struct RequestError {
     /// What the request was for.
     pub what: String,
     /// The client's error.
     #[source]
     pub source: kube::Error,
+}
+
+impl std::fmt::Display for RequestError {
+    /// The server's own message, code and reason for an API error (kube's text would
+    /// append the whole `Status` in debug form to every log line); the client's text
+    /// for the rest.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.source {
+            kube::Error::Api(status) => write!(
+                f,
+                "{}: {} ({} {})",
+                self.what, status.message, status.code, status.reason
+            ),
+            other => write!(f, "{}: {other}", self.what),
+        }
+    }
+}
+
+impl RequestError {
+    /// Whether the server refused the write because the object changed since it was read
+    /// (409 Conflict): the normal race of a controller reading from its cache, retried
+    /// soon, with the newer object on the way through the watch.
+    pub fn is_conflict(&self) -> bool {
+        matches!(&self.source, kube::Error::Api(status) if status.code == 409)
+    }
+}
+
+/// How a per-object controller retries a failed reconcile: a conflict soon and quietly
+/// (debug), anything else after `backoff` with a warning.
+pub(crate) fn retry_after(
+    controller: &str,
+    error: &RequestError,
+    backoff: std::time::Duration,
+) -> kube::runtime::controller::Action {
+    if error.is_conflict() {
+        tracing::debug!(controller, %error, "write conflicted with a newer version; retrying");
+        kube::runtime::controller::Action::requeue(std::time::Duration::from_millis(200))
+    } else {
+        tracing::warn!(controller, %error, "reconcile failed; retrying");
+        kube::runtime::controller::Action::requeue(backoff)
+    }
 }
 
 /// Wraps a client error with what the request was for.
@@ -219,5 +259,30 @@ pub(crate) async fn until_stopped(
             stopped(shutdown).await;
             tokio::time::sleep(SHUTDOWN_GRACE).await;
         } => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn api_error(code: u16, reason: &str, message: &str) -> RequestError {
+        let status: kube::core::Status = serde_json::from_value(serde_json::json!({
+            "status": "Failure", "code": code, "reason": reason, "message": message,
+            "details": {"name": "default", "kind": "sriovoperatorconfigs"},
+        }))
+        .expect("a Status");
+        failed("the operator config's finalizer")(kube::Error::Api(Box::new(status)))
+    }
+
+    #[test]
+    fn an_api_error_reads_as_the_servers_message_without_the_status_dump() {
+        let error = api_error(409, "Conflict", "the object has been modified");
+        assert_eq!(
+            error.to_string(),
+            "the operator config's finalizer: the object has been modified (409 Conflict)"
+        );
+        assert!(error.is_conflict());
+        assert!(!api_error(403, "Forbidden", "no").is_conflict());
     }
 }

@@ -325,8 +325,7 @@ async fn reconcile_network<K: NetworkKind>(
 }
 
 fn error_policy<K: NetworkKind>(_: Arc<K>, error: &ReconcileError, _: Arc<Context>) -> Action {
-    tracing::warn!(kind = %K::kind(&()), %error, "network reconcile failed; retrying");
-    Action::requeue(Duration::from_secs(5))
+    super::retry_after(&K::kind(&()), error, Duration::from_secs(5))
 }
 
 /// Runs the controller of one network kind until `shutdown` resolves.

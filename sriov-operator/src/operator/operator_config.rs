@@ -296,12 +296,6 @@ pub async fn reconcile_config(
         Ok::<(), ReconcileError>(())
     }
     .await;
-    for warning in &rendered.warnings {
-        tracing::warn!(%warning, "operator config");
-    }
-    for error in &errors {
-        tracing::warn!(%error, "operator config");
-    }
     let (ready, reason, message) = match (&outcome, errors.is_empty()) {
         (Err(e), _) => (false, "OperatorConfigSyncFailed", e.to_string()),
         (Ok(()), false) => (false, "OperatorConfigSyncFailed", errors.join("; ")),
@@ -311,7 +305,26 @@ pub async fn reconcile_config(
             "SriovOperatorConfig reconciled successfully".to_owned(),
         ),
     };
-    report.status_written = write_ready(&api, config, ready, reason, &message).await?;
+    let written = write_ready(&api, config, ready, reason, &message).await;
+    // Said loudly once, when the Ready condition changes (or cannot be written); every
+    // reconcile after that (the config's own objects changing trigger several) repeats
+    // them at debug.
+    let loud = !matches!(written, Ok(false));
+    for warning in &rendered.warnings {
+        if loud {
+            tracing::warn!(%warning, "operator config");
+        } else {
+            tracing::debug!(%warning, "operator config");
+        }
+    }
+    for error in &errors {
+        if loud {
+            tracing::warn!(%error, "operator config");
+        } else {
+            tracing::debug!(%error, "operator config");
+        }
+    }
+    report.status_written = written?;
     outcome.map(|()| report)
 }
 
@@ -377,8 +390,7 @@ async fn reconcile(
 }
 
 fn error_policy(_: Arc<SriovOperatorConfig>, error: &ReconcileError, _: Arc<Context>) -> Action {
-    tracing::warn!(%error, "operator config reconcile failed; retrying");
-    Action::requeue(Duration::from_secs(5))
+    super::retry_after("operator config", error, Duration::from_secs(5))
 }
 
 /// Runs the operator-config controller until `shutdown` resolves.
