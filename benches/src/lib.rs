@@ -83,7 +83,7 @@ pub fn cluster(nodes: usize, policies: usize) -> Snapshot {
         if let Some(labels) = &mut node.metadata.labels {
             labels.insert("rack".into(), format!("r{}", n % 20));
         }
-        snapshot.nodes.push(std::sync::Arc::new(node));
+        snapshot.nodes.push(std::sync::Arc::new(node.into()));
         let pfs = (0..4)
             .map(|p| {
                 let pci = format!("0000:{:02x}:00.{}", 0x10 + p / 2, p % 2);

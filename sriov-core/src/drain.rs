@@ -15,7 +15,9 @@
 
 use std::collections::BTreeMap;
 
-use k8s_openapi::api::core::v1::{Node, Pod};
+use k8s_openapi::api::core::v1::Pod;
+
+use crate::api::NodeView;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
 use crate::api::SriovNetworkPoolConfig;
@@ -244,7 +246,7 @@ pub fn drained(pods: &[Pod], resource_prefix: &str, full: bool) -> bool {
 #[derive(Debug, Clone)]
 pub struct NodeDrain<'a> {
     /// The node.
-    pub node: &'a Node,
+    pub node: &'a NodeView,
     /// Its current drain state.
     pub current: CurrentState,
     /// Whether its daemon asks to drain (`Drain_Required` or `Reboot_Required`).
@@ -371,9 +373,10 @@ mod tests {
 
     #[test]
     fn nodes_start_in_name_order_up_to_each_pools_limit() {
-        let nodes: Vec<Node> = (0..4)
+        let nodes: Vec<NodeView> = (0..4)
             .map(|i| node(&format!("n{i}"), &[("rack", if i < 3 { "a" } else { "b" })]))
             .chain([node("loner-1", &[]), node("loner-2", &[])])
+            .map(NodeView::from)
             .collect();
         let drains: Vec<NodeDrain<'_>> = nodes
             .iter()
@@ -405,7 +408,8 @@ mod tests {
 
     #[test]
     fn a_percentage_that_rounds_to_zero_is_a_warning_not_a_silent_block() {
-        let nodes = [node("n0", &[("rack", "a")]), node("n1", &[("rack", "a")])];
+        let nodes =
+            [node("n0", &[("rack", "a")]), node("n1", &[("rack", "a")])].map(NodeView::from);
         let drains: Vec<NodeDrain<'_>> = nodes
             .iter()
             .map(|n| NodeDrain {

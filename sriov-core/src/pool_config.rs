@@ -1,7 +1,7 @@
 //! Pool membership of nodes (`SriovNetworkPoolConfig`), shared by rendering (RDMA mode) and
 //! drain scheduling.
 
-use k8s_openapi::api::core::v1::Node;
+use crate::api::NodeView;
 
 use crate::api::SriovNetworkPoolConfig;
 use crate::error::{Error, Result};
@@ -29,7 +29,7 @@ pub fn selects(pool: &SriovNetworkPoolConfig, labels: &Labels) -> Result<bool> {
 /// implicit default pool), an error when more than one does or a selector is invalid.
 /// `pools` may hold the configs or shared pointers to them (`Arc`, as stores hold them).
 pub fn node_pool<'a, P: std::borrow::Borrow<SriovNetworkPoolConfig>>(
-    node: &Node,
+    node: &NodeView,
     pools: &'a [P],
 ) -> Result<Option<&'a SriovNetworkPoolConfig>> {
     let empty = Labels::new();
@@ -80,7 +80,7 @@ mod tests {
             pool("a", Some(("rack", "1"))),
             pool("b", Some(("rack", "2"))),
         ];
-        let n = node("n", &[("rack", "2")]);
+        let n = NodeView::from(node("n", &[("rack", "2")]));
         assert_eq!(
             node_pool(&n, &pools)
                 .unwrap()
@@ -90,7 +90,7 @@ mod tests {
                 .as_deref(),
             Some("b")
         );
-        assert!(node_pool(&node("m", &[]), &pools).unwrap().is_none());
+        assert!(node_pool(&node("m", &[]).into(), &pools).unwrap().is_none());
     }
 
     #[test]
@@ -104,13 +104,13 @@ mod tests {
             pool("rack", Some(("rack", "1"))),
             offload,
         ];
-        let err = node_pool(&node("n", &[("rack", "1")]), &pools).unwrap_err();
+        let err = node_pool(&node("n", &[("rack", "1")]).into(), &pools).unwrap_err();
         assert_eq!(
             err.to_string(),
             "node n is selected by more than one SriovNetworkPoolConfig: all, rack"
         );
         assert_eq!(
-            node_pool(&node("m", &[]), &pools)
+            node_pool(&node("m", &[]).into(), &pools)
                 .unwrap()
                 .unwrap()
                 .metadata

@@ -98,7 +98,7 @@ fn cluster_strategy() -> impl Strategy<Value = Snapshot> {
             let mut snapshot = Snapshot::default();
             for n in 0..nodes {
                 let name = format!("worker-{n}");
-                snapshot.nodes.push(Arc::new(worker(&name)));
+                snapshot.nodes.push(Arc::new(worker(&name).into()));
                 snapshot
                     .node_states
                     .push(Arc::new(node_state(&name, pfs(n, pf_count))));

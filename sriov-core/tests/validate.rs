@@ -11,7 +11,7 @@ use sriov_core::testing::{InterfaceBuilder, NAMESPACE, PolicyBuilder, node_state
 use sriov_core::validate::{self, Context, Operation, Verdict};
 
 struct Cluster {
-    nodes: Vec<k8s_openapi::api::core::v1::Node>,
+    nodes: Vec<sriov_core::api::NodeView>,
     states: Vec<SriovNetworkNodeState>,
     policies: Vec<SriovNetworkNodePolicy>,
     nics: SupportedNics,
@@ -19,7 +19,7 @@ struct Cluster {
 
 fn cluster() -> Cluster {
     Cluster {
-        nodes: vec![worker("worker-0"), worker("worker-1")],
+        nodes: vec![worker("worker-0").into(), worker("worker-1").into()],
         states: vec![
             node_state(
                 "worker-0",

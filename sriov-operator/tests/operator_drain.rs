@@ -114,7 +114,7 @@ impl Cluster {
                 && nodes.items.iter().all(|n| {
                     self.inputs
                         .nodes
-                        .get(&kube::runtime::reflector::ObjectRef::from_obj(n))
+                        .get(&kube::runtime::reflector::ObjectRef::new(&n.name_any()))
                         .is_some_and(|s| s.resource_version() == n.resource_version())
                 });
             let same_states = states.items.len() == self.inputs.node_states.state().len()

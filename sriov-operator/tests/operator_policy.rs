@@ -13,7 +13,9 @@ use kube::runtime::reflector::ObjectRef;
 use kube::{Client, ResourceExt};
 use kube_sandbox::Sandbox;
 use serde_json::json;
-use sriov_core::api::{KEEP_STATE_UNTIL_ANNOTATION, SriovNetworkNodeState, SriovOperatorConfig};
+use sriov_core::api::{
+    KEEP_STATE_UNTIL_ANNOTATION, NodeView, SriovNetworkNodeState, SriovOperatorConfig,
+};
 use sriov_core::testing::{InterfaceBuilder, NAMESPACE, PolicyBuilder, worker};
 use sriov_operator::operator::Settings;
 use sriov_operator::operator::inputs::{self, Inputs};
@@ -118,7 +120,7 @@ impl Cluster {
         panic!("the node-state store never showed the expected {name}");
     }
 
-    async fn node_until(&self, name: &str, check: impl Fn(Option<&Node>) -> bool) {
+    async fn node_until(&self, name: &str, check: impl Fn(Option<&NodeView>) -> bool) {
         for _ in 0..250 {
             if check(self.inputs.nodes.get(&ObjectRef::new(name)).as_deref()) {
                 return;
@@ -163,7 +165,7 @@ fn now() -> Timestamp {
     "2026-12-01T10:00:00Z".parse().unwrap()
 }
 
-fn label_of(node: Option<&Node>) -> Option<String> {
+fn label_of(node: Option<&NodeView>) -> Option<String> {
     node.and_then(|n| n.labels().get(LABEL).cloned())
 }
 

@@ -18,6 +18,7 @@
 mod common;
 mod nad;
 mod network;
+mod node;
 mod node_state;
 mod operator_config;
 mod policy;
@@ -26,6 +27,7 @@ mod pool_config;
 pub use common::*;
 pub use nad::*;
 pub use network::*;
+pub use node::*;
 pub use node_state::*;
 pub use operator_config::*;
 pub use policy::*;

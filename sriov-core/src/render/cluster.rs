@@ -4,14 +4,14 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use k8s_openapi::api::core::v1::{ConfigMap, Node};
+use k8s_openapi::api::core::v1::ConfigMap;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
 use kube::Resource;
 
 use super::{device_plugin, net_attach, node_state};
 use crate::admission;
 use crate::api::{
-    KEEP_STATE_UNTIL_ANNOTATION, NetworkAttachmentDefinition, OVSNetwork, SriovIBNetwork,
+    KEEP_STATE_UNTIL_ANNOTATION, NetworkAttachmentDefinition, NodeView, OVSNetwork, SriovIBNetwork,
     SriovNetwork, SriovNetworkNodePolicy, SriovNetworkNodeState, SriovNetworkNodeStateSpec,
     SriovNetworkPoolConfig, SriovOperatorConfig,
 };
@@ -38,7 +38,7 @@ pub struct ClusterInputs<'a> {
     /// Prefix of device-plugin resource names (`openshift.io`).
     pub resource_prefix: &'a str,
     /// Every node.
-    pub nodes: &'a [Arc<Node>],
+    pub nodes: &'a [Arc<NodeView>],
     /// Existing node states (with the daemon's status).
     pub node_states: &'a [Arc<SriovNetworkNodeState>],
     /// Every policy.
@@ -90,7 +90,7 @@ fn in_namespace<K: Resource>(object: &K, namespace: &str) -> bool {
 #[derive(Debug, Clone, Default)]
 pub struct Snapshot {
     /// Nodes.
-    pub nodes: Vec<Arc<Node>>,
+    pub nodes: Vec<Arc<NodeView>>,
     /// Node states.
     pub node_states: Vec<Arc<SriovNetworkNodeState>>,
     /// Policies.
@@ -114,7 +114,7 @@ impl Snapshot {
     /// [`Object::Other`]) are dropped.
     pub fn add(&mut self, object: Object) {
         match object {
-            Object::Node(o) => self.nodes.push(Arc::from(o)),
+            Object::Node(o) => self.nodes.push(Arc::new(NodeView::from(*o))),
             Object::SriovNetworkNodeState(o) => self.node_states.push(Arc::from(o)),
             Object::SriovNetworkNodePolicy(o) => self.policies.push(Arc::from(o)),
             Object::SriovNetwork(o) => self.sriov_networks.push(Arc::from(o)),
@@ -236,7 +236,7 @@ pub fn desired(inputs: &ClusterInputs<'_>) -> Desired {
         .filter_map(|s| Some((s.metadata.name.as_deref()?, s)))
         .collect();
     let empty = Labels::new();
-    let mut managed: Vec<(&str, &Node)> = inputs
+    let mut managed: Vec<(&str, &NodeView)> = inputs
         .nodes
         .iter()
         .filter(|n| {

@@ -12,7 +12,7 @@ pub(super) fn conflicts(
     policy: &SriovNetworkNodePolicy,
     parsed: &[PfSelector],
     other: &SriovNetworkNodePolicy,
-    nodes: &[&&Node],
+    nodes: &[&&NodeView],
     ctx: &Context<'_>,
     out: &mut Vec<String>,
 ) {

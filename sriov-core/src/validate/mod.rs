@@ -12,10 +12,8 @@
 //! - A `pfNames` entry with an impossible interface name (empty, whitespace, `/`, `:`) is
 //!   rejected (upstream accepts it and never matches it).
 
-use k8s_openapi::api::core::v1::Node;
-
 use crate::api::{
-    DeviceType, ESwitchMode, InterfaceExt, SriovNetworkNodePolicy, SriovNetworkNodeState,
+    DeviceType, ESwitchMode, InterfaceExt, NodeView, SriovNetworkNodePolicy, SriovNetworkNodeState,
     SriovNetworkPoolConfig, SriovOperatorConfig,
 };
 use crate::drain;
@@ -58,7 +56,7 @@ pub struct Context<'a> {
     /// The operator namespace.
     pub operator_namespace: &'a str,
     /// Every node.
-    pub nodes: &'a [Node],
+    pub nodes: &'a [NodeView],
     /// Node states (status is what matters).
     pub node_states: &'a [SriovNetworkNodeState],
     /// Every policy already in the cluster (the one being validated is skipped by name).
@@ -77,7 +75,7 @@ mod policy;
 pub use config::{network, network_namespace_violation, operator_config, pool_config};
 pub use policy::policy;
 
-pub(super) fn node_labels(node: &Node) -> Labels {
+pub(super) fn node_labels(node: &NodeView) -> Labels {
     node.metadata.labels.clone().unwrap_or_default()
 }
 
@@ -110,7 +108,7 @@ pub fn cluster(
         crate::admission::crd_defaults::policy(p);
         crate::admission::apply_policy_defaults(p);
     }
-    let nodes: Vec<Node> = owned(&snapshot.nodes);
+    let nodes: Vec<NodeView> = owned(&snapshot.nodes);
     let node_states: Vec<SriovNetworkNodeState> = owned(&snapshot.node_states);
     let ctx = Context {
         operator_namespace,

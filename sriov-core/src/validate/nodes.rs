@@ -8,14 +8,14 @@ pub(super) const MELLANOX: &str = "15b3";
 /// Most VFs upstream lets a Mellanox PF have, whatever `totalvfs` says (firmware can raise it).
 pub(super) const MELLANOX_MAX_VFS: i32 = 128;
 
-pub(super) fn is_virtual_platform(node: &Node) -> bool {
+pub(super) fn is_virtual_platform(node: &NodeView) -> bool {
     node.spec
-        .as_ref()
-        .and_then(|s| s.provider_id.as_deref())
+        .provider_id
+        .as_deref()
         .is_some_and(|p| p.contains("openstack") || p.contains("aws"))
 }
 
-pub(super) fn state_of<'a>(node: &Node, ctx: &Context<'a>) -> Option<&'a [InterfaceExt]> {
+pub(super) fn state_of<'a>(node: &NodeView, ctx: &Context<'a>) -> Option<&'a [InterfaceExt]> {
     let name = node.metadata.name.as_deref()?;
     ctx.node_states
         .iter()
@@ -63,7 +63,7 @@ pub(super) fn dynamic_checks(
 ) {
     let name = policy.metadata.name.as_deref().unwrap_or_default();
     let spec = &policy.spec;
-    let selected_nodes: Vec<&Node> = ctx
+    let selected_nodes: Vec<&NodeView> = ctx
         .nodes
         .iter()
         .filter(|n| labels::matches_exact(&spec.node_selector, &node_labels(n)))
@@ -143,7 +143,7 @@ pub(super) fn dynamic_checks(
         if other_name == name || other.metadata.namespace != policy.metadata.namespace {
             continue;
         }
-        let shared: Vec<&&Node> = selected_nodes
+        let shared: Vec<&&NodeView> = selected_nodes
             .iter()
             .filter(|n| labels::matches_exact(&other.spec.node_selector, &node_labels(n)))
             .collect();

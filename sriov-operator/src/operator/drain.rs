@@ -34,7 +34,8 @@ use kube::runtime::events::{Event, EventType, Recorder, Reporter};
 use kube::{Api, Client, Resource, ResourceExt};
 use serde_json::json;
 use sriov_core::api::{
-    CURRENT_STATE_ANNOTATION, Condition, SriovNetworkNodeState, USE_EXTERNAL_DRAINER_ANNOTATION,
+    CURRENT_STATE_ANNOTATION, Condition, NodeView, SriovNetworkNodeState,
+    USE_EXTERNAL_DRAINER_ANNOTATION,
 };
 use sriov_core::drain::{self, CurrentState, NODE_STATE_ANNOTATION, NodeDrain, Step};
 
@@ -83,7 +84,7 @@ impl PassReport {
 /// A node's drain round in a pass: its state, node and outcome.
 type DrainRound = (
     Arc<SriovNetworkNodeState>,
-    Arc<Node>,
+    Arc<NodeView>,
     Result<Outcome, DrainError>,
 );
 
@@ -267,7 +268,7 @@ impl Drainer {
         // change, and at 10,000 nodes copying each name (or sorting by copied names) was
         // most of its cost.
         let all_nodes = self.inputs.nodes.state();
-        let nodes: HashMap<&str, &Arc<Node>> = all_nodes
+        let nodes: HashMap<&str, &Arc<NodeView>> = all_nodes
             .iter()
             .map(|n| (n.metadata.name.as_deref().unwrap_or_default(), n))
             .collect();
@@ -297,7 +298,7 @@ impl Drainer {
         }
 
         let mut to_start = BTreeSet::new();
-        let mut to_drain: Vec<(Arc<SriovNetworkNodeState>, Arc<Node>, bool)> = Vec::new();
+        let mut to_drain: Vec<(Arc<SriovNetworkNodeState>, Arc<NodeView>, bool)> = Vec::new();
         for state in &states {
             let name = state.metadata.name.as_deref().unwrap_or_default();
             let Some(node) = nodes.get(name) else {
@@ -462,7 +463,7 @@ impl Drainer {
         Ok(report)
     }
 
-    async fn uncordon(&self, node: &Node, report: &mut PassReport) -> Result<(), DrainError> {
+    async fn uncordon(&self, node: &NodeView, report: &mut PassReport) -> Result<(), DrainError> {
         if !node.annotations().contains_key(CORDONED_ANNOTATION) {
             return Ok(());
         }
@@ -486,7 +487,7 @@ impl Drainer {
     /// it is drained.
     async fn drain_node(
         &self,
-        node: &Node,
+        node: &NodeView,
         full: bool,
         single_node: bool,
     ) -> Result<Outcome, DrainError> {
@@ -576,8 +577,8 @@ impl Drainer {
 /// How many nodes a pass drains at once.
 const DRAIN_CONCURRENCY: usize = 16;
 
-fn node_cordoned(node: &Node) -> bool {
-    node.spec.as_ref().and_then(|s| s.unschedulable) == Some(true)
+fn node_cordoned(node: &NodeView) -> bool {
+    node.unschedulable()
 }
 
 /// Runs passes on every drain trigger, every `drain_retry` while something is draining or

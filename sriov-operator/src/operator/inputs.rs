@@ -11,22 +11,23 @@ use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
 use futures::StreamExt;
-use k8s_openapi::api::core::v1::{ConfigMap, Node};
+use k8s_openapi::api::core::v1::ConfigMap;
 use kube::runtime::reflector::{self, Store};
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Api, Client, Resource, ResourceExt};
 use serde::de::DeserializeOwned;
 use sriov_core::api::{
-    OVSNetwork, SriovIBNetwork, SriovNetwork, SriovNetworkNodePolicy, SriovNetworkNodeState,
-    SriovNetworkPoolConfig, SriovOperatorConfig,
+    NodeView, OVSNetwork, SriovIBNetwork, SriovNetwork, SriovNetworkNodePolicy,
+    SriovNetworkNodeState, SriovNetworkPoolConfig, SriovOperatorConfig,
 };
 use tokio::sync::Notify;
 
 /// The stores the policy sync reads.
 #[derive(Clone)]
 pub struct Inputs {
-    /// Every node.
-    pub nodes: Store<Node>,
+    /// Every node: what the operator reads of it ([`NodeView`]: metadata and
+    /// schedulability; a node's status is never read, nor decoded).
+    pub nodes: Store<NodeView>,
     /// Node states in the operator namespace.
     pub node_states: Store<SriovNetworkNodeState>,
     /// Policies in the operator namespace.
@@ -76,7 +77,7 @@ fn hash_of(value: &impl serde::Serialize) -> u64 {
     hasher.finish()
 }
 
-fn node_labels(node: &Node) -> u64 {
+fn node_labels(node: &NodeView) -> u64 {
     hash_of(&node.metadata.labels)
 }
 
@@ -84,7 +85,7 @@ fn node_labels(node: &Node) -> u64 {
 /// (they place it in a pool). The labels of a node that asks for nothing change no drain
 /// decision: leaving them out keeps the operator's own device-plugin labelling of every
 /// node from waking the drain controller once per node.
-fn node_drain(node: &Node) -> u64 {
+fn node_drain(node: &NodeView) -> u64 {
     let request = node
         .annotations()
         .get(sriov_core::drain::NODE_STATE_ANNOTATION);
@@ -92,7 +93,7 @@ fn node_drain(node: &Node) -> u64 {
     hash_of(&(
         asking.then_some(&node.metadata.labels),
         request,
-        node.spec.as_ref().and_then(|s| s.unschedulable),
+        node.spec.unschedulable,
     ))
 }
 
@@ -109,10 +110,8 @@ fn discovered(state: &SriovNetworkNodeState) -> u64 {
     ))
 }
 
-/// What is kept of a node: its metadata (without managed fields) and spec; the status
-/// (images, conditions, addresses) is the kubelet's and nothing here reads it.
-fn node_identity(node: &mut Node) {
-    node.status = None;
+/// What is kept of a node's view: its metadata without managed fields.
+fn node_identity(node: &mut NodeView) {
     node.metadata.managed_fields = None;
 }
 
