@@ -85,7 +85,8 @@ fn identity(flag: Option<String>) -> String {
 /// The clients from `--kubeconfig`, else the in-cluster configuration or `KUBECONFIG`: one
 /// with kube-client's retry of 429/503/504, and one without for evictions (whose 429 is a
 /// PodDisruptionBudget's refusal, to be reported, not retried for minutes).
-async fn clients(kubeconfig: Option<PathBuf>) -> Result<operator::Clients, String> {
+/// Also returns the API server's address, for the log.
+async fn clients(kubeconfig: Option<PathBuf>) -> Result<(operator::Clients, String), String> {
     let config = match kubeconfig {
         Some(path) => {
             let file = kube::config::Kubeconfig::read_from(&path)
@@ -98,14 +99,18 @@ async fn clients(kubeconfig: Option<PathBuf>) -> Result<operator::Clients, Strin
             .await
             .map_err(|e| format!("no cluster configuration: {e}"))?,
     };
+    let server = config.cluster_url.to_string();
     let mut no_retry = config.clone();
     no_retry.default_retry = false;
     let build =
         |config| kube::Client::try_from(config).map_err(|e| format!("building the client: {e}"));
-    Ok(operator::Clients {
-        api: build(config)?,
-        evictions: build(no_retry)?,
-    })
+    Ok((
+        operator::Clients {
+            api: build(config)?,
+            evictions: build(no_retry)?,
+        },
+        server,
+    ))
 }
 
 /// A `--log-level` the logger will read as meant ([`process::check_level`]).
@@ -160,6 +165,15 @@ fn main() {
             std::process::exit(2);
         }
     }
+    if let Some(path) = &args.kubeconfig
+        && let Err(e) = std::fs::File::open(path)
+    {
+        eprintln!(
+            "sriov-network-operator: --kubeconfig {}: {e}",
+            path.display()
+        );
+        std::process::exit(2);
+    }
     let election = args.leader_elect.then(|| operator::leader::LeaseConfig {
         lease_duration: Duration::from_secs(args.leader_elect_lease_duration),
         renew_deadline: Duration::from_secs(args.leader_elect_renew_deadline),
@@ -176,7 +190,7 @@ fn main() {
     let status = process::run("sriov-network-operator", 2, |shutdown| async move {
         let metrics = bind("metrics-addr", &args.metrics_addr).await?;
         let health = bind("health-addr", &args.health_addr).await?;
-        let clients = clients(args.kubeconfig).await?;
+        let (clients, server) = clients(args.kubeconfig).await?;
         // The bound addresses, not the flags: with port 0 the kernel picks the port.
         let bound = |listener: &Option<tokio::net::TcpListener>| {
             listener
@@ -186,6 +200,7 @@ fn main() {
         };
         tracing::info!(
             namespace = %settings.namespace,
+            %server,
             leader_elect = election.is_some(),
             metrics = %bound(&metrics),
             health = %bound(&health),

@@ -212,7 +212,9 @@ impl Elector {
                         told = true;
                     }
                 }
-                Err(e) => tracing::warn!(error = %e, "leader election: trying the lease failed"),
+                Err(e) => {
+                    tracing::warn!(error = %super::with_causes(&e), "leader election: trying the lease failed")
+                }
             }
             tokio::time::sleep(self.config.retry_period).await;
         }
@@ -233,7 +235,7 @@ impl Elector {
                     return;
                 }
                 Ok(Err(e)) => {
-                    tracing::warn!(error = %e, "leader election: renewing the lease failed");
+                    tracing::warn!(error = %super::with_causes(&e), "leader election: renewing the lease failed");
                     if Instant::now() >= deadline {
                         tracing::error!(identity = %self.config.identity, "could not renew the leader lease in time");
                         return;
@@ -268,7 +270,9 @@ impl Elector {
             .await
         {
             Ok(_) => tracing::info!(identity = %self.config.identity, "released the leader lease"),
-            Err(e) => tracing::warn!(error = %e, "releasing the leader lease failed"),
+            Err(e) => {
+                tracing::warn!(error = %super::with_causes(&e), "releasing the leader lease failed")
+            }
         }
     }
 }

@@ -38,6 +38,23 @@ pub struct RequestError {
     pub source: kube::Error,
 }
 
+/// An error with its causes, as `outer: cause: root cause` (kube's own text stops at
+/// "client error (Connect)"; the cause says "Connection refused"). A cause whose text
+/// the one before it already ends with is left out.
+pub(crate) fn with_causes(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut cause = error.source();
+    while let Some(e) = cause {
+        let next = e.to_string();
+        if !next.is_empty() && !text.ends_with(&next) {
+            text.push_str(": ");
+            text.push_str(&next);
+        }
+        cause = e.source();
+    }
+    text
+}
+
 impl std::fmt::Display for RequestError {
     /// The server's own message, code and reason for an API error (kube's text would
     /// append the whole `Status` in debug form to every log line); the client's text
@@ -49,7 +66,7 @@ impl std::fmt::Display for RequestError {
                 "{}: {} ({} {})",
                 self.what, status.message, status.code, status.reason
             ),
-            other => write!(f, "{}: {other}", self.what),
+            other => write!(f, "{}: {}", self.what, with_causes(other)),
         }
     }
 }
@@ -273,6 +290,28 @@ mod tests {
         }))
         .expect("a Status");
         failed("the operator config's finalizer")(kube::Error::Api(Box::new(status)))
+    }
+
+    #[test]
+    fn an_error_reads_with_its_causes_once_each() {
+        #[derive(Debug, thiserror::Error)]
+        #[error("client error (Connect)")]
+        struct Outer(#[source] std::io::Error);
+        let refused =
+            std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "Connection refused");
+        assert_eq!(
+            with_causes(&Outer(refused)),
+            "client error (Connect): Connection refused"
+        );
+        #[derive(Debug, thiserror::Error)]
+        #[error("list failed: Connection refused")]
+        struct Repeats(#[source] std::io::Error);
+        let refused =
+            std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "Connection refused");
+        assert_eq!(
+            with_causes(&Repeats(refused)),
+            "list failed: Connection refused"
+        );
     }
 
     #[test]

@@ -202,16 +202,7 @@ pub async fn sync(
 
     for (name, labelled, decision) in &unmanaged {
         if *labelled {
-            let patch = json!({"metadata": {"labels": {device_plugin::NODE_LABEL: null}}});
-            super::patch_unread::<Node>(
-                client,
-                None,
-                name,
-                &PatchParams::default(),
-                &Patch::Merge(&patch),
-            )
-            .await
-            .map_err(super::failed(format!("node {name}")))?;
+            write_label(client, name, None).await?;
             report.labels_written += 1;
         }
         match decision {
@@ -300,8 +291,10 @@ pub async fn sync(
             labels.push((name.clone(), *value));
         }
     }
-    report.labels_written +=
-        parallel(&labels, |(name, value)| write_label(client, name, value)).await?;
+    report.labels_written += parallel(&labels, |(name, value)| {
+        write_label(client, name, Some(value))
+    })
+    .await?;
     for problem in &report.problems {
         tracing::warn!(%problem, "policy sync");
     }
@@ -392,8 +385,8 @@ async fn withdraw_stale(
         .map_err(|e| super::failed(format!("node state {name}"))(e).into())
 }
 
-/// Sets a node's device-plugin label.
-async fn write_label(client: &Client, name: &str, value: &str) -> Result<(), SyncError> {
+/// Sets a node's device-plugin label (`None` removes it).
+async fn write_label(client: &Client, name: &str, value: Option<&str>) -> Result<(), SyncError> {
     let patch = json!({"metadata": {"labels": {device_plugin::NODE_LABEL: value}}});
     super::patch_unread::<Node>(
         client,
