@@ -261,12 +261,7 @@ impl Sandbox {
     /// when recording is off). Discovery and OpenAPI reads are not resource requests and
     /// are not recorded, as kube-apiserver's RBAC does not guard them per resource.
     pub fn audit(&self) -> Vec<AuditEvent> {
-        self.shared
-            .audit
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
-            .unwrap_or_default()
+        self.audit_since(0)
     }
 
     /// The resource requests recorded after the first `skip` (what a poller that has seen

@@ -498,7 +498,7 @@ impl Drainer {
         }
         let mut writes = 0;
         let mut evicted = 0;
-        if !node_cordoned(node) {
+        if !node.unschedulable() {
             Api::<Node>::all(self.client.clone())
                 .patch(
                     &name,
@@ -576,10 +576,6 @@ impl Drainer {
 
 /// How many nodes a pass drains at once.
 const DRAIN_CONCURRENCY: usize = 16;
-
-fn node_cordoned(node: &NodeView) -> bool {
-    node.unschedulable()
-}
 
 /// Runs passes on every drain trigger, every `drain_retry` while something is draining or
 /// waiting, and every resync otherwise, until `shutdown` resolves.

@@ -142,26 +142,6 @@ fn whole<K: serde::Serialize>(object: &K) -> u64 {
     hash_of(object)
 }
 
-/// kube's default watch backoff (0.8 s doubling to 30 s, jittered, starting over once
-/// 120 s pass without a failure), except that an event does not start it over. A watcher
-/// that cannot list emits `Init` before each failed list, and kube's backoff, reset by
-/// every event, then retried about once a second for as long as the API server was
-/// unreachable: nine watches, sixteen failures a second in the log.
-#[derive(Default)]
-struct WatchBackoff(watcher::DefaultBackoff);
-
-impl Iterator for WatchBackoff {
-    type Item = std::time::Duration;
-
-    fn next(&mut self) -> Option<Self::Item> {
-        self.0.next()
-    }
-}
-
-impl kube::runtime::utils::Backoff for WatchBackoff {
-    fn reset(&mut self) {}
-}
-
 /// Runs a reflector for `api` into a store, firing each trigger when an object appears,
 /// goes, or changes what its fingerprint reads.
 fn reflect<K>(
@@ -183,7 +163,7 @@ where
     let task = tokio::spawn(async move {
         let mut seen: HashMap<(Option<String>, String), Vec<u64>> = HashMap::new();
         let events = reflector::reflector(writer, watcher(api, config).modify(trim))
-            .backoff(WatchBackoff::default());
+            .backoff(super::WatchBackoff::default());
         futures::pin_mut!(events);
         while let Some(event) = events.next().await {
             let all = || vec![true; triggers.len()];
@@ -309,26 +289,5 @@ impl Inputs {
             && self.pool_configs.wait_until_ready().await.is_ok()
             && self.operator_configs.wait_until_ready().await.is_ok()
             && self.config_maps.wait_until_ready().await.is_ok()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use kube::runtime::utils::Backoff;
-
-    #[test]
-    fn the_watch_backoff_keeps_growing_through_the_events_between_failures() {
-        let mut backoff = WatchBackoff::default();
-        let first = backoff.next().unwrap();
-        // What a watcher that cannot list yields between its failures: an event, which
-        // resets the backoff kube-runtime's StreamBackoff holds.
-        backoff.reset();
-        backoff.next().unwrap();
-        backoff.reset();
-        let third = backoff.next().unwrap();
-        assert!(first < std::time::Duration::from_millis(1600), "{first:?}");
-        // 0.8 s doubled twice (plus jitter): the resets did not start it over.
-        assert!(third >= std::time::Duration::from_millis(3200), "{third:?}");
     }
 }

@@ -96,6 +96,27 @@ pub(crate) fn retry_after(
     }
 }
 
+/// kube's default watch backoff (0.8 s doubling to 30 s, jittered, starting over once
+/// 120 s pass without a failure), except that an event does not start it over. A watcher
+/// that cannot list emits `Init` before each failed list, and kube's backoff, reset by
+/// every event, then retried about once a second for as long as the API server was
+/// unreachable: nine watches, sixteen failures a second in the log. Used by the stores'
+/// reflectors and, as their trigger backoff, by the per-object controllers.
+#[derive(Default)]
+pub(crate) struct WatchBackoff(kube::runtime::watcher::DefaultBackoff);
+
+impl Iterator for WatchBackoff {
+    type Item = std::time::Duration;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        self.0.next()
+    }
+}
+
+impl kube::runtime::utils::Backoff for WatchBackoff {
+    fn reset(&mut self) {}
+}
+
 /// Wraps a client error with what the request was for.
 pub(crate) fn failed(what: impl Into<String>) -> impl FnOnce(kube::Error) -> RequestError {
     let what = what.into();
@@ -282,6 +303,7 @@ pub(crate) async fn until_stopped(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use kube::runtime::utils::Backoff;
 
     fn api_error(code: u16, reason: &str, message: &str) -> RequestError {
         let status: kube::core::Status = serde_json::from_value(serde_json::json!({
@@ -293,23 +315,37 @@ mod tests {
     }
 
     #[test]
+    fn the_watch_backoff_keeps_growing_through_the_events_between_failures() {
+        let mut backoff = WatchBackoff::default();
+        let first = backoff.next().unwrap();
+        // What a watcher that cannot list yields between its failures: an event, which
+        // resets the backoff kube-runtime's StreamBackoff holds.
+        backoff.reset();
+        backoff.next().unwrap();
+        backoff.reset();
+        let third = backoff.next().unwrap();
+        assert!(first < std::time::Duration::from_millis(1600), "{first:?}");
+        // 0.8 s doubled twice (plus jitter): the resets did not start it over.
+        assert!(third >= std::time::Duration::from_millis(3200), "{third:?}");
+    }
+
+    #[test]
     fn an_error_reads_with_its_causes_once_each() {
         #[derive(Debug, thiserror::Error)]
-        #[error("client error (Connect)")]
-        struct Outer(#[source] std::io::Error);
-        let refused =
-            std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "Connection refused");
+        #[error("{0}")]
+        struct Outer(&'static str, #[source] std::io::Error);
+        let refused = |text| {
+            let cause =
+                std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "Connection refused");
+            with_causes(&Outer(text, cause))
+        };
         assert_eq!(
-            with_causes(&Outer(refused)),
+            refused("client error (Connect)"),
             "client error (Connect): Connection refused"
         );
-        #[derive(Debug, thiserror::Error)]
-        #[error("list failed: Connection refused")]
-        struct Repeats(#[source] std::io::Error);
-        let refused =
-            std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "Connection refused");
+        // A cause the text already ends with is not said twice.
         assert_eq!(
-            with_causes(&Repeats(refused)),
+            refused("list failed: Connection refused"),
             "list failed: Connection refused"
         );
     }

@@ -335,7 +335,8 @@ async fn run_kind<K: NetworkKind + Unpin>(
     shutdown: tokio::sync::watch::Receiver<bool>,
 ) {
     let stopping = super::stopped(shutdown.clone());
-    let controller = Controller::new(Api::<K>::all(client.clone()), watcher::Config::default());
+    let controller = Controller::new(Api::<K>::all(client.clone()), watcher::Config::default())
+        .trigger_backoff(super::WatchBackoff::default());
     let networks = controller.store();
     let by_target = networks.clone();
     let operator_namespace = settings.namespace.clone();

@@ -185,7 +185,7 @@ pub async fn sync(
     .await?;
     let stale_apply = PatchParams::apply(&stale_manager(settings)).force();
     report.stale_withdrawn = parallel(&withdrawn, |name| {
-        withdraw_stale(&states, namespace, &stale_apply, name)
+        stale_mark(client, namespace, &stale_apply, name, None)
     })
     .await?;
 
@@ -208,20 +208,7 @@ pub async fn sync(
         match decision {
             Stale::Wait => {}
             Stale::KeepUntil(until) => {
-                let intent = json!({
-                    "apiVersion": sriov_core::api::API_VERSION,
-                    "kind": "SriovNetworkNodeState",
-                    "metadata": {"name": name, "namespace": namespace,
-                        "annotations": {KEEP_STATE_UNTIL_ANNOTATION: until}},
-                });
-                states
-                    .patch(
-                        name,
-                        &PatchParams::apply(&stale_manager(settings)).force(),
-                        &Patch::Apply(&intent),
-                    )
-                    .await
-                    .map_err(super::failed(format!("node state {name}")))?;
+                stale_mark(client, namespace, &stale_apply, name, Some(until)).await?;
                 report.stale_marked += 1;
             }
             Stale::Delete => {
@@ -365,24 +352,33 @@ async fn write_state(
     .map_err(|e| super::failed(format!("node state {name}"))(e).into())
 }
 
-/// Withdraws a stale state's pending deletion: an empty apply by the stale-state field
-/// manager drops its `keep-state-until` annotation.
-async fn withdraw_stale(
-    states: &Api<SriovNetworkNodeState>,
+/// Applies, as the stale-state field manager, a node state's `keep-state-until` mark
+/// (`until`) or, with `None`, nothing: the empty apply withdraws a mark made earlier.
+async fn stale_mark(
+    client: &Client,
     namespace: &str,
     stale_apply: &PatchParams,
     name: &str,
+    until: Option<&str>,
 ) -> Result<(), SyncError> {
-    let empty = json!({
+    let mut metadata = json!({"name": name, "namespace": namespace});
+    if let Some(until) = until {
+        metadata["annotations"] = json!({KEEP_STATE_UNTIL_ANNOTATION: until});
+    }
+    let intent = json!({
         "apiVersion": sriov_core::api::API_VERSION,
         "kind": "SriovNetworkNodeState",
-        "metadata": {"name": name, "namespace": namespace},
+        "metadata": metadata,
     });
-    states
-        .patch(name, stale_apply, &Patch::Apply(&empty))
-        .await
-        .map(drop)
-        .map_err(|e| super::failed(format!("node state {name}"))(e).into())
+    super::patch_unread::<SriovNetworkNodeState>(
+        client,
+        Some(namespace),
+        name,
+        stale_apply,
+        &Patch::Apply(&intent),
+    )
+    .await
+    .map_err(|e| super::failed(format!("node state {name}"))(e).into())
 }
 
 /// Sets a node's device-plugin label (`None` removes it).

@@ -310,18 +310,11 @@ pub async fn reconcile_config(
     // reconcile after that (the config's own objects changing trigger several) repeats
     // them at debug.
     let loud = !matches!(written, Ok(false));
-    for warning in &rendered.warnings {
+    for problem in rendered.warnings.iter().chain(&errors) {
         if loud {
-            tracing::warn!(%warning, "operator config");
+            tracing::warn!(%problem, "operator config");
         } else {
-            tracing::debug!(%warning, "operator config");
-        }
-    }
-    for error in &errors {
-        if loud {
-            tracing::warn!(%error, "operator config");
-        } else {
-            tracing::debug!(%error, "operator config");
+            tracing::debug!(%problem, "operator config");
         }
     }
     report.status_written = written?;
@@ -413,6 +406,7 @@ pub async fn run(
     let default_config = move |_: MutatingWebhookConfiguration| Some(default_ref.clone());
     let default_config_too = move |_: ValidatingWebhookConfiguration| Some(default_ref_too.clone());
     let controller = Controller::new(configs, watcher::Config::default())
+        .trigger_backoff(super::WatchBackoff::default())
         .owns(
             Api::<DaemonSet>::namespaced(client.clone(), &settings.namespace),
             owned.clone(),
